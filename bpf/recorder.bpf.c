@@ -1,0 +1,529 @@
+// traceloop-sidecar kernel side: per-container overwriting syscall rings.
+//
+// Every recorded cgroup owns a slab of NSLOTS slots in the mmap-able array
+// `slots`. sys_enter reserves the next slot of its slab with one atomic add
+// and fills it; sys_exit finds the same slot through task storage and fills in
+// the return value, checked by the slot's sequence number. Userspace reads a
+// slab only when it dumps, through mmap. Crash triggers freeze the slab in the
+// kernel and are reported through the `events` ring buffer.
+//
+// Only helpers, tracepoint fields and UAPI structs are used (no task_struct
+// walking), so the program compiles against whatever headers the node has.
+//
+// Compile-time settings (-D...): NSLABS, NSLOTS (power of two), CAP (bytes per
+// capture area), PATH_CAP, BUF_CAP, SA_CAP (<= CAP), ROOT_ID, ROOT_LEVEL,
+// ADOPT_ROOT, MAX_NR, USE_RAW_TP, TRIG_ENABLED, TRIG_MAIN_ONLY, FREEZE_ON_TRIGGER,
+// EVENT_PAGES, MAX_CGROUPS.
+
+#include <uapi/linux/ptrace.h>
+#include <uapi/linux/bpf.h>
+
+#ifndef NSLABS
+#define NSLABS 64
+#endif
+#ifndef NSLOTS
+#define NSLOTS 4096
+#endif
+#ifndef CAP
+#define CAP 256
+#endif
+#ifndef PATH_CAP
+#define PATH_CAP CAP
+#endif
+#ifndef BUF_CAP
+#define BUF_CAP 128
+#endif
+#ifndef SA_CAP
+#define SA_CAP 128
+#endif
+#ifndef MAX_NR
+#define MAX_NR 1024
+#endif
+#ifndef ROOT_LEVEL
+#define ROOT_LEVEL 0
+#endif
+#ifndef EVENT_PAGES
+#define EVENT_PAGES 64
+#endif
+#ifndef MAX_CGROUPS
+#define MAX_CGROUPS 16384
+#endif
+#ifndef TRIG_ENABLED
+#define TRIG_ENABLED 0
+#endif
+#ifndef TRIG_MAIN_ONLY
+#define TRIG_MAIN_ONLY 0
+#endif
+#ifndef NR_EXIT
+#define NR_EXIT -1
+#endif
+#ifndef NR_EXIT_GROUP
+#define NR_EXIT_GROUP -1
+#endif
+#ifndef FREEZE_ON_TRIGGER
+#define FREEZE_ON_TRIGGER 1
+#endif
+
+#define SLOT_MASK (NSLOTS - 1)
+#define IGNORED 0xffffffffu
+
+// Capture kinds (sidecar/argkinds.py).
+#define K_STR 1
+#define K_BUF_IN 2
+#define K_BUF_OUT 3
+#define K_SA_IN 4
+#define K_SA_OUT 5
+#define NO_LEN 0xff
+
+// Trigger reasons and event types (sidecar/events.py).
+#define EV_NEW_SLAB 1
+#define EV_TRIGGER 2
+#define EV_GROUP_EXIT 3
+#define T_NONZERO_EXIT 1
+#define T_FATAL_SIGNAL 2
+#define T_OOM_KILL 4
+#define T_CONTAINER_EXIT 8
+
+// Global counters (per CPU), indexes in sidecar/events.py.
+#define ST_TABLE_FULL 0    // syscalls of a new cgroup that found no free slab
+#define ST_ADOPTED 1       // slabs handed out
+#define ST_RING_DROPS 2    // events lost because the ring buffer was full
+#define ST_CAPTURE_FAIL 3  // captures the kernel could not read
+#define ST_NSTATS 4
+
+struct slot {
+    u64 seq_begin;      // seq + 1 of the last enter that started writing here
+    u64 ts;             // CLOCK_BOOTTIME ns at enter
+    u64 dur;            // ns from enter to exit
+    u64 args[6];
+    s64 ret;
+    u32 pid;            // thread group id
+    u32 tid;
+    u32 nr;
+    u16 cpu;
+    u8 done;            // 1 once sys_exit filled ret
+    u8 pad0;
+    char comm[16];
+    u32 cap_len[2];     // bytes stored in cap[i]
+    u32 cap_full[2];    // bytes the call named (buffers), or stored + 1 if a string was cut
+    u64 seq_end;        // = seq_begin once the enter finished writing
+    char cap[2 * CAP];  // two capture areas (flat: bcc's ctypes mirror mis-sizes 2-D arrays)
+};
+
+struct slabmeta {
+    u64 head;           // next sequence number; never reset
+    u64 base;           // head when the current owner adopted the slab
+    u64 cgroup;         // owner cgroup id (0: free)
+    u64 frozen_at;      // CLOCK_BOOTTIME ns of the freeze, 0 while recording
+    u64 after_freeze;   // syscalls not recorded because the slab was frozen
+    u64 gen;            // incremented at each adoption
+    u32 main_tgid;      // the first process seen: the container's main process
+    u32 triggers;       // T_* bits seen since adoption
+    u64 pad[1];
+};
+
+struct scinfo {
+    u8 on;              // record this syscall at all
+    u8 arg[2];
+    u8 kind[2];
+    u8 len_arg[2];
+    u8 pad;
+};
+
+struct inflight {
+    u64 seq;            // seq + 1 of the open slot; 0 when none
+    u32 idx;            // slot index in `slots`
+    u8 kinds;           // capture areas still to read at exit (bit i)
+    u8 pad[3];
+};
+
+struct event {
+    u32 type;
+    u32 slab;
+    u64 cgroup;
+    u64 ts;
+    u32 pid;
+    u32 tid;
+    u32 reason;         // T_* for EV_TRIGGER
+    s32 code;           // exit code, or signal number
+    u64 gen;
+    char comm[16];
+};
+
+BPF_F_TABLE("array", u32, struct slot, slots, NSLABS * NSLOTS, BPF_F_MMAPABLE);
+BPF_F_TABLE("array", u32, struct slabmeta, slabs, NSLABS, BPF_F_MMAPABLE);
+BPF_HASH(cgslab, u64, u32, MAX_CGROUPS);
+BPF_QUEUE(freeq, u32, NSLABS);
+BPF_ARRAY(scinfo, struct scinfo, MAX_NR);
+BPF_PERCPU_ARRAY(stats, u64, ST_NSTATS);
+BPF_TASK_STORAGE(inflight, struct inflight);
+BPF_RINGBUF_OUTPUT(events, EVENT_PAGES);
+// Per-process exit state: the code of exit/exit_group, and whether the
+// process is an OOM victim, so group exits are not mistaken for signals.
+BPF_HASH(exiting, u32, s32, 65536);
+BPF_HASH(oom_victims, u32, u32, 4096);
+
+static __always_inline void stat_add(u32 i) {
+    u64 *v = stats.lookup(&i);
+    if (v)
+        *v += 1;
+}
+
+static __always_inline void emit(u32 type, u32 slab, u64 cg, u32 reason, s32 code, u64 gen) {
+    struct event *e = events.ringbuf_reserve(sizeof(struct event));
+    if (!e) {
+        stat_add(ST_RING_DROPS);
+        return;
+    }
+    u64 id = bpf_get_current_pid_tgid();
+    e->type = type;
+    e->slab = slab;
+    e->cgroup = cg;
+    e->ts = bpf_ktime_get_boot_ns();
+    e->pid = id >> 32;
+    e->tid = (u32)id;
+    e->reason = reason;
+    e->code = code;
+    e->gen = gen;
+    bpf_get_current_comm(e->comm, sizeof(e->comm));
+    events.ringbuf_submit(e, 0);
+}
+
+// A cgroup's first syscall: hand it a slab from the free queue, so recording
+// starts with that very call, without waiting for userspace.
+static __always_inline u32 adopt(u64 cg) {
+#ifdef ROOT_ID
+    if (bpf_get_current_ancestor_cgroup_id(ROOT_LEVEL) != ROOT_ID)
+        return IGNORED;
+#ifndef ADOPT_ROOT
+    if (cg == ROOT_ID)
+        return IGNORED;
+#endif
+#endif
+    u32 slab;
+    if (freeq.pop(&slab) != 0) {
+        stat_add(ST_TABLE_FULL);
+        return IGNORED;
+    }
+    struct slabmeta *m = slabs.lookup(&slab);
+    if (!m)
+        return IGNORED;
+    // Set the owner before publishing the mapping, so no other CPU records
+    // into the slab with a stale base.
+    m->base = m->head;
+    m->cgroup = cg;
+    m->frozen_at = 0;
+    m->after_freeze = 0;
+    m->triggers = 0;
+    m->main_tgid = bpf_get_current_pid_tgid() >> 32;
+    m->gen += 1;
+    if (cgslab.update(&cg, &slab) != 0) {
+        freeq.push(&slab, 0);
+        return IGNORED;
+    }
+    // Another CPU may have adopted the same cgroup at the same moment: the
+    // map holds exactly one winner, and the loser's slab goes back.
+    u32 *won = cgslab.lookup(&cg);
+    if (!won || *won != slab) {
+        freeq.push(&slab, 0);
+        return won ? *won : IGNORED;
+    }
+    stat_add(ST_ADOPTED);
+    emit(EV_NEW_SLAB, slab, cg, 0, 0, m->gen);
+    return slab;
+}
+
+static __always_inline u32 slab_of_current(u64 cg) {
+    u32 *p = cgslab.lookup(&cg);
+    if (p)
+        return *p;
+    return adopt(cg);
+}
+
+static __always_inline void freeze(struct slabmeta *m, u32 slab, u32 reason, s32 code, u32 tgid) {
+    if ((TRIG_ENABLED & reason) == 0)
+        return;
+    if ((TRIG_MAIN_ONLY & reason) && tgid != m->main_tgid)
+        return;
+    m->triggers |= reason;
+#if FREEZE_ON_TRIGGER
+    if (m->frozen_at == 0)
+        m->frozen_at = bpf_ktime_get_boot_ns();
+#endif
+    emit(EV_TRIGGER, slab, m->cgroup, reason, code, m->gen);
+}
+
+static __always_inline void capture_enter(struct slot *s, struct scinfo *si, int i) {
+    u8 kind = si->kind[i];
+    u8 a = si->arg[i] & 7;
+    if (a > 5)
+        return;
+    const void *src = (const void *)s->args[a];
+    u64 len = 0;
+    u8 la = si->len_arg[i];
+    if (la < 6)
+        len = s->args[la];
+    if (kind == K_STR) {
+        long n = bpf_probe_read_user_str(&s->cap[i * CAP], PATH_CAP, src);
+        if (n > 0) {
+            s->cap_len[i] = n - 1;
+            // A string that filled the area may have been cut.
+            s->cap_full[i] = n == PATH_CAP ? n : n - 1;
+        } else {
+            stat_add(ST_CAPTURE_FAIL);
+        }
+    } else if (kind == K_BUF_IN || kind == K_SA_IN) {
+        u32 cap = kind == K_BUF_IN ? BUF_CAP : SA_CAP;
+        s->cap_full[i] = len > 0xffffffffull ? 0xffffffffu : (u32)len;
+        u32 n = len > cap ? cap : (u32)len;
+        n &= (CAP - 1) | CAP;  // keeps the verifier's bound explicit
+        if (n > CAP)
+            n = CAP;
+        if (n && bpf_probe_read_user(&s->cap[i * CAP], n, src) == 0)
+            s->cap_len[i] = n;
+        else if (n)
+            stat_add(ST_CAPTURE_FAIL);
+    }
+}
+
+static __always_inline void capture_exit(struct slot *s, int i, s64 ret) {
+    u8 a = 0;
+    struct scinfo *si;
+    u32 nr = s->nr;
+    si = scinfo.lookup(&nr);
+    if (!si)
+        return;
+    a = si->arg[i] & 7;
+    if (a > 5 || ret < 0)
+        return;
+    const void *src = (const void *)s->args[a];
+    u32 n;
+    if (si->kind[i] == K_BUF_OUT) {
+        s->cap_full[i] = ret > 0xffffffffll ? 0xffffffffu : (u32)ret;
+        n = ret > BUF_CAP ? BUF_CAP : (u32)ret;
+    } else {
+        n = SA_CAP;
+        s->cap_full[i] = SA_CAP;
+    }
+    if (n > CAP)
+        n = CAP;
+    if (n && src && bpf_probe_read_user(&s->cap[i * CAP], n, src) == 0)
+        s->cap_len[i] = n;
+}
+
+#ifdef USE_RAW_TP
+RAW_TRACEPOINT_PROBE(sys_enter) {
+    long nrl = ctx->args[1];
+#else
+TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
+    long nrl = args->id;
+#endif
+    u64 cg = bpf_get_current_cgroup_id();
+    u32 slab = slab_of_current(cg);
+    if (slab == IGNORED)
+        return 0;
+    if (nrl < 0 || nrl >= MAX_NR)
+        return 0;
+    u32 nr = nrl;
+    struct scinfo *si = scinfo.lookup(&nr);
+    if (!si || !si->on)
+        return 0;
+    struct slabmeta *m = slabs.lookup(&slab);
+    if (!m)
+        return 0;
+    if (m->frozen_at) {
+        __sync_fetch_and_add(&m->after_freeze, 1);
+        return 0;
+    }
+    u64 seq = __sync_fetch_and_add(&m->head, 1) + 1;
+    u32 idx = slab * NSLOTS + ((seq - 1) & SLOT_MASK);
+    struct slot *s = slots.lookup(&idx);
+    if (!s)
+        return 0;
+    u64 id = bpf_get_current_pid_tgid();
+    s->seq_begin = seq;
+    s->ts = bpf_ktime_get_boot_ns();
+    s->dur = 0;
+    s->ret = 0;
+    s->done = 0;
+    s->pid = id >> 32;
+    s->tid = (u32)id;
+    s->nr = nr;
+    s->cpu = bpf_get_smp_processor_id();
+    bpf_get_current_comm(s->comm, sizeof(s->comm));
+#ifdef USE_RAW_TP
+    struct pt_regs regs = {};
+    bpf_probe_read_kernel(&regs, sizeof(regs), (void *)ctx->args[0]);
+#if defined(__TARGET_ARCH_x86)
+    s->args[0] = regs.di;
+    s->args[1] = regs.si;
+    s->args[2] = regs.dx;
+    s->args[3] = regs.r10;
+    s->args[4] = regs.r8;
+    s->args[5] = regs.r9;
+#elif defined(__TARGET_ARCH_arm64)
+    s->args[0] = regs.orig_x0;
+    s->args[1] = regs.regs[1];
+    s->args[2] = regs.regs[2];
+    s->args[3] = regs.regs[3];
+    s->args[4] = regs.regs[4];
+    s->args[5] = regs.regs[5];
+#else
+#error "USE_RAW_TP needs x86_64 or arm64; build without it"
+#endif
+#else
+    s->args[0] = args->args[0];
+    s->args[1] = args->args[1];
+    s->args[2] = args->args[2];
+    s->args[3] = args->args[3];
+    s->args[4] = args->args[4];
+    s->args[5] = args->args[5];
+#endif
+    s->cap_len[0] = 0;
+    s->cap_len[1] = 0;
+    s->cap_full[0] = 0;
+    s->cap_full[1] = 0;
+    u8 pending = 0;
+    if (si->kind[0]) {
+        if (si->kind[0] == K_BUF_OUT || si->kind[0] == K_SA_OUT)
+            pending |= 1;
+        else
+            capture_enter(s, si, 0);
+    }
+    if (si->kind[1]) {
+        if (si->kind[1] == K_BUF_OUT || si->kind[1] == K_SA_OUT)
+            pending |= 2;
+        else
+            capture_enter(s, si, 1);
+    }
+    s->seq_end = seq;
+
+    struct inflight *in = inflight.task_storage_get(
+        (struct task_struct *)bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (in) {
+        in->seq = seq;
+        in->idx = idx;
+        in->kinds = pending;
+    }
+
+    // Kernel triggers seen at syscall entry.
+    if (nr == NR_EXIT_GROUP || nr == NR_EXIT) {
+        s32 code = s->args[0] & 0xff;
+        u32 tgid = id >> 32;
+        if (nr == NR_EXIT_GROUP) {
+            exiting.update(&tgid, &code);
+            if (code)
+                freeze(m, slab, T_NONZERO_EXIT, code, tgid);
+        } else if (tgid == (u32)id && code) {
+            // exit() of the main thread: the process ends nonzero only if it
+            // is the last thread, which sched_process_exit tells.
+            exiting.update(&tgid, &code);
+        }
+    }
+    return 0;
+}
+
+#ifdef USE_RAW_TP
+RAW_TRACEPOINT_PROBE(sys_exit) {
+    s64 ret = ctx->args[1];
+#else
+TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
+    s64 ret = args->ret;
+#endif
+    struct inflight *in = inflight.task_storage_get(
+        (struct task_struct *)bpf_get_current_task_btf(), 0, 0);
+    if (!in || !in->seq)
+        return 0;
+    u32 idx = in->idx;
+    u64 seq = in->seq;
+    in->seq = 0;
+    struct slot *s = slots.lookup(&idx);
+    if (!s || s->seq_begin != seq)
+        return 0;  // overwritten meanwhile: the slot belongs to a newer call
+    if (in->kinds & 1)
+        capture_exit(s, 0, ret);
+    if (in->kinds & 2)
+        capture_exit(s, 1, ret);
+    s->ret = ret;
+    s->dur = bpf_ktime_get_boot_ns() - s->ts;
+    s->done = 1;
+    return 0;
+}
+
+// Fatal signals: delivery with the default action of a signal that kills.
+// SIGKILL delivered to the other threads of a process that is already
+// exiting (exit_group, or a fatal signal on one thread) is not a new cause.
+TRACEPOINT_PROBE(signal, signal_deliver) {
+    if (args->sa_handler != 0)
+        return 0;
+    int sig = args->sig;
+    // SIGQUIT ILL TRAP ABRT BUS FPE KILL SEGV PIPE ALRM TERM XCPU XFSZ SYS,
+    // and SIGHUP/SIGINT/SIGUSR1/SIGUSR2/SIGSTKFLT/SIGVTALRM/SIGPROF/SIGIO/SIGPWR.
+    const u64 fatal = (1ull << 1) | (1ull << 2) | (1ull << 3) | (1ull << 4) | (1ull << 5) |
+                      (1ull << 6) | (1ull << 7) | (1ull << 8) | (1ull << 9) | (1ull << 10) |
+                      (1ull << 11) | (1ull << 12) | (1ull << 13) | (1ull << 14) |
+                      (1ull << 15) | (1ull << 16) | (1ull << 24) | (1ull << 25) |
+                      (1ull << 26) | (1ull << 27) | (1ull << 29) | (1ull << 30) | (1ull << 31);
+    if (sig <= 0 || sig >= 64 || !((fatal >> sig) & 1))
+        return 0;
+    u64 cg = bpf_get_current_cgroup_id();
+    u32 *sp = cgslab.lookup(&cg);
+    if (!sp || *sp == IGNORED)
+        return 0;
+    u32 slab = *sp;
+    struct slabmeta *m = slabs.lookup(&slab);
+    if (!m)
+        return 0;
+    u64 id = bpf_get_current_pid_tgid();
+    u32 tgid = id >> 32, tid = (u32)id;
+    u32 *victim = oom_victims.lookup(&tgid);
+    if (!victim)
+        victim = oom_victims.lookup(&tid);
+    if (victim && sig == 9) {
+        oom_victims.delete(&tgid);
+        oom_victims.delete(&tid);
+        freeze(m, slab, T_OOM_KILL, sig, tgid);
+        return 0;
+    }
+    if (sig == 9 && exiting.lookup(&tgid))
+        return 0;
+    s32 code = sig;
+    exiting.update(&tgid, &code);
+    freeze(m, slab, T_FATAL_SIGNAL, sig, tgid);
+    return 0;
+}
+
+// The OOM killer runs in the context of whichever task ran out of memory;
+// remember the victim so its own SIGKILL delivery names the right cgroup.
+TRACEPOINT_PROBE(oom, mark_victim) {
+    u32 pid = args->pid;
+    u32 one = 1;
+    oom_victims.update(&pid, &one);
+    return 0;
+}
+
+// A process of a recorded cgroup ended: a main-thread exit() with a nonzero
+// code counts as a nonzero exit, and userspace checks whether the cgroup
+// became empty (container-exit).
+TRACEPOINT_PROBE(sched, sched_process_exit) {
+    if (!args->group_dead)
+        return 0;
+    u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    s32 *codep = exiting.lookup(&tgid);
+    s32 code = codep ? *codep : 0;
+    int was_exit_call = codep != 0;
+    exiting.delete(&tgid);
+    u64 cg = bpf_get_current_cgroup_id();
+    u32 *sp = cgslab.lookup(&cg);
+    if (!sp || *sp == IGNORED)
+        return 0;
+    u32 slab = *sp;
+    struct slabmeta *m = slabs.lookup(&slab);
+    if (!m)
+        return 0;
+    if (was_exit_call && code && !(m->triggers & (T_NONZERO_EXIT | T_FATAL_SIGNAL | T_OOM_KILL)))
+        freeze(m, slab, T_NONZERO_EXIT, code, tgid);
+    if (tgid == m->main_tgid || (TRIG_ENABLED & T_CONTAINER_EXIT))
+        emit(EV_GROUP_EXIT, slab, cg, 0, code, m->gen);
+    return 0;
+}

@@ -1,0 +1,95 @@
+"""Which syscall arguments point at memory worth capturing, and how.
+
+The kernel side gets this as a per-syscall entry in a map: up to two captured
+arguments per call, each with a kind and (for buffers and sockaddrs) the
+argument that holds the length. Everything else is recorded as a raw integer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Kind(IntEnum):
+    NONE = 0
+    STR = 1  # NUL-terminated path or name, read at enter
+    BUF_IN = 2  # buffer the call reads: length from another argument, read at enter
+    BUF_OUT = 3  # buffer the call fills: read at exit, length = return value
+    SA_IN = 4  # struct sockaddr passed in: length from another argument
+    SA_OUT = 5  # struct sockaddr filled by the call: read at exit
+
+
+NO_LEN = 0xFF
+MAX_CAPTURES = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    arg: int
+    kind: Kind
+    len_arg: int = NO_LEN
+
+
+def _s(*args: int) -> tuple[Capture, ...]:
+    return tuple(Capture(a, Kind.STR) for a in args)
+
+
+# Syscall name -> captures, at most MAX_CAPTURES each. Names missing on an
+# architecture (open, rename...) are simply not found there.
+TABLE: dict[str, tuple[Capture, ...]] = {
+    # paths
+    "open": _s(0), "creat": _s(0), "openat": _s(1), "openat2": _s(1),
+    "execve": _s(0), "execveat": _s(1),
+    "access": _s(0), "faccessat": _s(1), "faccessat2": _s(1),
+    "stat": _s(0), "lstat": _s(0), "newfstatat": _s(1), "statx": _s(1), "statfs": _s(0),
+    "readlink": (Capture(0, Kind.STR), Capture(1, Kind.BUF_OUT)),
+    "readlinkat": (Capture(1, Kind.STR), Capture(2, Kind.BUF_OUT)),
+    "unlink": _s(0), "unlinkat": _s(1), "rmdir": _s(0), "mkdir": _s(0), "mkdirat": _s(1),
+    "mknod": _s(0), "mknodat": _s(1), "chdir": _s(0), "chroot": _s(0),
+    "chmod": _s(0), "fchmodat": _s(1), "chown": _s(0), "lchown": _s(0), "fchownat": _s(1),
+    "truncate": _s(0), "utimensat": _s(1), "utimes": _s(0), "utime": _s(0),
+    "rename": _s(0, 1), "renameat": _s(1, 3), "renameat2": _s(1, 3),
+    "link": _s(0, 1), "linkat": _s(1, 3), "symlink": _s(0, 1), "symlinkat": _s(0, 2),
+    "mount": _s(0, 1), "umount2": _s(0), "pivot_root": _s(0, 1),
+    "swapon": _s(0), "swapoff": _s(0), "acct": _s(0),
+    "getxattr": _s(0, 1), "lgetxattr": _s(0, 1), "setxattr": _s(0, 1), "lsetxattr": _s(0, 1),
+    "listxattr": _s(0), "removexattr": _s(0, 1), "inotify_add_watch": _s(1),
+    "memfd_create": _s(0), "sethostname": _s(0), "delete_module": _s(0), "init_module": (),
+    "fanotify_mark": _s(4), "name_to_handle_at": _s(1), "open_tree": _s(1), "move_mount": _s(1, 3),
+    "fsopen": _s(0), "mq_open": _s(0), "mq_unlink": _s(0),
+    # buffers
+    "write": (Capture(1, Kind.BUF_IN, 2),),
+    "pwrite64": (Capture(1, Kind.BUF_IN, 2),),
+    "read": (Capture(1, Kind.BUF_OUT),),
+    "pread64": (Capture(1, Kind.BUF_OUT),),
+    "getcwd": (Capture(0, Kind.BUF_OUT),),
+    "sendto": (Capture(1, Kind.BUF_IN, 2), Capture(4, Kind.SA_IN, 5)),
+    "recvfrom": (Capture(1, Kind.BUF_OUT), Capture(4, Kind.SA_OUT)),
+    # sockaddrs
+    "connect": (Capture(1, Kind.SA_IN, 2),),
+    "bind": (Capture(1, Kind.SA_IN, 2),),
+    "accept": (Capture(1, Kind.SA_OUT),),
+    "accept4": (Capture(1, Kind.SA_OUT),),
+    "getsockname": (Capture(1, Kind.SA_OUT),),
+    "getpeername": (Capture(1, Kind.SA_OUT),),
+}  # fmt: skip
+
+
+def captures_for(name: str, buffers: bool = True) -> tuple[Capture, ...]:
+    """Captures of a syscall; without `buffers`, data buffers are left out
+    (they can hold secrets) while paths and addresses stay."""
+    caps = TABLE.get(name, ())
+    if not buffers:
+        caps = tuple(c for c in caps if c.kind not in (Kind.BUF_IN, Kind.BUF_OUT))
+    return caps
+
+
+def to_wire(names: dict[int, str], buffers: bool = True) -> dict[int, list[list[int]]]:
+    """nr -> [[arg, kind, len_arg], ...] for the syscalls that capture anything."""
+    out = {}
+    for nr, name in names.items():
+        caps = captures_for(name, buffers)
+        if caps:
+            out[nr] = [[c.arg, int(c.kind), c.len_arg] for c in caps]
+    return out

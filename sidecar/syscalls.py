@@ -1,0 +1,178 @@
+"""The syscall table of the node: numbers, names and parameters.
+
+Names and parameter names/types come from tracefs
+(`events/syscalls/sys_enter_*/format`), so they match the running kernel.
+tracefs does not expose syscall numbers, so the number of each name comes from
+the node's UAPI `unistd` header for its architecture. The table is stored in
+every dump, so a dump decodes the same on any machine.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import TracefsError
+
+TRACEFS_CANDIDATES = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
+
+_FIELD = re.compile(r"^\s*field:(?P<decl>[^;]+);\s*offset:\d+;\s*size:\d+;")
+_NR_DEFINE = re.compile(r"^#define\s+__NR3?2?_(?P<name>\w+)\s+(?P<nr>\d+)\s*$")
+_COMMON = {"common_type", "common_flags", "common_preempt_count", "common_pid", "__syscall_nr"}
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Syscall:
+    nr: int
+    name: str
+    params: tuple[Param, ...]
+
+
+def find_tracefs(candidates: Iterable[Path] = TRACEFS_CANDIDATES) -> Path:
+    for path in candidates:
+        if (path / "events" / "syscalls").is_dir():
+            return path
+    raise TracefsError(
+        "tracefs with syscall events not found at /sys/kernel/tracing: "
+        "mount it with 'mount -t tracefs nodev /sys/kernel/tracing' "
+        "(in a pod, mount the host's /sys/kernel/tracing)"
+    )
+
+
+def parse_format(text: str) -> tuple[Param, ...]:
+    """Parameters of one `sys_enter_*/format` file, in argument order."""
+    params = []
+    for line in text.splitlines():
+        m = _FIELD.match(line)
+        if not m:
+            continue
+        decl = m.group("decl").strip()
+        # The last identifier is the field name; the rest is its C type.
+        name_m = re.search(r"(\w+)\s*(\[\d*\])?$", decl)
+        if not name_m:
+            continue
+        name = name_m.group(1)
+        if name in _COMMON:
+            continue
+        ctype = decl[: name_m.start()].strip()
+        params.append(Param(name, ctype))
+    return tuple(params)
+
+
+def parse_unistd(text: str) -> dict[str, int]:
+    """`#define __NR_name nr` lines of a UAPI unistd header."""
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        m = _NR_DEFINE.match(line.strip())
+        if m:
+            out[m.group("name")] = int(m.group("nr"))
+    return out
+
+
+def unistd_candidates(machine: str | None = None) -> list[Path]:
+    machine = machine or platform.machine()
+    release = os.uname().release
+    if machine == "x86_64":
+        triplet, name = "x86_64-linux-gnu", "unistd_64.h"
+        kernel_arch = "x86"
+    elif machine == "aarch64":
+        triplet, name = "aarch64-linux-gnu", "unistd.h"
+        kernel_arch = "arm64"
+    else:
+        triplet, name, kernel_arch = f"{machine}-linux-gnu", "unistd.h", machine
+    return [
+        Path(f"/lib/modules/{release}/build/arch/{kernel_arch}/include/generated/uapi/asm/{name}"),
+        Path(f"/usr/include/{triplet}/asm/{name}"),
+        Path("/usr/include/asm-generic/unistd.h"),
+    ]
+
+
+class SyscallTable:
+    """Syscalls by number and by name; unknown numbers get `syscall_N`."""
+
+    def __init__(self, syscalls: Iterable[Syscall]) -> None:
+        self.by_nr: dict[int, Syscall] = {s.nr: s for s in syscalls}
+        self.by_name: dict[str, Syscall] = {s.name: s for s in self.by_nr.values()}
+
+    def name(self, nr: int) -> str:
+        s = self.by_nr.get(nr)
+        return s.name if s else f"syscall_{nr}"
+
+    def __len__(self) -> int:
+        return len(self.by_nr)
+
+    def resolve(self, names: Iterable[str]) -> list[Syscall]:
+        """Syscalls for user-given names; an unknown name is a usage error."""
+        from .errors import UsageError
+
+        out = []
+        for raw in names:
+            name = raw.strip()
+            if not name:
+                continue
+            s = self.by_name.get(name)
+            if s is None:
+                raise UsageError(f"unknown syscall {name!r} in --syscall-filters")
+            out.append(s)
+        return out
+
+    def to_wire(self) -> dict[int, list[object]]:
+        """The form stored in a dump header: nr -> [name, [[param, type], ...]]."""
+        return {
+            s.nr: [s.name, [[p.name, p.type] for p in s.params]]
+            for s in sorted(self.by_nr.values(), key=lambda s: s.nr)
+        }
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[object, object]) -> SyscallTable:
+        out = []
+        for nr, entry in wire.items():
+            if not isinstance(nr, int) or not isinstance(entry, list | tuple) or len(entry) != 2:
+                continue
+            name, params = entry
+            if not isinstance(name, str) or not isinstance(params, list | tuple):
+                continue
+            ps = tuple(
+                Param(str(p[0]), str(p[1]))
+                for p in params
+                if isinstance(p, list | tuple) and len(p) == 2
+            )
+            out.append(Syscall(nr, name, ps))
+        return cls(out)
+
+
+def load_table(tracefs: Path | None = None, unistd: Path | None = None) -> SyscallTable:
+    """Read the running kernel's syscall table (names, numbers, parameters)."""
+    tracefs = tracefs or find_tracefs()
+    headers = [unistd] if unistd else unistd_candidates()
+    numbers: dict[str, int] = {}
+    for h in headers:
+        if h.is_file():
+            numbers = parse_unistd(h.read_text(errors="replace"))
+            if numbers:
+                break
+    if not numbers:
+        raise TracefsError(
+            "no UAPI unistd header found for syscall numbers: install linux-libc-dev "
+            "or the kernel headers (deploy/host-setup.sh does)"
+        )
+    events = tracefs / "events" / "syscalls"
+    out = []
+    for name, nr in numbers.items():
+        fmt = events / f"sys_enter_{name}" / "format"
+        try:
+            params = parse_format(fmt.read_text())
+        except OSError:
+            params = ()  # not traceable on this kernel (or not a syscall here)
+        out.append(Syscall(nr, name, params))
+    return SyscallTable(out)
