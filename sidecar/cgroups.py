@@ -77,7 +77,9 @@ def resolve_root(path: str | None) -> Cgroup:
     try:
         p.relative_to(mount)
     except ValueError:
-        raise CgroupError(f"--cgroup-root {path} is not in the cgroup v2 hierarchy at {mount}")
+        raise CgroupError(
+            f"--cgroup-root {path} is not in the cgroup v2 hierarchy at {mount}"
+        ) from None
     return Cgroup(p, mount)
 
 

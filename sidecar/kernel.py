@@ -143,7 +143,7 @@ class Kernel:
             raise KernelError(
                 f"slot layout mismatch: C {ctypes.sizeof(leaf)} bytes, Python {want.itemsize}"
             )
-        fields = want.fields or {}
+        fields: Any = want.fields or {}
         for name in ("seq_begin", "ret", "comm", "cap_len", "seq_end", "cap"):
             if getattr(leaf, name).offset != fields[name][1]:
                 raise KernelError(f"slot layout mismatch at field {name}")

@@ -61,7 +61,7 @@ class Settings:
         return d
 
 
-HEADER_FIELDS: list[tuple[str, Any]] = [
+HEADER_FIELDS: list[Any] = [
     ("seq_begin", "<u8"),
     ("ts", "<u8"),
     ("dur", "<u8"),

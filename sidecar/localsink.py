@@ -7,6 +7,7 @@ a partial file under a final name. Files are 0600: buffers can hold secrets.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -51,16 +52,12 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
         finally:
             os.close(dfd)
     except OSError as e:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise SinkError(f"writing {path} failed: {e.strerror or e}") from None
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     return path
 
@@ -71,9 +68,7 @@ def clean_partials(root: Path) -> int:
     if not root.is_dir():
         return 0
     for p in root.rglob(".tmp-*.part"):
-        try:
+        with contextlib.suppress(OSError):
             p.unlink()
             n += 1
-        except OSError:
-            pass
     return n

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 from . import cgroups
@@ -21,9 +21,9 @@ from .errors import TraceloopError, UsageError
 from .events import REASON_NAMES, Event, EventType, Reason
 from .header import Trigger, iso, signal_name
 from .kernel import Kernel, KernelConfig, time_boot_ns
-from .localsink import dump_filename
 from .options import add_recorder_options, settings_from
 from .recorder import Recorder
+from .sinks import DumpName, make_sink
 from .syscalls import load_table
 
 KERNEL_TRIGGERS = Reason.NONZERO_EXIT | Reason.FATAL_SIGNAL | Reason.OOM_KILL
@@ -38,9 +38,11 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--out",
+        "--sink",
+        dest="sink",
         default="./traceloop-dumps",
         metavar="DIR",
-        help="directory for dumps (default %(default)s)",
+        help="where dumps go: a directory or file://DIR (default %(default)s)",
     )
     p.add_argument(
         "--always", action="store_true", help="write a dump even when the command succeeds"
@@ -132,7 +134,7 @@ def _run_child(cmd: list[str], cg: cgroups.Cgroup, kernel: Kernel) -> int:
     fwd = signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
     try:
         try:
-            child = subprocess.Popen(cmd, preexec_fn=enter_cgroup)  # noqa: PLW1509
+            child = subprocess.Popen(cmd, preexec_fn=enter_cgroup)
         except FileNotFoundError:
             raise TraceloopError(f"record: command not found: {cmd[0]}") from None
         except PermissionError:
@@ -156,7 +158,7 @@ def _dump(
     triggers: list[Trigger],
     status: int,
     offset: int,
-) -> Path | None:
+) -> str | None:
     slab = kernel.cgroups().get(cg.id)
     if slab is None:
         print("traceloop: the command made no recorded system call", file=sys.stderr)
@@ -181,13 +183,21 @@ def _dump(
         "exit_status": status,
         "runtime": "traceloop-record",
     }
-    name = dump_filename(triggers[0].time, triggers[0].reason, f"{os.getpid()}-{cg.id}")
-    path, _n = Recorder(kernel).write(Path(args.out) / name, slab, triggers, container)
-    return path
+    name = DumpName(
+        time=triggers[0].time,
+        reason=triggers[0].reason,
+        id=f"{socket.gethostname()}-{os.getpid()}-{cg.id}",
+        container=str(container["name"]),
+    )
+    sink = make_sink(args.sink)
+    try:
+        return Recorder(kernel).store(sink, name, slab, triggers, container)
+    finally:
+        sink.close()
 
 
 def _report(
-    args: argparse.Namespace, path: Path | None, triggers: list[Trigger], status: int
+    args: argparse.Namespace, path: str | None, triggers: list[Trigger], status: int
 ) -> None:
     if path is None:
         return
@@ -195,8 +205,8 @@ def _report(
     if not args.quiet:
         print(f"traceloop: dump written to {path} ({why})", file=sys.stderr)
     gha = args.github_annotations
-    if gha == "always" or (gha == "auto" and os.environ.get("GITHUB_ACTIONS") == "true"):
-        if status != 0 or triggers:
-            print(f"::error title=traceloop dump::{why}: system calls before the crash are in {path}")
+    on_gha = gha == "always" or (gha == "auto" and os.environ.get("GITHUB_ACTIONS") == "true")
+    if on_gha and (status != 0 or triggers):
+        print(f"::error title=traceloop dump::{why}: the system calls before it are in {path}")
 
 

@@ -7,13 +7,12 @@ slab), decodes it column-wise and streams msgpack to an atomic file.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .dumpfile import TS, write_dump
 from .header import Trigger, build_header
 from .kernel import Kernel
-from .localsink import atomic_write
+from .sinks import DumpName, Sink
 from .slab import SlabRead, read_consistent, to_records
 
 
@@ -70,15 +69,17 @@ class Recorder:
             window=window,
         )
 
-    def write(
+    def store(
         self,
-        path: Path,
+        sink: Sink,
+        name: DumpName,
         slab: int,
         triggers: list[Trigger],
         container: dict[str, Any],
         pod: dict[str, Any] | None = None,
         window_ns: int | None = None,
-    ) -> tuple[Path, int]:
+    ) -> str:
+        """Snapshot `slab` and store its dump in `sink`; returns the location."""
         snap = self.snapshot(slab)
         window = None
         if window_ns is not None and snap.records:
@@ -87,5 +88,4 @@ class Recorder:
             window = {"seconds": window_ns / 1e9, "cut": len(snap.records) - len(cut)}
             snap.records = cut
         header = self.header(snap, triggers, container, pod, window)
-        atomic_write(path, lambda f: write_dump(f, header, snap.records))
-        return path, len(snap.records)
+        return sink.store(name, lambda f: write_dump(f, header, snap.records))

@@ -6,6 +6,7 @@ bytes, and returns where it went (a path or URL, for logs and Events).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,10 +65,11 @@ def make_sink(url: str, **options: object) -> Sink:
     """A sink from `--sink`: a directory, `file://DIR` or `s3://BUCKET/PREFIX`."""
     if url.startswith("s3://"):
         try:
-            from .s3 import make_s3_sink
+            s3 = importlib.import_module("sidecar.s3")
         except ModuleNotFoundError:
             raise UsageError("s3:// sinks are not available in this build") from None
-        return make_s3_sink(url, **options)
+        sink: Sink = s3.make_s3_sink(url, **options)
+        return sink
     if url.startswith("file://"):
         url = url[len("file://") :]
     elif "://" in url:
