@@ -132,12 +132,12 @@ class Kernel:
         self._meta_mm, self.meta = self._mmap("slabs", META_DTYPE)
         self.slots = self.slots.reshape(self.settings.containers, self.settings.slots)
         for i in range(self.settings.containers):
-            self.bpf["freeq"].push(ctypes.c_uint32(i))
+            self.bpf[b"freeq"].push(ctypes.c_uint32(i))
         self._ring_open = False
 
     # -- set-up ---------------------------------------------------------
     def _check_layout(self) -> None:
-        leaf = self.bpf["slots"].Leaf
+        leaf = self.bpf[b"slots"].Leaf
         want = slot_dtype(self.settings.cap)
         if ctypes.sizeof(leaf) != want.itemsize:
             raise KernelError(
@@ -147,7 +147,7 @@ class Kernel:
         for name in ("seq_begin", "ret", "comm", "cap_len", "seq_end", "cap"):
             if getattr(leaf, name).offset != fields[name][1]:
                 raise KernelError(f"slot layout mismatch at field {name}")
-        if ctypes.sizeof(self.bpf["slabs"].Leaf) != META_DTYPE.itemsize:
+        if ctypes.sizeof(self.bpf[b"slabs"].Leaf) != META_DTYPE.itemsize:
             raise KernelError("slab meta layout mismatch")
 
     def _fill_scinfo(self) -> dict[int, list[list[int]]]:
@@ -156,7 +156,7 @@ class Kernel:
         wanted = (
             {c.nr for c in self.table.resolve(s.syscall_filters)} if s.syscall_filters else None
         )
-        m = self.bpf["scinfo"]
+        m = self.bpf[b"scinfo"]
         kinds: dict[int, list[list[int]]] = {}
         for nr in range(MAX_NR):
             on = wanted is None or nr in wanted
@@ -177,7 +177,7 @@ class Kernel:
         return kinds
 
     def _mmap(self, name: str, dtype: np.dtype[Any]) -> tuple[mmap.mmap, Any]:
-        table = self.bpf[name]
+        table = self.bpf[name.encode()]
         size = table.max_entries * ctypes.sizeof(table.Leaf)
         length = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE
         mm = mmap.mmap(table.map_fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
@@ -187,11 +187,11 @@ class Kernel:
     # -- slabs -------------------------------------------------------------
     def cgroups(self) -> dict[int, int]:
         """cgroup id -> slab of every recorded cgroup."""
-        return {k.value: v.value for k, v in self.bpf["cgslab"].items() if v.value != IGNORED}
+        return {k.value: v.value for k, v in self.bpf[b"cgslab"].items() if v.value != IGNORED}
 
     def ignore(self, cgroup_id: int) -> None:
         """Never record this cgroup; its slab, if any, goes back to the free list."""
-        m = self.bpf["cgslab"]
+        m = self.bpf[b"cgslab"]
         key = ctypes.c_uint64(cgroup_id)
         old = m.get(key)
         m[key] = ctypes.c_uint32(IGNORED)
@@ -200,7 +200,7 @@ class Kernel:
 
     def release(self, cgroup_id: int, slab: int) -> None:
         """Forget a dead cgroup and return its slab to the free list."""
-        m = self.bpf["cgslab"]
+        m = self.bpf[b"cgslab"]
         key = ctypes.c_uint64(cgroup_id)
         cur = m.get(key)
         if cur is not None and cur.value == slab:
@@ -211,7 +211,7 @@ class Kernel:
         meta = self.meta[slab]
         meta["cgroup"] = 0
         meta["frozen_at"] = 0
-        self.bpf["freeq"].push(ctypes.c_uint32(slab))
+        self.bpf[b"freeq"].push(ctypes.c_uint32(slab))
 
     def freeze(self, slab: int) -> None:
         if not self.meta[slab]["frozen_at"]:
@@ -222,7 +222,7 @@ class Kernel:
 
     def drop_forgotten(self, alive: Callable[[int], bool]) -> int:
         """Remove map entries of cgroups that no longer exist; returns how many."""
-        m = self.bpf["cgslab"]
+        m = self.bpf[b"cgslab"]
         gone = [k.value for k, v in m.items() if v.value == IGNORED and not alive(k.value)]
         for cg in gone:
             del m[ctypes.c_uint64(cg)]
@@ -234,7 +234,7 @@ class Kernel:
             callback(Event.parse(ctypes.string_at(data, min(size, EVENT_SIZE))))
             return 0
 
-        self.bpf["events"].open_ring_buffer(_cb)
+        self.bpf[b"events"].open_ring_buffer(_cb)
         self._ring_open = True
 
     def poll(self, timeout_ms: int) -> None:
@@ -243,7 +243,7 @@ class Kernel:
 
     def stats(self) -> dict[str, int]:
         out = {}
-        t = self.bpf["stats"]
+        t = self.bpf[b"stats"]
         for i, name in enumerate(STAT_NAMES):
             out[name] = int(sum(v for v in t[ctypes.c_int(i)]))
         return out

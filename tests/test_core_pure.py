@@ -1,0 +1,155 @@
+"""Pure parts of the core: tracefs parsing, slab validation, dump round trip, atomic writes."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sidecar.dumpfile import DumpReader, read_all, write_dump
+from sidecar.errors import DumpFormatError, DumpTruncatedError, SinkError
+from sidecar.layout import Settings, slot_dtype
+from sidecar.localsink import atomic_write, clean_partials
+from sidecar.slab import read_consistent, to_records
+from sidecar.syscalls import SyscallTable, parse_format, parse_unistd
+
+OPENAT_FORMAT = """name: sys_enter_openat
+ID: 782
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;
+\tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;
+\tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;
+\tfield:int flags;\toffset:32;\tsize:8;\tsigned:0;
+\tfield:umode_t mode;\toffset:40;\tsize:8;\tsigned:0;
+"""
+
+
+def test_tracefs_format_gives_parameter_names_and_types() -> None:
+    params = parse_format(OPENAT_FORMAT)
+    assert [(p.name, p.type) for p in params] == [
+        ("dfd", "int"), ("filename", "const char *"), ("flags", "int"), ("mode", "umode_t"),
+    ]  # fmt: skip
+
+
+def test_unistd_header_gives_numbers() -> None:
+    text = "#define __NR_read 0\n#define __NR_openat 257\n#define __NR_foo bar\n"
+    assert parse_unistd(text) == {"read": 0, "openat": 257}
+
+
+def test_syscall_table_round_trips_through_its_wire_form() -> None:
+    t = SyscallTable.from_wire({257: ["openat", [["dfd", "int"], ["filename", "const char *"]]]})
+    assert SyscallTable.from_wire(t.to_wire()).by_nr == t.by_nr
+    assert t.name(257) == "openat" and t.name(9999) == "syscall_9999"
+
+
+def _slab(n: int, cap: int = 256) -> np.ndarray:
+    return np.zeros(n, dtype=slot_dtype(cap))
+
+
+def test_slot_layout_matches_the_c_struct_size() -> None:
+    # 136 header bytes + two capture areas (bpf/recorder.bpf.c struct slot)
+    assert Settings().slot_size == 136 + 2 * 256
+
+
+def _fill(slab: np.ndarray, seqs: range) -> None:
+    for s in seqs:
+        i = (s - 1) % len(slab)
+        slab[i]["seq_begin"] = s
+        slab[i]["seq_end"] = s
+        slab[i]["nr"] = 3
+        slab[i]["done"] = 1
+        slab[i]["args"][0] = s
+
+
+def test_consistent_read_orders_the_window_and_counts_overwrites() -> None:
+    slab = _slab(16)
+    _fill(slab, range(1, 41))  # 40 calls in 16 slots
+    r = read_consistent(slab, head=40, base=0)
+    assert r.slots["seq_begin"].tolist() == list(range(25, 41))
+    assert r.overwritten == 24 and r.incomplete == 0
+
+
+def test_torn_and_stale_slots_are_left_out() -> None:
+    slab = _slab(16)
+    _fill(slab, range(1, 17))
+    slab[3]["seq_begin"] = 20  # a writer started on seq 20 and has not finished
+    r = read_consistent(slab, head=20, base=2)  # seqs 1, 2 belong to a previous owner
+    kept = r.slots["seq_begin"].tolist()
+    assert 4 not in kept and 20 not in kept and 1 not in kept and 2 not in kept
+    assert kept == sorted(kept)
+
+
+def test_records_carry_captures_and_unfinished_calls() -> None:
+    slab = _slab(4)
+    _fill(slab, range(1, 3))
+    slab[0]["cap_len"][0] = 5
+    slab[0]["cap_full"][0] = 9
+    slab[0]["cap"][0][:5] = np.frombuffer(b"/etc/", dtype="u1")
+    slab[1]["done"] = 0
+    recs = to_records(read_consistent(slab, 2, 0).slots, {3: [[0, 1, 255]]})
+    assert recs[0][10] == [[0, 1, b"/etc/", 9]]
+    assert recs[1][9] is None and recs[1][2] is None
+
+
+def _records(n: int) -> list[list[object]]:
+    return [[i, 1000 + i, 5, 0, 42, 42, "prog", 0, [3, 0, 0, 0, 0, 0], -2, []] for i in range(n)]
+
+
+def test_dump_round_trip_is_exact() -> None:
+    buf = io.BytesIO()
+    recs = _records(50)
+    write_dump(buf, {"triggers": []}, recs)
+    header, back = read_all(buf.getvalue())
+    assert header["format"] == "traceloop-dump" and header["version"] == 1
+    assert back == recs
+
+
+def test_truncated_dump_yields_its_records_then_says_truncated() -> None:
+    buf = io.BytesIO()
+    write_dump(buf, {}, _records(20))
+    data = buf.getvalue()[:-30]
+    with DumpReader(io.BufferedReader(io.BytesIO(data)), "cut.msgpack") as r:  # type: ignore[arg-type]
+        got = []
+        with pytest.raises(DumpTruncatedError, match=r"cut\.msgpack: truncated"):
+            for rec in r:
+                got.append(rec)
+    assert 15 <= len(got) < 20
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty file"),
+        (b"hello, this is text\n", "not a traceloop dump"),
+        (b"\x81\xa6format\xa3foo", "not a traceloop dump"),
+        (b"\x82\xa6format\xaetraceloop-dump\xa7version\x63", "newer"),
+    ],
+)
+def test_foreign_files_are_refused_with_one_line(data: bytes, message: str) -> None:
+    with pytest.raises(DumpFormatError, match=message) as e:
+        read_all(data, "f")
+    assert "\n" not in str(e.value)
+
+
+def test_atomic_write_is_0600_and_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    p = atomic_write(tmp_path / "a" / "x.msgpack", lambda f: f.write(b"data"))
+    assert p.read_bytes() == b"data" and (p.stat().st_mode & 0o777) == 0o600
+
+    def boom(f: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(SinkError, match="No space left"):
+        atomic_write(tmp_path / "a" / "y.msgpack", boom)
+    assert sorted(os.listdir(tmp_path / "a")) == ["x.msgpack"]
+
+
+def test_partials_from_a_crash_are_cleaned(tmp_path: Path) -> None:
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / ".tmp-abc.part").write_bytes(b"half")
+    (tmp_path / "c" / "keep.msgpack").write_bytes(b"whole")
+    assert clean_partials(tmp_path) == 1
+    assert os.listdir(tmp_path / "c") == ["keep.msgpack"]

@@ -1,0 +1,197 @@
+"""The kernel side on a real kernel, with real processes in real cgroups."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from bpfutil import child_cgroup, dump, names, run_in, table, watched_parent
+
+from sidecar.argkinds import Kind
+from sidecar.dumpfile import ARGS, CAPS, DUR, NR, PID, RET, SEQ
+from sidecar.layout import Settings
+from sidecar.slab import read_consistent, to_records
+
+pytestmark = pytest.mark.bpf
+
+
+def caps_of(rec: list) -> dict[int, tuple[int, bytes, int]]:
+    return {c[0]: (c[1], c[2], c[3]) for c in rec[CAPS]}
+
+
+def test_known_calls_in_order_with_strings_buffers_sockaddr_and_errno(
+    progs: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "existing.txt"
+    target.write_text("root:x:0:0 known content\n")
+    with watched_parent(Settings()) as (k, parent):
+        cg = child_cgroup(parent)
+        res = run_in(cg, [str(progs / "known_calls"), str(target)])
+        assert res.returncode == 3
+        header, recs = dump(k, cg, tmp_path / "d")
+    mine = [r for r in recs if r[PID] == recs[-1][PID]]
+    # The program's own story, from its execve to its exit_group (before the
+    # execve: the forked child's set-up in Python, also recorded).
+    start = next(
+        i for i, r in enumerate(mine) if table().name(r[NR]) == "execve" and r[RET] == 0
+    )
+    seq = mine[start:]
+    n = names(seq)
+    assert caps_of(seq[0])[0][1] == str(progs / "known_calls").encode()
+    assert n[-1] == "exit_group" and seq[-1][ARGS][0] == 3 and seq[-1][RET] is None
+    opens = [r for r in seq if table().name(r[NR]) == "openat"]
+    by_path = {caps_of(r)[1][1]: r for r in opens}
+    assert by_path[str(target).encode()][RET] >= 0
+    assert by_path[b"/traceloop/does-not-exist"][RET] == -errno.ENOENT
+    read = next(r for r in seq if table().name(r[NR]) == "read" and r[ARGS][0] >= 3)
+    kind, data, full = caps_of(read)[1]
+    assert kind == Kind.BUF_OUT and data == b"root:x:0:0 known content\n" and full == len(data)
+    write = next(r for r in seq if table().name(r[NR]) == "write")
+    assert caps_of(write)[1][:2] == (Kind.BUF_IN, b"hello from traceloop\n")
+    conn = next(r for r in seq if table().name(r[NR]) == "connect")
+    assert conn[RET] == -errno.ECONNREFUSED
+    kind, sa, _ = caps_of(conn)[1]
+    assert kind == Kind.SA_IN
+    assert int.from_bytes(sa[0:2], "little") == socket.AF_INET
+    assert int.from_bytes(sa[2:4], "big") == 9 and sa[4:8] == bytes([127, 0, 0, 1])
+    # Order: open existing < open missing < write < connect < exit.
+    order = [
+        n.index("write"), n.index("connect"), len(n) - 1,
+    ]  # fmt: skip
+    assert order == sorted(order)
+    assert [r[SEQ] for r in recs] == sorted(r[SEQ] for r in recs)
+    assert all(r[DUR] is not None for r in seq[:-1])
+    assert header["counts"]["overwritten"] == 0
+
+
+def test_wraparound_keeps_exactly_the_newest_calls(progs: Path, tmp_path: Path) -> None:
+    slots, calls, first = 64, 5000, 100000
+    with watched_parent(Settings(slots=slots, syscall_filters=("close", "exit_group"))) as (
+        k, parent,
+    ):  # fmt: skip
+        cg = child_cgroup(parent)
+        assert run_in(cg, [str(progs / "closeloop"), str(first), str(calls)]).returncode == 0
+        header, recs = dump(k, cg, tmp_path / "d")
+    assert len(recs) == slots
+    assert names(recs)[-1] == "exit_group"
+    closes = [r[ARGS][0] for r in recs if table().name(r[NR]) == "close"]
+    # The newest 63 close() calls of the loop, in order, nothing else.
+    assert closes[-(slots - 1) :] == list(range(first + calls - (slots - 1), first + calls))
+    assert all(r[RET] == -errno.EBADF for r in recs[:-1] if r[ARGS][0] >= first)
+    total = header["counts"]["total"]
+    assert header["counts"]["overwritten"] == total - slots
+    assert total >= calls + 1
+
+
+def test_other_cgroups_never_appear(progs: Path, tmp_path: Path) -> None:
+    with watched_parent(Settings()) as (k, parent):
+        a, b = child_cgroup(parent), child_cgroup(parent)
+        pa = run_in(a, ["sh", "-c", "echo $$; cat /nonexistent-a"])
+        pb = run_in(b, ["sh", "-c", "echo $$; cat /nonexistent-b"])
+        outside = subprocess.run(["cat", "/nonexistent-outside"], capture_output=True)
+        assert outside.returncode != 0
+        _, ra = dump(k, a, tmp_path / "a")
+        _, rb = dump(k, b, tmp_path / "b")
+    pid_a, pid_b = int(pa.stdout), int(pb.stdout)
+    assert pid_a in {r[PID] for r in ra} and pid_b not in {r[PID] for r in ra}
+    assert pid_b in {r[PID] for r in rb} and pid_a not in {r[PID] for r in rb}
+    paths_a = {c[2] for r in ra for c in r[CAPS]}
+    assert b"/nonexistent-a" in paths_a
+    assert not {b"/nonexistent-b", b"/nonexistent-outside"} & paths_a
+
+
+def test_syscall_filter_records_only_named_calls(tmp_path: Path) -> None:
+    with watched_parent(Settings(syscall_filters=("openat", "write"))) as (k, parent):
+        cg = child_cgroup(parent)
+        run_in(cg, ["sh", "-c", "cat /etc/hostname /nonexistent; echo done"])
+        _, recs = dump(k, cg, tmp_path / "d")
+    assert set(names(recs)) == {"openat", "write"}
+    assert b"/etc/hostname" in {c[2] for r in recs for c in r[CAPS]}
+
+
+def test_short_lived_process_keeps_its_execve(progs: Path, tmp_path: Path) -> None:
+    with watched_parent(Settings()) as (k, parent):
+        cg = child_cgroup(parent)
+        assert run_in(cg, [str(progs / "quickfail")]).returncode == 7
+        _, recs = dump(k, cg, tmp_path / "d")
+    n = names(recs)
+    execs = [r for r in recs if table().name(r[NR]) == "execve" and r[RET] == 0]
+    assert execs and caps_of(execs[-1])[0][1] == str(progs / "quickfail").encode()
+    assert n[-1] == "exit_group" and recs[-1][ARGS][0] == 7
+
+
+def test_live_reads_never_yield_torn_records(progs: Path) -> None:
+    settings = Settings(slots=256, syscall_filters=("write",))
+    with watched_parent(settings) as (k, parent):
+        cg = child_cgroup(parent)
+        proc = subprocess.Popen([str(progs / "writer")], preexec_fn=lambda: _join(cg))
+        try:
+            deadline = time.monotonic() + 10
+            while cg.id not in k.cgroups() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            slab = k.cgroups()[cg.id]
+            checked = 0
+            for _ in range(300):
+                meta = k.meta[slab]
+                read = read_consistent(k.slots[slab], int(meta["head"]), int(meta["base"]))
+                for r in to_records(read.slots, k.kinds):
+                    n = r[ARGS][2]
+                    _kind, data, full = caps_of(r)[1]
+                    # The buffer's content is fixed by its length: a torn slot
+                    # (header of one call, data of another) cannot pass this.
+                    assert full == n and data == bytes([ord("A") + n % 26]) * min(n, 128)
+                    checked += 1
+        finally:
+            proc.kill()
+            proc.wait()
+    assert checked > 10000
+
+
+def _join(cg: object) -> None:
+    from sidecar import cgroups
+
+    assert isinstance(cg, cgroups.Cgroup)
+    cgroups.join(cg)
+
+
+def test_slabs_return_to_the_free_list_and_full_table_is_counted(tmp_path: Path) -> None:
+    with watched_parent(Settings(containers=2)) as (k, parent):
+        cgs = [child_cgroup(parent) for _ in range(3)]
+        for cg in cgs:
+            run_in(cg, ["true"])
+        assert len(k.cgroups()) == 2
+        assert k.stats()["table_full"] > 0
+        # The third container got nothing; free one slab and it is recorded.
+        first = cgs[0]
+        k.release(first.id, k.cgroups()[first.id])
+        run_in(cgs[2], ["sh", "-c", "cat /marker-after-release"])
+        _, recs = dump(k, cgs[2], tmp_path / "d")
+    assert b"/marker-after-release" in {c[2] for r in recs for c in r[CAPS]}
+
+
+def test_concurrent_threads_pair_exactly(tmp_path: Path) -> None:
+    """Threads' calls interleave; each exit fills in its own call's slot.
+
+    Thread i reads /dev/zero with its own length L_i, so read() returns L_i:
+    an exit paired with another thread's slot would show the wrong value.
+    """
+    with watched_parent(Settings(syscall_filters=("read",))) as (k, parent):
+        cg = child_cgroup(parent)
+        code = (
+            "import os,threading\n"
+            "def f(n):\n"
+            "    fd=os.open('/dev/zero',os.O_RDONLY)\n"
+            "    for _ in range(300): os.read(fd,n)\n"
+            "ts=[threading.Thread(target=f,args=(1000+i,)) for i in range(6)]\n"
+            "[t.start() for t in ts];[t.join() for t in ts]\n"
+        )
+        assert run_in(cg, ["python3", "-c", code]).returncode == 0
+        _, recs = dump(k, cg, tmp_path / "d")
+    zero_reads = [r for r in recs if 1000 <= r[ARGS][2] < 1006]
+    assert len(zero_reads) == 1800
+    assert len({r[5] for r in zero_reads}) == 6  # six threads
+    assert all(r[RET] == r[ARGS][2] and r[DUR] > 0 for r in zero_reads)
