@@ -60,6 +60,14 @@
 #ifndef NR_EXIT_GROUP
 #define NR_EXIT_GROUP -1
 #endif
+#ifndef NR_EXECVE
+#define NR_EXECVE -1
+#endif
+#ifndef NR_EXECVEAT
+#define NR_EXECVEAT -1
+#endif
+#define EXEC_MARK 0x7fff0000
+
 #ifndef FREEZE_ON_TRIGGER
 #define FREEZE_ON_TRIGGER 1
 #endif
@@ -117,7 +125,7 @@ struct slabmeta {
     u64 frozen_at;      // CLOCK_BOOTTIME ns of the freeze, 0 while recording
     u64 after_freeze;   // syscalls not recorded because the slab was frozen
     u64 gen;            // incremented at each adoption
-    u32 main_tgid;      // the first process seen: the container's main process
+    u32 main_tgid;      // the first process seen in the cgroup
     u32 triggers;       // T_* bits seen since adoption
     u64 pad[1];
 };
@@ -240,14 +248,17 @@ static __always_inline u32 slab_of_current(u64 cg) {
     return adopt(cg);
 }
 
+// A trigger fired in a recorded cgroup. Triggers limited to the container's
+// main process (TRIG_MAIN_ONLY) are only reported: "main" means the process
+// whose end ends the container, which userspace confirms when the cgroup
+// empties (under runc, the first task in the cgroup is runc's bootstrap, not
+// the container's init). The others freeze the window at once.
 static __always_inline void freeze(struct slabmeta *m, u32 slab, u32 reason, s32 code, u32 tgid) {
     if ((TRIG_ENABLED & reason) == 0)
         return;
-    if ((TRIG_MAIN_ONLY & reason) && tgid != m->main_tgid)
-        return;
     m->triggers |= reason;
 #if FREEZE_ON_TRIGGER
-    if (m->frozen_at == 0)
+    if (!(TRIG_MAIN_ONLY & reason) && m->frozen_at == 0)
         m->frozen_at = bpf_ktime_get_boot_ns();
 #endif
     emit(EV_TRIGGER, slab, m->cgroup, reason, code, m->gen);
@@ -406,6 +417,13 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
         in->kinds = pending;
     }
 
+    // An exec kills the process's other threads with SIGKILL: mark the
+    // process so those deliveries are not taken for a fatal signal.
+    if (nr == NR_EXECVE || nr == NR_EXECVEAT) {
+        u32 tgid = id >> 32;
+        s32 mark = EXEC_MARK;
+        exiting.update(&tgid, &mark);
+    }
     // Kernel triggers seen at syscall entry.
     if (nr == NR_EXIT_GROUP || nr == NR_EXIT) {
         s32 code = s->args[0] & 0xff;
@@ -440,6 +458,10 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
     struct slot *s = slots.lookup(&idx);
     if (!s || s->seq_begin != seq)
         return 0;  // overwritten meanwhile: the slot belongs to a newer call
+    if (s->nr == NR_EXECVE || s->nr == NR_EXECVEAT) {
+        u32 tgid = bpf_get_current_pid_tgid() >> 32;
+        exiting.delete(&tgid);
+    }
     if (in->kinds & 1)
         capture_exit(s, 0, ret);
     if (in->kinds & 2)
@@ -510,8 +532,8 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
         return 0;
     u32 tgid = bpf_get_current_pid_tgid() >> 32;
     s32 *codep = exiting.lookup(&tgid);
-    s32 code = codep ? *codep : 0;
-    int was_exit_call = codep != 0;
+    s32 code = codep && *codep != EXEC_MARK ? *codep : 0;
+    int was_exit_call = codep != 0 && *codep != EXEC_MARK;
     exiting.delete(&tgid);
     u64 cg = bpf_get_current_cgroup_id();
     u32 *sp = cgslab.lookup(&cg);
@@ -523,7 +545,9 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
         return 0;
     if (was_exit_call && code && !(m->triggers & (T_NONZERO_EXIT | T_FATAL_SIGNAL | T_OOM_KILL)))
         freeze(m, slab, T_NONZERO_EXIT, code, tgid);
-    if (tgid == m->main_tgid || (TRIG_ENABLED & T_CONTAINER_EXIT))
-        emit(EV_GROUP_EXIT, slab, cg, 0, code, m->gen);
+    // Every process end is reported: userspace checks whether it emptied the
+    // cgroup (the container ended). This costs one event per process, never
+    // one per syscall.
+    emit(EV_GROUP_EXIT, slab, cg, 0, code, m->gen);
     return 0;
 }

@@ -72,7 +72,12 @@ def cflags(cfg: KernelConfig, table: SyscallTable) -> list[str]:
         f"-DFREEZE_ON_TRIGGER={int(cfg.freeze_on_trigger)}",
         f"-D__TARGET_ARCH_{_arch_define()}",
     ]
-    for name, macro in (("exit", "NR_EXIT"), ("exit_group", "NR_EXIT_GROUP")):
+    for name, macro in (
+        ("exit", "NR_EXIT"),
+        ("exit_group", "NR_EXIT_GROUP"),
+        ("execve", "NR_EXECVE"),
+        ("execveat", "NR_EXECVEAT"),
+    ):
         if name in table.by_name:
             flags.append(f"-D{macro}={table.by_name[name].nr}")
     if cfg.root_id is not None:

@@ -16,9 +16,11 @@ import subprocess
 import sys
 from typing import Any
 
+from triggers.kernel import trigger_from_event
+
 from . import cgroups
 from .errors import TraceloopError, UsageError
-from .events import REASON_NAMES, Event, EventType, Reason
+from .events import Event, EventType, Reason
 from .header import Trigger, iso, signal_name
 from .kernel import Kernel, KernelConfig, time_boot_ns
 from .options import add_recorder_options, settings_from
@@ -57,24 +59,6 @@ def add_parser(sub: Any) -> None:
     add_recorder_options(p)
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
     p.set_defaults(func=run)
-
-
-def trigger_from_event(ev: Event, boot_offset: int) -> Trigger:
-    reason = Reason(ev.reason)
-    t = Trigger(
-        reason=REASON_NAMES.get(reason, str(int(reason))),
-        source="kernel",
-        ts_ns=ev.ts,
-        time=iso(ev.ts + boot_offset),
-        pid=ev.pid,
-        tid=ev.tid,
-        comm=ev.comm,
-    )
-    if reason == Reason.NONZERO_EXIT:
-        t.exit_code = ev.code
-    elif reason in (Reason.FATAL_SIGNAL, Reason.OOM_KILL):
-        t.signal = signal_name(ev.code)
-    return t
 
 
 def run(args: argparse.Namespace) -> int:

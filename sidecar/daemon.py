@@ -1,0 +1,593 @@
+"""`traceloop daemon`: record every container under a cgroup root; dump on crash.
+
+Shaped like a bcc tool: options -> kernel settings -> load -> attach -> poll.
+The kernel side hands slabs to new cgroups by itself and reports them, and
+reports triggers, through its ring buffer; this loop names the containers,
+turns triggers into incidents, and has incidents dumped by a small worker
+pool, so a slow sink never stalls the polling. All registry state is touched
+only by the main loop; other threads (control socket, Kubernetes watch, dump
+workers) hand work to it through `self.calls`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import logging
+import os
+import queue
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from triggers.kernel import (
+    confirm_main,
+    container_exited,
+    parse_trigger_names,
+    trigger_from_event,
+)
+
+from . import cgroups, metrics
+from .containers import ContainerRef, identify, normalize_id
+from .control import DEFAULT_SOCKET, ControlServer
+from .errors import TraceloopError, UsageError
+from .events import Event, EventType, Reason
+from .header import Trigger, boot_offset_ns, iso
+from .incidents import Incident, Incidents, Outcome
+from .kernel import Kernel, KernelConfig, time_boot_ns
+from .localsink import clean_partials
+from .logs import setup as setup_logging
+from .options import add_recorder_options, settings_from
+from .recorder import Recorder
+from .sinks import DumpName, LocalSink, Sink, make_sink
+from .syscalls import load_table
+
+log = logging.getLogger("traceloop.daemon")
+
+DEFAULT_TRIGGERS = "nonzero-exit:main,fatal-signal:main,oom-kill,container-exit"
+# Hooks other parts plug in (Kubernetes): called with (args, daemon) after start.
+EXTENSIONS: list[Callable[[argparse.Namespace, Daemon], Callable[[], None] | None]] = []
+OPTION_HOOKS: list[Callable[[argparse.ArgumentParser], None]] = []
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "daemon",
+        help="record every container on this host; dump on crash",
+        description="Record the system calls of every container cgroup under --cgroup-root "
+        "in overwriting kernel buffers, and write the last window to --sink when a "
+        "container crashes. Prints 'ready' once recording has started.",
+    )
+    p.add_argument(
+        "--sink",
+        action="append",
+        default=None,
+        metavar="URL",
+        help="where dumps go: a directory, file://DIR or s3://BUCKET/PREFIX; repeat for "
+        "several (default ./traceloop-dumps)",
+    )
+    p.add_argument(
+        "--cgroup-root",
+        default="/sys/fs/cgroup",
+        help="record containers below this cgroup (default %(default)s; on a hybrid host "
+        "the cgroup v2 hierarchy under it)",
+    )
+    p.add_argument(
+        "--triggers",
+        default=DEFAULT_TRIGGERS,
+        help="kernel triggers, comma-separated, each optionally ':main' (the container's "
+        "main process only) or ':any' (default %(default)s)",
+    )
+    p.add_argument(
+        "--dump-on-exit",
+        action="store_true",
+        help="container-exit dumps on every exit, not only a nonzero one",
+    )
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="keep recording this long after a trigger before freezing (default 0: freeze "
+        "in the kernel at once)",
+    )
+    p.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="only the last SECONDS before the trigger go into a dump (default: all kept)",
+    )
+    p.add_argument(
+        "--coalesce",
+        type=float,
+        default=0.25,
+        metavar="SECONDS",
+        help="triggers this close together are one incident (default %(default)s)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=int,
+        default=5,
+        metavar="N",
+        help="dumps per container per --rate-period; more are counted, not written "
+        "(default %(default)s)",
+    )
+    p.add_argument(
+        "--rate-period", type=float, default=600.0, metavar="SECONDS", help="(default %(default)s)"
+    )
+    p.add_argument(
+        "--keep-dead",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="keep a dead container's window this long for late triggers such as a pod "
+        "restart (default %(default)s; reclaimed sooner when slabs run out)",
+    )
+    p.add_argument(
+        "--metrics-addr",
+        default=None,
+        metavar="HOST:PORT",
+        help="serve /metrics, /healthz, /readyz",
+    )
+    p.add_argument("--control-socket", default=DEFAULT_SOCKET, help="(default %(default)s)")
+    p.add_argument("--node-name", default=os.environ.get("NODE_NAME") or socket.gethostname())
+    p.add_argument(
+        "--cluster",
+        default=os.environ.get("TRACELOOP_CLUSTER", ""),
+        help="cluster name for dump keys",
+    )
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    add_recorder_options(p)
+    for hook in OPTION_HOOKS:
+        hook(p)
+    p.set_defaults(func=run)
+
+
+@dataclass
+class Tracked:
+    """A recorded cgroup: one container incarnation and its slab."""
+
+    cgroup_id: int
+    slab: int
+    gen: int
+    ref: ContainerRef
+    cgroup: cgroups.Cgroup
+    epoch: int = 0  # bumped when the window resumes after a dump of a live container
+    alive: bool = True
+    died_at: float | None = None
+    exit_code: int | None = None
+    pod: dict[str, Any] | None = None
+    # Triggers limited to the main process, waiting for the container to end.
+    candidates: list[Trigger] = field(default_factory=list)
+    last_exit: Event | None = None
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.cgroup_id, self.gen, self.epoch)
+
+    def container_header(self) -> dict[str, Any]:
+        return {**self.ref.to_wire(), "cgroup_id": self.cgroup_id, "exit_code": self.exit_code}
+
+
+@dataclass
+class Daemon:
+    kernel: Kernel
+    root: cgroups.Cgroup
+    sinks: list[Sink]
+    args: argparse.Namespace
+    incidents: Incidents
+    tracked: dict[int, Tracked] = field(default_factory=dict)
+    calls: queue.Queue[Callable[[], None]] = field(default_factory=queue.Queue)
+    health: metrics.Health = field(default_factory=metrics.Health)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    exits: list[tuple[float, Event]] = field(default_factory=list)
+    # Hooks: attach a late trigger to a written dump (Kubernetes Events etc.).
+    on_dumped: list[Callable[[Incident, Tracked], None]] = field(default_factory=list)
+    on_late: list[Callable[[Incident, Trigger], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.offset = boot_offset_ns()
+        self.recorder = Recorder(self.kernel)
+        self.pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="dump")
+        self.inflight: set[concurrent.futures.Future[None]] = set()
+        self.pod_lookup: Callable[[ContainerRef], dict[str, Any] | None] = lambda ref: None
+
+    # -- start-up --------------------------------------------------------
+    def ignore_host_cgroups(self) -> int:
+        """Cgroups that exist now and are not containers never get a slab."""
+        n = 0
+        own = cgroups.current()
+        for cg in [self.root, *cgroups.walk(self.root)]:
+            try:
+                if cg.path == own.path or identify(cg.name) is None:
+                    self.kernel.ignore(cg.id)
+                    n += 1
+            except OSError:
+                continue
+        return n
+
+    # -- the loop ----------------------------------------------------------
+    def run(self) -> None:
+        last_maint = 0.0
+        while not self.stopping.is_set():
+            self.kernel.poll(100)
+            self._drain_calls()
+            now = time.monotonic()
+            self._check_exits(now)
+            for inc in self.incidents.due(now):
+                self._start_dump(inc)
+            if now - last_maint > 2.0:
+                self._maintain(now)
+                last_maint = now
+            self.health.tick()
+
+    def call(self, fn: Callable[[], Any], timeout: float = 30.0) -> Any:
+        """Run `fn` on the main loop and return its result (for other threads)."""
+        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def wrapped() -> None:
+            try:
+                fut.set_result(fn())
+            except BaseException as e:  # handed to the caller's thread
+                fut.set_exception(e)
+
+        self.calls.put(wrapped)
+        return fut.result(timeout)
+
+    def _drain_calls(self) -> None:
+        while True:
+            try:
+                fn = self.calls.get_nowait()
+            except queue.Empty:
+                return
+            fn()
+
+    # -- kernel events -----------------------------------------------------
+    def on_event(self, ev: Event) -> None:
+        if ev.type == EventType.NEW_SLAB:
+            self._new_slab(ev)
+        elif ev.type == EventType.TRIGGER:
+            t = self.tracked.get(ev.cgroup)
+            if t is None or t.gen != ev.gen:
+                return
+            trig = trigger_from_event(ev, self.offset)
+            if ev.reason & self.kernel.cfg.main_only:
+                # Counts only if the container ends with it: decided when the
+                # cgroup empties (see _check_exits).
+                t.candidates.append(trig)
+                self.exits.append((time.monotonic(), ev))
+                return
+            metrics.TRIGGERS.labels(trig.reason).inc()
+            self._add(t, trig)
+        elif ev.type == EventType.GROUP_EXIT:
+            t = self.tracked.get(ev.cgroup)
+            if t is not None and t.gen == ev.gen:
+                # The exiting task is still in its cgroup at this tracepoint:
+                # check for emptiness shortly after.
+                t.last_exit = ev
+                self.exits.append((time.monotonic(), ev))
+
+    def _new_slab(self, ev: Event) -> None:
+        cg = cgroups.find_by_id(self.root, ev.cgroup)
+        ref = identify(cg.name) if cg else None
+        if cg is None or ref is None:
+            self.kernel.ignore(ev.cgroup)
+            log.debug("not a container", extra={"fields": {"cgroup_id": ev.cgroup}})
+            return
+        t = Tracked(ev.cgroup, ev.slab, ev.gen, ref, cg)
+        t.pod = self.pod_lookup(ref)
+        self.tracked[ev.cgroup] = t
+        metrics.CONTAINERS.set(len(self.tracked))
+        log.info(
+            "recording container",
+            extra={"fields": {"container": ref.name, "cgroup": cg.name, "slab": ev.slab}},
+        )
+
+    def _check_exits(self, now: float) -> None:
+        keep = []
+        for seen, ev in self.exits:
+            t = self.tracked.get(ev.cgroup)
+            if t is None or not t.alive:
+                continue
+            if not t.cgroup.populated():
+                self._container_died(t, t.last_exit or ev)
+            elif now - seen < 2.0:
+                keep.append((seen, ev))
+            elif t.candidates and all(
+                s < now - 2.0 for s, e in self.exits if e.cgroup == t.cgroup_id
+            ):
+                # A process ended badly but the container lives on: it was
+                # not the main process (the kernel did not freeze for it).
+                t.candidates.clear()
+        self.exits = keep
+
+    def _container_died(self, t: Tracked, ev: Event) -> None:
+        t.alive = False
+        t.died_at = time.monotonic()
+        self.kernel.freeze(t.slab)
+        confirmed, code = confirm_main(t.candidates)
+        for trig in confirmed:
+            metrics.TRIGGERS.labels(trig.reason).inc()
+            self._add(t, trig)
+        t.exit_code = code
+        t.candidates = []
+        log.info("container exited", extra={"fields": {"container": t.ref.name, "code": code}})
+        enabled = int(self.kernel.cfg.triggers) & Reason.CONTAINER_EXIT
+        if enabled and (code != 0 or self.args.dump_on_exit):
+            trig = container_exited(ev, self.offset, code)
+            metrics.TRIGGERS.labels(trig.reason).inc()
+            self._add(t, trig)
+
+    # -- incidents ---------------------------------------------------------
+    def _add(self, t: Tracked, trig: Trigger, force: bool = False) -> Outcome:
+        limit = self.incidents.limit
+        if force:
+            self.incidents.limit = 1 << 30  # a person asked: never rate-limited
+        try:
+            outcome, inc = self.incidents.add(t.key, t.ref.name, trig, time.monotonic())
+        finally:
+            self.incidents.limit = limit
+        if outcome is Outcome.NEW and inc is not None and self.args.grace:
+            inc.due = max(inc.due, time.monotonic() + self.args.grace)
+        if outcome is Outcome.LIMITED:
+            metrics.RATE_LIMITED.inc()
+            log.warning(
+                "incident rate-limited (crash loop)",
+                extra={"fields": {"container": t.ref.name, "reason": trig.reason}},
+            )
+            if t.alive:
+                self.kernel.thaw(t.slab)
+        elif outcome is Outcome.LATE and inc is not None:
+            log.info(
+                "late trigger for an incident already dumped",
+                extra={
+                    "fields": {"container": t.ref.name, "reason": trig.reason, "dump": inc.location}
+                },
+            )
+            for hook in self.on_late:
+                hook(inc, trig)
+        return outcome
+
+    def trigger(
+        self, match: Callable[[Tracked], bool], trig: Trigger, force: bool = False
+    ) -> list[Incident]:
+        """Add `trig` to every tracked container `match` accepts (main loop only)."""
+        out = []
+        for t in list(self.tracked.values()):
+            if match(t):
+                self._add(t, trig, force)
+                inc = self.incidents.pending.get(t.key) or self.incidents.done.get(t.key)
+                if inc:
+                    out.append(inc)
+        return out
+
+    def _start_dump(self, inc: Incident) -> None:
+        t = self.tracked.get(inc.key[0])
+        if t is None:
+            return
+        fut = self.pool.submit(self._dump, inc, t)
+        self.inflight.add(fut)
+        fut.add_done_callback(self.inflight.discard)
+
+    def _dump(self, inc: Incident, t: Tracked) -> None:
+        started = time.monotonic()
+        self.kernel.freeze(t.slab)
+        first = inc.triggers[0]
+        pod = t.pod or {}
+        name = DumpName(
+            time=first.time,
+            reason=first.reason,
+            id=f"{self.args.node_name}-{t.cgroup_id}-{t.gen}-{t.epoch}",
+            container=pod.get("container") or t.ref.name,
+            namespace=pod.get("namespace", ""),
+            pod=pod.get("name", ""),
+            cluster=self.args.cluster,
+            node=self.args.node_name,
+        )
+        window = int(self.args.window * 1e9) if self.args.window else None
+        locations = []
+        for sink in self.sinks:
+            try:
+                locations.append(
+                    self.recorder.store(
+                        sink, name, t.slab, list(inc.triggers), t.container_header(), t.pod, window
+                    )
+                )
+                metrics.DUMPS.labels("written").inc()
+            except TraceloopError as e:
+                metrics.DUMPS.labels("failed").inc()
+                log.error(
+                    "dump failed", extra={"fields": {"container": t.ref.name, "error": str(e)}}
+                )
+        metrics.DUMP_SECONDS.observe(time.monotonic() - started)
+        inc.location = locations[0] if locations else None
+        if locations:
+            log.info(
+                "dump written",
+                extra={
+                    "fields": {
+                        "container": t.ref.name,
+                        "reason": ",".join(sorted({x.reason for x in inc.triggers})),
+                        "dump": " ".join(locations),
+                    }
+                },
+            )
+            for hook in self.on_dumped:
+                hook(inc, t)
+        self.calls.put(lambda: self._after_dump(t))
+
+    def _after_dump(self, t: Tracked) -> None:
+        if t.alive and t.cgroup.populated():
+            # The container lives on (a child crashed, or a manual dump):
+            # resume recording; a later crash is a new incident.
+            t.epoch += 1
+            self.kernel.thaw(t.slab)
+
+    # -- upkeep --------------------------------------------------------------
+    def _maintain(self, now: float) -> None:
+        for t in list(self.tracked.values()):
+            if t.alive and not t.cgroup.path.exists():
+                t.alive, t.died_at = False, now
+                self.kernel.freeze(t.slab)
+        self._reclaim(now)
+        self.kernel.drop_forgotten(lambda cg: cgroups.find_by_id(self.root, cg) is not None)
+        self.refresh_metrics()
+
+    def _reclaim(self, now: float) -> None:
+        """Return slabs of dead containers to the kernel: the expired ones, and the
+        oldest already-dumped ones whenever fewer than a few slabs are free."""
+        n = self.kernel.settings.containers
+        reserve = max(1, n // 8)
+        busy = {k[0] for k in self.incidents.pending}
+        dead = sorted(
+            (t for t in self.tracked.values() if not t.alive and t.cgroup_id not in busy),
+            key=lambda t: (t.key not in self.incidents.done, t.died_at or 0),
+        )
+        free = n - len(self.tracked)
+        for t in dead:
+            expired = now - (t.died_at or now) > self.args.keep_dead
+            if not expired and free >= reserve:
+                continue
+            self.kernel.release(t.cgroup_id, t.slab)
+            del self.tracked[t.cgroup_id]
+            self.incidents.forget(t.cgroup_id)
+            free += 1
+        metrics.SLABS_FREE.set(free)
+        metrics.CONTAINERS.set(len(self.tracked))
+
+    def refresh_metrics(self) -> None:
+        meta = self.kernel.meta
+        total = over = 0
+        size = self.kernel.settings.slots
+        for t in self.tracked.values():
+            seen = int(meta[t.slab]["head"]) - int(meta[t.slab]["base"])
+            total += seen
+            over += max(seen - size, 0)
+        metrics.SYSCALLS.set(total)
+        metrics.OVERWRITTEN.set(over)
+        for name, v in self.kernel.stats().items():
+            metrics.KERNEL.labels(name).set(v)
+
+    # -- manual ---------------------------------------------------------------
+    def control(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Handle a control-socket request (called from the control thread)."""
+        if req.get("cmd") != "dump":
+            raise UsageError(f"unknown command {req.get('cmd')!r}")
+        want = str(req.get("container") or "")
+        everything = bool(req.get("all"))
+
+        def match(t: Tracked) -> bool:
+            if everything:
+                return t.alive
+            return want in (t.ref.name, str(t.cgroup_id)) or (
+                len(want) >= 6 and t.ref.id.startswith(normalize_id(want))
+            ) or (t.pod is not None and want == t.pod.get("container"))  # fmt: skip
+
+        incs = self.call(lambda: self.trigger(match, self.manual_trigger(), force=True))
+        if not incs:
+            raise TraceloopError(
+                f"no recorded container matches {want!r}" if want else "no containers"
+            )
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline and any(i.location is None for i in incs):
+            time.sleep(0.05)
+        return {"ok": True, "dumps": [i.location for i in incs if i.location]}
+
+    def manual_trigger(self) -> Trigger:
+        now = time_boot_ns()
+        return Trigger(reason="manual", source="manual", ts_ns=now, time=iso(now + self.offset))
+
+    def dump_all(self) -> None:
+        self.trigger(lambda t: t.alive, self.manual_trigger(), force=True)
+
+    def shutdown(self) -> None:
+        """Finish the dumps in flight, then stop."""
+        for inc in list(self.incidents.pending.values()):
+            inc.due = 0
+        for inc in self.incidents.due(float("inf")):
+            self._start_dump(inc)
+        self.pool.shutdown(wait=True)
+        self._drain_calls()
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.log_format, args.log_level)
+    enabled, main_only = parse_trigger_names(args.triggers)
+    settings = settings_from(args)
+    if args.window is not None and args.window <= 0:
+        raise UsageError("--window must be positive")
+    sink_urls = args.sink or ["./traceloop-dumps"]
+    sinks = [make_sink(u, **sink_options(args)) for u in sink_urls]
+    for s in sinks:
+        if isinstance(s, LocalSink):
+            n = clean_partials(s.root)
+            if n:
+                log.warning("removed partial files of an earlier crash", extra={"fields": {"n": n}})
+    table = load_table()
+    root = cgroups.resolve_root(args.cgroup_root)
+    kernel = Kernel(
+        KernelConfig(
+            settings,
+            root_id=root.id,
+            root_level=root.level,
+            triggers=enabled,
+            main_only=main_only,
+            freeze_on_trigger=args.grace <= 0,
+        ),
+        table,
+    )
+    d = Daemon(
+        kernel, root, sinks, args, Incidents(args.coalesce, args.rate_limit, args.rate_period)
+    )
+    ignored = d.ignore_host_cgroups()
+    kernel.on_event(d.on_event)
+    control = ControlServer(args.control_socket, d.control)
+    server = metrics.serve(args.metrics_addr, d.health, lambda: None) if args.metrics_addr else None
+    stops = [stop for ext in EXTENSIONS if (stop := ext(args, d)) is not None]
+
+    def on_term(*_: object) -> None:
+        d.stopping.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    signal.signal(signal.SIGUSR1, lambda *_: d.calls.put(d.dump_all))
+    d.health.ready = True
+    log.info(
+        "recording",
+        extra={
+            "fields": {
+                "cgroup_root": str(root.path),
+                "sinks": ",".join(sink_urls),
+                "host_cgroups_ignored": ignored,
+                "slots": settings.slots,
+                "max_containers": settings.containers,
+            }
+        },
+    )
+    print("ready", flush=True)
+    try:
+        d.run()
+    finally:
+        log.info("stopping: finishing dumps in flight")
+        for stop in stops:
+            stop()
+        d.shutdown()
+        control.close()
+        if server:
+            server.shutdown()
+        for s in sinks:
+            s.close()
+        kernel.close()
+    return 0
+
+
+def sink_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Options for non-local sinks (S3 adds its own through OPTION_HOOKS)."""
+    fn = getattr(args, "sink_options", None)
+    return dict(fn(args)) if callable(fn) else {}
