@@ -67,6 +67,7 @@
 #define NR_EXECVEAT -1
 #endif
 #define EXEC_MARK 0x7fff0000
+#define SIGNALED 0x10000
 
 #ifndef FREEZE_ON_TRIGGER
 #define FREEZE_ON_TRIGGER 1
@@ -509,7 +510,7 @@ TRACEPOINT_PROBE(signal, signal_deliver) {
     }
     if (sig == 9 && exiting.lookup(&tgid))
         return 0;
-    s32 code = sig;
+    s32 code = SIGNALED | sig;
     exiting.update(&tgid, &code);
     freeze(m, slab, T_FATAL_SIGNAL, sig, tgid);
     return 0;
@@ -531,9 +532,10 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
     if (!args->group_dead)
         return 0;
     u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    // How the process ended: an exit code, or SIGNALED | signal number.
     s32 *codep = exiting.lookup(&tgid);
     s32 code = codep && *codep != EXEC_MARK ? *codep : 0;
-    int was_exit_call = codep != 0 && *codep != EXEC_MARK;
+    int was_exit_call = codep != 0 && *codep != EXEC_MARK && !(*codep & SIGNALED);
     exiting.delete(&tgid);
     u64 cg = bpf_get_current_cgroup_id();
     u32 *sp = cgslab.lookup(&cg);

@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from triggers.kernel import (
+    Exit,
     confirm_main,
     container_exited,
+    main_exit,
     parse_trigger_names,
     trigger_from_event,
 )
@@ -48,6 +50,9 @@ from .syscalls import load_table
 
 log = logging.getLogger("traceloop.daemon")
 
+# A trigger limited to the main process counts if the container ended within
+# this long after it (the end of a pid namespace's init kills the rest at once).
+MAIN_END_NS = 250_000_000
 DEFAULT_TRIGGERS = "nonzero-exit:main,fatal-signal:main,oom-kill,container-exit"
 # Hooks other parts plug in (Kubernetes): called with (args, daemon) after start.
 EXTENSIONS: list[Callable[[argparse.Namespace, Daemon], Callable[[], None] | None]] = []
@@ -166,6 +171,7 @@ class Tracked:
     # Triggers limited to the main process, waiting for the container to end.
     candidates: list[Trigger] = field(default_factory=list)
     last_exit: Event | None = None
+    ends: list[Exit] = field(default_factory=list)  # recent process ends
 
     @property
     def key(self) -> tuple[int, int, int]:
@@ -271,6 +277,7 @@ class Daemon:
                 # The exiting task is still in its cgroup at this tracepoint:
                 # check for emptiness shortly after.
                 t.last_exit = ev
+                t.ends.append(Exit.from_code(ev.ts, ev.pid, ev.code))
                 self.exits.append((time.monotonic(), ev))
 
     def _new_slab(self, ev: Event) -> None:
@@ -311,7 +318,11 @@ class Daemon:
         t.alive = False
         t.died_at = time.monotonic()
         self.kernel.freeze(t.slab)
-        confirmed, code = confirm_main(t.candidates)
+        # Only what happened just before the end ended the container; a
+        # child that failed earlier while the container went on did not.
+        end = ev.ts
+        burst = [e for e in t.ends if end - e.ts_ns <= MAIN_END_NS]
+        confirmed, code = confirm_main(t.candidates, burst)
         for trig in confirmed:
             metrics.TRIGGERS.labels(trig.reason).inc()
             self._add(t, trig)
@@ -321,12 +332,15 @@ class Daemon:
         enabled = int(self.kernel.cfg.triggers) & Reason.CONTAINER_EXIT
         if enabled and (code != 0 or self.args.dump_on_exit):
             trig = container_exited(ev, self.offset, code)
+            main = main_exit(burst)
+            if main is not None:
+                trig.pid = main.pid
             metrics.TRIGGERS.labels(trig.reason).inc()
             self._add(t, trig)
 
     # -- incidents ---------------------------------------------------------
     def _add(self, t: Tracked, trig: Trigger, force: bool = False) -> Outcome:
-        limit = self.incidents.limit
+        limit, limited_before = self.incidents.limit, self.incidents.limited
         if force:
             self.incidents.limit = 1 << 30  # a person asked: never rate-limited
         try:
@@ -335,7 +349,7 @@ class Daemon:
             self.incidents.limit = limit
         if outcome is Outcome.NEW and inc is not None and self.args.grace:
             inc.due = max(inc.due, time.monotonic() + self.args.grace)
-        if outcome is Outcome.LIMITED:
+        if outcome is Outcome.LIMITED and self.incidents.limited > limited_before:
             metrics.RATE_LIMITED.inc()
             log.warning(
                 "incident rate-limited (crash loop)",
@@ -431,7 +445,10 @@ class Daemon:
 
     # -- upkeep --------------------------------------------------------------
     def _maintain(self, now: float) -> None:
+        boot_now = time_boot_ns()
         for t in list(self.tracked.values()):
+            t.candidates = [c for c in t.candidates if boot_now - c.ts_ns <= 2 * MAIN_END_NS]
+            t.ends = [e for e in t.ends if boot_now - e.ts_ns <= 2 * MAIN_END_NS]
             if t.alive and not t.cgroup.path.exists():
                 t.alive, t.died_at = False, now
                 self.kernel.freeze(t.slab)

@@ -36,6 +36,9 @@ NAME_TO_REASON = {v: k for k, v in REASON_NAMES.items()}
 ST_TABLE_FULL, ST_ADOPTED, ST_RING_DROPS, ST_CAPTURE_FAIL = range(4)
 STAT_NAMES = ("table_full", "adopted", "ring_drops", "capture_failures")
 
+# GROUP_EXIT codes: an exit status, or SIGNALED | signal number.
+SIGNALED = 0x10000
+
 _EVENT = struct.Struct("<IIQQIIIiQ16s")
 
 

@@ -60,8 +60,7 @@ class Runc:
     def bundle(self, name: str, args: list[str], memory: int | None = None) -> Path:
         b = self.workdir / "bundles" / name
         b.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["runc", "spec"], cwd=b, check=True)
-        cfg = json.loads((b / "config.json").read_text())
+        cfg = json.loads(self._spec())
         cfg["process"]["terminal"] = False
         cfg["process"]["args"] = args
         cfg["root"] = {"path": str(self.rootfs), "readonly": True}
@@ -71,6 +70,16 @@ class Runc:
             cfg["linux"].setdefault("resources", {})["memory"] = {"limit": memory}
         (b / "config.json").write_text(json.dumps(cfg))
         return b
+
+    def _spec(self) -> str:
+        """runc's default spec, made once."""
+        spec = self.workdir / "spec.json"
+        if not spec.exists():
+            tmp = self.workdir / "spec"
+            tmp.mkdir(exist_ok=True)
+            subprocess.run(["runc", "spec"], cwd=tmp, check=True)
+            (tmp / "config.json").rename(spec)
+        return spec.read_text()
 
     def _cmd(self, *args: str) -> list[str]:
         return ["runc", "--root", str(self.state), *args]

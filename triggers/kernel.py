@@ -8,7 +8,9 @@ to know the cgroup became empty, which userspace checks (`container_exited`).
 
 from __future__ import annotations
 
-from sidecar.events import REASON_NAMES, Event, Reason
+from dataclasses import dataclass
+
+from sidecar.events import REASON_NAMES, SIGNALED, Event, Reason
 from sidecar.header import Trigger, iso, signal_name
 
 
@@ -43,32 +45,49 @@ def container_exited(ev: Event, boot_offset_ns: int, exit_code: int) -> Trigger:
     )
 
 
-def confirm_main(candidates: list[Trigger]) -> tuple[list[Trigger], int]:
-    """Triggers limited to the main process, once the container has ended.
+@dataclass(frozen=True)
+class Exit:
+    """How one process of a container ended (from a GROUP_EXIT event)."""
 
-    Returns them primary first, and the container's exit status as a shell
-    shows it. The main process usually ends after its children, so its exit
-    is the last nonzero exit; a fatal signal other than SIGKILL names the
-    crash; SIGKILLs that follow a crash are the pid namespace being torn
-    down, not causes, and are dropped when there is a cause.
+    ts_ns: int
+    pid: int
+    status: int  # exit status, or 0 when killed by a signal
+    signal: int  # signal number, or 0
+
+    @classmethod
+    def from_code(cls, ts_ns: int, pid: int, code: int) -> Exit:
+        if code & SIGNALED:
+            return cls(ts_ns, pid, 0, code & 0xFF)
+        return cls(ts_ns, pid, code & 0xFF, 0)
+
+    @property
+    def shell_status(self) -> int:
+        return 128 + self.signal if self.signal else self.status
+
+
+def main_exit(exits: list[Exit]) -> Exit | None:
+    """The container's main process's end, among the exits just before it ended.
+
+    When the init of a pid namespace ends, the kernel kills the rest with
+    SIGKILL; without a pid namespace the main process ends after its
+    children. Either way the main's end is the latest one not caused by
+    SIGKILL, or, when everything was SIGKILLed (kill -9), the first.
     """
-    exits = [t for t in candidates if t.exit_code]
-    signals = [t for t in candidates if t.signal and t.signal != "SIGKILL"]
-    kills = [t for t in candidates if t.signal == "SIGKILL"]
-    if exits:
-        primary = exits[-1]
-        status = primary.exit_code or 0
-    elif signals:
-        primary = signals[0]
-        status = 128 + _signum(primary.signal)
-    elif kills:
-        primary = kills[0]
-        status = 128 + 9
-    else:
+    if not exits:
+        return None
+    ordered = sorted(exits, key=lambda e: e.ts_ns)
+    not_killed = [e for e in ordered if e.signal != 9]
+    return not_killed[-1] if not_killed else ordered[0]
+
+
+def confirm_main(candidates: list[Trigger], exits: list[Exit]) -> tuple[list[Trigger], int]:
+    """Of the triggers limited to the main process, those of the main process,
+    once the container has ended; and the container's exit status."""
+    main = main_exit(exits)
+    if main is None:
         return [], 0
-    causes = [t for t in candidates if t.signal != "SIGKILL"] or kills[:1]
-    ordered = [primary, *sorted((t for t in causes if t is not primary), key=lambda t: t.ts_ns)]
-    return ordered, status
+    mine = sorted((t for t in candidates if t.pid == main.pid), key=lambda t: t.ts_ns)
+    return mine, main.shell_status
 
 
 def _signum(name: str | None) -> int:

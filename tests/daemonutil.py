@@ -1,0 +1,111 @@
+"""Running `traceloop daemon` as a real process for tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sidecar.dumpfile import DumpReader
+
+ROOT = Path(__file__).resolve().parent.parent
+TRACELOOP = str(ROOT / ".venv" / "bin" / "traceloop")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Daemon:
+    proc: subprocess.Popen[str]
+    sink: Path
+    socket: str
+    metrics_addr: str
+    log: list[str] = field(default_factory=list)
+
+    def dumps(self) -> list[Path]:
+        return sorted(p for p in self.sink.rglob("*.msgpack") if p.is_file())
+
+    def wait_dumps(self, n: int, timeout: float = 20.0) -> list[Path]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.dumps()
+            if len(found) >= n:
+                return found
+            assert self.proc.poll() is None, "daemon exited:\n" + "\n".join(self.log[-30:])
+            time.sleep(0.1)
+        raise AssertionError(
+            f"{len(self.dumps())} dumps, wanted {n}:\n" + "\n".join(self.log[-30:])
+        )
+
+    def metrics(self) -> dict[str, float]:
+        with urllib.request.urlopen(f"http://{self.metrics_addr}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                k, _, v = line.rpartition(" ")
+                out[k] = float(v)
+        return out
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+
+@contextlib.contextmanager
+def daemon(cgroup_root: Path, sink: Path, *extra: str, ready_timeout: float = 60):
+    sock = str(sink.parent / f"ctl-{os.getpid()}-{time.monotonic_ns()}.sock")
+    addr = f"127.0.0.1:{free_port()}"
+    proc = subprocess.Popen(
+        [TRACELOOP, "daemon", "--cgroup-root", str(cgroup_root), "--sink", str(sink),
+         "--control-socket", sock, "--metrics-addr", addr, *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    d = Daemon(proc, sink, sock, addr)
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            d.log.append(line.rstrip())
+            if line.strip() == "ready":
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        if not ready.wait(ready_timeout):
+            raise AssertionError("daemon not ready:\n" + "\n".join(d.log))
+        yield d
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def read(path: Path) -> tuple[dict[str, Any], list[list[Any]]]:
+    with DumpReader(path) as r:
+        return r.header, list(r)
+
+
+def wait_recorded(d: Daemon, name: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(
+            f"container={name} " in line + " " and "recording container" in line for line in d.log
+        ):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never recorded:\n" + "\n".join(d.log[-20:]))

@@ -1,0 +1,166 @@
+"""The daemon with real runc containers: each kernel trigger, incidents, manual dumps."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from bpfutil import table
+from daemonutil import TRACELOOP, daemon, read, wait_recorded
+
+from sidecar.dumpfile import ARGS, CAPS, NR
+
+pytestmark = pytest.mark.bpf
+
+
+def reasons(header: dict) -> list[str]:
+    return [t["reason"] for t in header["triggers"]]
+
+
+def syscalls(recs: list) -> list[str]:
+    return [table().name(r[NR]) for r in recs]
+
+
+def paths(recs: list) -> set[bytes]:
+    return {c[2] for r in recs for c in r[CAPS]}
+
+
+def test_nonzero_exit_gives_one_dump_from_execve_on(runc, tmp_path: Path) -> None:
+    with daemon(runc.cgroup_root(), tmp_path / "dumps") as d:
+        res = runc.run(["/bin/sh", "-c", "cat /etc/hostname /missing; exit 5"], name="exit5")
+        assert res.returncode == 5
+        [dump] = d.wait_dumps(1)
+        time.sleep(1)  # a second dump for the same crash would show up here
+        assert d.dumps() == [dump]
+    header, recs = read(dump)
+    assert reasons(header)[0] == "nonzero-exit" and "container-exit" in reasons(header)
+    assert header["triggers"][0]["exit_code"] == 5 and header["triggers"][0]["comm"] == "sh"
+    assert header["container"]["name"] == "exit5" and header["container"]["exit_code"] == 5
+    assert "exit5" in str(dump.parent) and "nonzero-exit" in dump.name
+    assert (dump.stat().st_mode & 0o777) == 0o600
+    n = syscalls(recs)
+    execs = [r for r in recs if table().name(r[NR]) == "execve"]
+    assert any(c[2] == b"/bin/sh" for r in execs for c in r[CAPS])
+    assert b"/missing" in paths(recs)
+    last = max(i for i, r in enumerate(recs) if n[i] == "exit_group" and r[ARGS][0] == 5)
+    assert last >= len(recs) - 5
+
+
+def test_sigsegv_is_a_fatal_signal(runc, tmp_path: Path) -> None:
+    with daemon(runc.cgroup_root(), tmp_path / "dumps") as d:
+        res = runc.run(["/bin/segv"], name="segv")
+        assert res.returncode == 139
+        [dump] = d.wait_dumps(1)
+    header, recs = read(dump)
+    first = header["triggers"][0]
+    assert first["reason"] == "fatal-signal" and first["signal"] == "SIGSEGV"
+    assert b"/traceloop/about-to-crash" in paths(recs)
+    assert header["container"]["exit_code"] == 139
+
+
+def test_oom_kill_blames_the_container(runc, tmp_path: Path) -> None:
+    with daemon(runc.cgroup_root(), tmp_path / "dumps") as d:
+        res = runc.run(["/bin/hog"], name="hog", memory=24 << 20)
+        assert res.returncode == 137
+        [dump] = d.wait_dumps(1)
+    header, recs = read(dump)
+    assert reasons(header)[0] == "oom-kill"
+    assert header["triggers"][0]["signal"] == "SIGKILL"
+    assert b"/traceloop/allocating" in paths(recs)
+    assert "mmap" in syscalls(recs) or "brk" in syscalls(recs)
+
+
+def test_sigkill_from_outside(runc, tmp_path: Path) -> None:
+    with daemon(runc.cgroup_root(), tmp_path / "dumps") as d:
+        name, proc = runc.start(
+            ["/bin/sh", "-c", "cat /marker-before-kill; exec sleep 1000"], "victim"
+        )
+        wait_recorded(d, name)
+        time.sleep(0.5)
+        runc.kill(name, "KILL")
+        proc.wait(10)
+        [dump] = d.wait_dumps(1)
+    header, recs = read(dump)
+    assert header["triggers"][0] == {
+        **header["triggers"][0],
+        "reason": "fatal-signal",
+        "signal": "SIGKILL",
+    }
+    assert b"/marker-before-kill" in paths(recs)
+
+
+def test_exit_zero_writes_nothing_by_default(runc, tmp_path: Path) -> None:
+    with daemon(runc.cgroup_root(), tmp_path / "dumps") as d:
+        # A child fails (cat), the container ends fine: not a crash.
+        assert runc.run(["/bin/sh", "-c", "cat /missing; exit 0"], name="fine").returncode == 0
+        time.sleep(2)
+        assert d.dumps() == []
+        assert d.metrics()["traceloop_containers_recorded"] >= 1
+
+
+def test_dump_on_exit_dumps_a_clean_exit(runc, tmp_path: Path) -> None:
+    with daemon(runc.cgroup_root(), tmp_path / "dumps", "--dump-on-exit") as d:
+        assert runc.run(["/bin/sh", "-c", "echo bye"], name="clean").returncode == 0
+        [dump] = d.wait_dumps(1)
+    header, _ = read(dump)
+    assert reasons(header) == ["container-exit"]
+    assert header["triggers"][0]["exit_code"] == 0
+
+
+def test_crash_loop_is_rate_limited_and_counted(runc, tmp_path: Path) -> None:
+    with daemon(runc.cgroup_root(), tmp_path / "dumps", "--rate-limit", "2") as d:
+        for _ in range(6):
+            assert runc.run(["/bin/sh", "-c", "exit 9"], name="looper").returncode == 9
+        time.sleep(2)
+        dumps = d.dumps()
+        m = d.metrics()
+    assert len(dumps) == 2
+    assert m["traceloop_incidents_rate_limited_total"] == 4
+    assert m['traceloop_dumps_total{result="written"}'] == 2
+
+
+def test_manual_dump_over_the_socket_and_sigusr1(runc, tmp_path: Path) -> None:
+    with daemon(runc.cgroup_root(), tmp_path / "dumps") as d:
+        name, proc = runc.start(
+            ["/bin/sh", "-c", "while true; do cat /alive-marker; sleep 0.2; done"], "live"
+        )
+        wait_recorded(d, name)
+        time.sleep(0.5)
+        out = subprocess.run(
+            [TRACELOOP, "dump", name, "--socket", d.socket], capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        first = Path(out.stdout.strip())
+        assert first.is_file()
+        header, recs = read(first)
+        assert reasons(header) == ["manual"] and b"/alive-marker" in paths(recs)
+        # Recording resumed after the manual dump: SIGUSR1 dumps it again, with new calls.
+        time.sleep(0.6)
+        d.proc.send_signal(signal.SIGUSR1)
+        dumps = d.wait_dumps(2)
+        second = next(p for p in dumps if p != first)
+        _, recs2 = read(second)
+        assert max(r[1] for r in recs2) > max(r[1] for r in recs)
+        bad = subprocess.run(
+            [TRACELOOP, "dump", "no-such-container", "--socket", d.socket],
+            capture_output=True,
+            text=True,
+        )
+        assert bad.returncode != 0 and "no recorded container" in bad.stderr
+        assert "Traceback" not in bad.stderr
+        runc.kill(name, "KILL")
+        proc.wait(10)
+
+
+def test_sigterm_stops_cleanly_and_logs_json(runc, tmp_path: Path) -> None:
+    with daemon(runc.cgroup_root(), tmp_path / "dumps", "--log-format", "json") as d:
+        runc.run(["/bin/sh", "-c", "exit 3"], name="json")
+        d.wait_dumps(1)
+        assert d.stop() == 0
+    lines = [json.loads(x) for x in d.log if x.startswith("{")]
+    assert any(x["msg"] == "dump written" and x["container"] == "json" for x in lines)
+    assert any(x["msg"].startswith("stopping") for x in lines)
