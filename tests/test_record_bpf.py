@@ -1,0 +1,82 @@
+"""`traceloop record -- CMD` on real processes: automatic dumps, exit status passthrough."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from bpfutil import table
+from daemonutil import TRACELOOP, read
+
+from sidecar.dumpfile import CAPS, COMM, NR
+
+pytestmark = pytest.mark.bpf
+
+
+def record(tmp_path: Path, *cmd: str, extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TRACELOOP, "record", "--out", str(tmp_path / "d"), *extra, "--", *cmd],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def dumps(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "d").rglob("*.msgpack")) if (tmp_path / "d").exists() else []
+
+
+def test_success_writes_nothing_and_passes_status(tmp_path: Path) -> None:
+    r = record(tmp_path, "sh", "-c", "echo ok")
+    assert r.returncode == 0 and r.stdout == "ok\n"
+    assert dumps(tmp_path) == []
+
+
+def test_nonzero_exit_is_dumped_with_the_commands_status(tmp_path: Path) -> None:
+    r = record(tmp_path, "sh", "-c", "cat /no/such/file; exit 42")
+    assert r.returncode == 42
+    [d] = dumps(tmp_path)
+    assert f"dump written to {d}" in r.stderr
+    header, recs = read(d)
+    assert header["triggers"][0]["reason"] == "nonzero-exit"
+    assert header["container"]["exit_status"] == 42
+    assert b"/no/such/file" in {c[2] for r in recs for c in r[CAPS]}
+
+
+def test_a_failing_child_is_dumped_even_if_the_command_succeeds(tmp_path: Path) -> None:
+    r = record(tmp_path, "sh", "-c", "cat /missing-in-child; true")
+    assert r.returncode == 0
+    [d] = dumps(tmp_path)
+    header, recs = read(d)
+    assert [t["comm"] for t in header["triggers"]] == ["cat"]
+    # The window runs to the end of the command, not just to the child's failure.
+    assert header["counts"]["after_freeze"] == 0
+    assert recs[-1][COMM] == "sh" and table().name(recs[-1][NR]) == "exit_group"
+
+
+def test_signal_death_is_128_plus_signal(progs: Path, tmp_path: Path) -> None:
+    r = record(tmp_path, str(progs / "segv"))
+    assert r.returncode == 139
+    [d] = dumps(tmp_path)
+    header, _ = read(d)
+    assert header["triggers"][0]["signal"] == "SIGSEGV"
+
+
+def test_always_and_github_annotation(tmp_path: Path) -> None:
+    r = record(tmp_path, "true", extra=("--always",))
+    assert r.returncode == 0 and len(dumps(tmp_path)) == 1
+    r = record(tmp_path, "false", env={"GITHUB_ACTIONS": "true"})
+    assert r.returncode == 1
+    assert "::error title=traceloop dump::" in r.stdout
+
+
+def test_bad_command_and_usage_errors_are_one_line(tmp_path: Path) -> None:
+    r = record(tmp_path, "/no/such/program")
+    assert r.returncode != 0 and "command not found: /no/such/program" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = subprocess.run([TRACELOOP, "record"], capture_output=True, text=True)
+    assert r.returncode == 2 and "no command given" in r.stderr
+    r = subprocess.run([TRACELOOP, "record", "--slots", "1000", "--", "true"], capture_output=True, text=True)
+    assert r.returncode == 2 and "power of two" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = subprocess.run([TRACELOOP, "record", "--syscall-filters", "nosuchcall", "--", "true"], capture_output=True, text=True)
+    assert r.returncode == 2 and "unknown syscall 'nosuchcall'" in r.stderr
