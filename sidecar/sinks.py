@@ -6,7 +6,6 @@ bytes, and returns where it went (a path or URL, for logs and Events).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,12 +63,11 @@ class LocalSink:
 def make_sink(url: str, **options: object) -> Sink:
     """A sink from `--sink`: a directory, `file://DIR` or `s3://BUCKET/PREFIX`."""
     if url.startswith("s3://"):
-        try:
-            s3 = importlib.import_module("sidecar.s3")
-        except ModuleNotFoundError:
-            raise UsageError("s3:// sinks are not available in this build") from None
-        sink: Sink = s3.make_s3_sink(url, **options)
-        return sink
+        # Imported here: boto3 is slow to import and local sinks do not need it
+        # (and sidecar.s3 imports this module).
+        from .s3 import make_s3_sink
+
+        return make_s3_sink(url, **options)
     if url.startswith("file://"):
         url = url[len("file://") :]
     elif "://" in url:

@@ -1,0 +1,238 @@
+"""The S3 sink (`s3://BUCKET/PREFIX`) and reading dumps back from S3.
+
+`store()` writes the dump atomically into the spool and returns the s3:// URL
+the dump will have; an uploader thread (sidecar/uploader.py) sends it, confirms
+it and only then deletes the spooled copy. A process that starts with dumps
+left in its spool sends them first.
+
+For the daemon:
+    add_s3_options(parser)                   the flags (and args.sink_options)
+    make_sink(url, **s3_options_from(args))  via sidecar.sinks, one per --sink
+    check_sink(sink) -> str | None           at start: one clear error, or None
+    sink.close()                             waits up to --upload-timeout
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from . import s3metrics as m
+from .dumpfile import DumpReader
+from .errors import DumpFormatError, SinkError
+from .s3config import (
+    ClientOptions,
+    S3Options,
+    add_client_options,
+    add_s3_options,
+    client_options_from,
+    make_client,
+    s3_options_from,
+)
+from .s3errors import classify
+from .s3keys import (
+    CONTENT_TYPE,
+    S3Url,
+    check_template,
+    object_metadata,
+    parse_s3_url,
+    render_key,
+    split_object_url,
+    spool_basename,
+    spool_dirname,
+)
+from .sinks import DumpName, Sink, Writer
+from .spool import Entry, Spool
+from .uploader import RetrySettings, Uploader
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = [
+    "ClientOptions",
+    "S3Options",
+    "S3Sink",
+    "add_client_options",
+    "add_s3_options",
+    "check_sink",
+    "client_options_from",
+    "make_s3_sink",
+    "open_s3_dump",
+    "s3_options_from",
+    "settle",
+]
+
+
+class S3Sink:
+    """Spool-then-upload sink. Thread-safe: `store` may run in several threads."""
+
+    def __init__(self, url: S3Url, opts: S3Options, client: S3Client | None = None) -> None:
+        from boto3.s3.transfer import TransferConfig
+
+        self.url = url
+        self.opts = opts
+        self.template = check_template(opts.key_template)
+        self.compress = opts.compress if opts.compress == "zstd" else None
+        self.client = client or make_client(opts)
+        self.spool = Spool(
+            Path(opts.spool), spool_dirname(url), opts.spool_max_bytes, opts.spool_full
+        )
+        extra: dict[str, str] = {}
+        if opts.sse:
+            extra["ServerSideEncryption"] = opts.sse
+        if opts.sse_kms_key_id:
+            extra["SSEKMSKeyId"] = opts.sse_kms_key_id
+        if opts.storage_class:
+            extra["StorageClass"] = opts.storage_class
+        self.uploader = Uploader(
+            self.spool,
+            self.client,
+            str(url),
+            extra_args=extra,
+            transfer=TransferConfig(
+                multipart_threshold=max(1, opts.multipart_threshold),
+                multipart_chunksize=max(5 << 20, opts.multipart_chunksize),
+                max_concurrency=4,
+            ),
+            retry=RetrySettings(opts.retry_initial, opts.retry_max_wait, opts.retry_attempts),
+            sleep=opts.sleep,
+        )
+        self._stored: set[str] = set()
+        # Start at once: dumps left by an earlier run go out without waiting
+        # for the next crash.
+        self.uploader.start()
+
+    def key_for(self, name: DumpName) -> str:
+        return render_key(self.template, self.url.prefix, name, self.compress)
+
+    def store(self, name: DumpName, write: Writer) -> str:
+        key = self.key_for(name)
+        entry = self.spool.put(
+            spool_basename(name, key),
+            self.url.bucket,
+            key,
+            write,
+            compress=self.compress,
+            content_type=CONTENT_TYPE,
+            metadata=lambda sha: object_metadata(name, sha),
+        )
+        self._stored.add(entry.base)
+        self.uploader.wake()
+        return entry.url
+
+    def check(self) -> str | None:
+        """HEAD the bucket: None if it is there and ours, else one clear message."""
+        try:
+            self.client.head_bucket(Bucket=self.url.bucket)
+        except Exception as e:
+            f = classify(e, str(self.url))
+            m.ERRORS.labels(f.kind).inc()
+            self.uploader.failed(f)
+            return f.message
+        m.STORE_UP.labels(str(self.url)).set(1)
+        return None
+
+    def unsent(self) -> list[Entry]:
+        """Dumps stored through this sink that are still in the spool."""
+        return [e for e in self.spool.entries() if e.base in self._stored]
+
+    def close(self, timeout: float | None = None) -> None:
+        """Wait up to `timeout` (default --upload-timeout) for the spool to empty, then stop."""
+        wait = self.opts.upload_timeout if timeout is None else timeout
+        self.uploader.drain(wait)
+        # Whatever is in flight now finishes or is abandoned: it stays spooled.
+        self.uploader.stop(timeout=1.0)
+
+
+def make_s3_sink(url: str, **options: Any) -> S3Sink:
+    """`make_sink` calls this for s3:// URLs; options are `s3_options_from(args)` keys."""
+    return S3Sink(parse_s3_url(url, what="--sink"), S3Options.from_kwargs(options))
+
+
+def check_sink(sink: Sink) -> str | None:
+    """Start-up check of one sink: None if fine (or not S3), else the logged error."""
+    if isinstance(sink, S3Sink):
+        return sink.check()
+    return None
+
+
+def settle(sink: Sink, location: str, out: IO[str] | None = None) -> str:
+    """After `close()`: where the dump really is, saying so if it is still spooled.
+
+    `traceloop record` reports the returned location; a dump the store did not
+    confirm within --upload-timeout is named by its spool path.
+    """
+    if not isinstance(sink, S3Sink):
+        return location
+    left = [e for e in sink.unsent() if e.url == location]
+    if not left:
+        return location
+    e = left[0]
+    why = sink.uploader.last_failure.message if sink.uploader.last_failure else "not confirmed"
+    print(
+        f"traceloop: the upload to {location} did not finish within "
+        f"{sink.opts.upload_timeout:g}s ({why}); the dump stays in {e.data_path} and is sent "
+        f"by the next run with --spool {sink.opts.spool}",
+        file=out or sys.stderr,
+    )
+    return str(e.data_path)
+
+
+class _BodyReader(io.RawIOBase):
+    """A botocore StreamingBody as a raw stream, so it can be buffered and peeked.
+
+    DumpReader peeks at the first bytes for the zstd magic; network errors in the
+    middle of the body become OSError, which it reports as a one-line error.
+    """
+
+    def __init__(self, body: Any, name: str) -> None:
+        self.body = body
+        self.name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        try:
+            data = self.body.read(len(b))
+        except Exception as e:
+            raise OSError(f"reading {self.name} from S3 failed: {e}") from None
+        n = len(data)
+        b[:n] = data
+        return n
+
+    def close(self) -> None:
+        try:
+            self.body.close()
+        finally:
+            super().close()
+
+
+def get_object_stream(client: S3Client, url: str) -> tuple[IO[bytes], int]:
+    """A buffered stream of the object at `url` and its size."""
+    bucket, key = split_object_url(url)
+    try:
+        r = client.get_object(Bucket=bucket, Key=key)
+    except Exception as e:
+        raise SinkError(_read_error(e, url)) from None
+    raw = _BodyReader(r["Body"], url)
+    return io.BufferedReader(raw, buffer_size=1 << 16), int(r.get("ContentLength", 0))
+
+
+def _read_error(e: Exception, url: str) -> str:
+    code = getattr(e, "response", {}).get("Error", {}).get("Code")
+    if code in ("NoSuchKey", "404", "NotFound"):
+        return f"{url}: cannot open: no such object"
+    return classify(e, url).message
+
+
+def open_s3_dump(url: str, **client_options: Any) -> DumpReader:
+    """`traceloop show s3://BUCKET/KEY`: stream the object, never holding it whole."""
+    client = make_client(ClientOptions(**client_options))
+    try:
+        stream, _ = get_object_stream(client, url)
+    except SinkError as e:
+        raise DumpFormatError(str(e)) from None
+    return DumpReader(stream, url)
