@@ -25,6 +25,7 @@ from .header import Trigger, iso, signal_name
 from .kernel import Kernel, KernelConfig, time_boot_ns
 from .options import add_recorder_options, settings_from
 from .recorder import Recorder
+from .s3config import add_s3_options, s3_options_from
 from .sinks import DumpName, make_sink
 from .syscalls import load_table
 
@@ -44,7 +45,8 @@ def add_parser(sub: Any) -> None:
         dest="sink",
         default="./traceloop-dumps",
         metavar="DIR",
-        help="where dumps go: a directory or file://DIR (default %(default)s)",
+        help="where dumps go: a directory, file://DIR or s3://BUCKET/PREFIX "
+        "(default %(default)s)",
     )
     p.add_argument(
         "--always", action="store_true", help="write a dump even when the command succeeds"
@@ -57,6 +59,9 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     add_recorder_options(p)
+    # CI keeps ./traceloop-dumps as an artifact: a dump the store did not take
+    # in time stays there. Importing s3config does not import boto3.
+    add_s3_options(p, spool_default="./traceloop-dumps/spool", upload_timeout_default=30.0)
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
     p.set_defaults(func=run)
 
@@ -173,11 +178,16 @@ def _dump(
         id=f"{socket.gethostname()}-{os.getpid()}-{cg.id}",
         container=str(container["name"]),
     )
-    sink = make_sink(args.sink)
+    sink = make_sink(args.sink, **s3_options_from(args))
     try:
-        return Recorder(kernel).store(sink, name, slab, triggers, container)
+        location = Recorder(kernel).store(sink, name, slab, triggers, container)
     finally:
-        sink.close()
+        sink.close()  # S3: waits up to --upload-timeout
+    if args.sink.startswith("s3://"):
+        from .s3 import settle  # not uploaded in time: named by its spool path, said so
+
+        location = settle(sink, location)
+    return location
 
 
 def _report(
