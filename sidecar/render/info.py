@@ -1,0 +1,161 @@
+"""The --info form: what a dump's header says, as text or one JSON object.
+
+Headers come from files that may be damaged or hostile: every field is read
+defensively (wrong types print as they are, missing ones are left out), and
+nesting is cut at a fixed depth so printing cannot recurse without bound.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .timefmt import duration
+
+TABLES = ("syscalls", "captures")  # per-syscall tables: counted, not printed
+MAX_DEPTH = 16
+
+
+@dataclass
+class ReadStats:
+    """What reading the records found (the header cannot say if the file is whole)."""
+
+    records: int = 0
+    first_ts: int | None = None
+    last_ts: int | None = None
+    complete: bool = False
+
+
+def plain(v: Any, depth: int = 0) -> Any:
+    """A JSON-safe copy: str keys, bytes as text, depth-bounded."""
+    if depth > MAX_DEPTH:
+        return "…"
+    if isinstance(v, dict):
+        return {str(k): plain(x, depth + 1) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [plain(x, depth + 1) for x in v]
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "backslashreplace")
+    if v is None or isinstance(v, bool | int | float | str):
+        return v
+    return str(v)
+
+
+def info_json(name: str, header: Mapping[str, Any], stats: ReadStats) -> str:
+    out: dict[str, Any] = {"file": name}
+    for k, v in header.items():
+        if k not in TABLES:
+            out[str(k)] = plain(v)
+    sc = header.get("syscalls")
+    out["syscall_count"] = len(sc) if isinstance(sc, dict) else 0
+    out["read"] = {
+        "records": stats.records,
+        "complete": stats.complete,
+        "first_ts": stats.first_ts,
+        "last_ts": stats.last_ts,
+    }
+    return json.dumps(out, separators=(",", ":"))
+
+
+def _get(m: Any, key: str) -> Any:
+    return m.get(key) if isinstance(m, dict) else None
+
+
+def _kv(m: Any, keys: list[str]) -> str:
+    if not isinstance(m, dict):
+        return ""
+    return ", ".join(f"{k} {m[k]}" for k in keys if m.get(k) is not None)
+
+
+def trigger_text(t: Any) -> str:
+    if not isinstance(t, dict):
+        return str(t)
+    what = str(t.get("reason", "?"))
+    if t.get("source") is not None:
+        what += f" ({t['source']})"
+    facts = []
+    if t.get("exit_code") is not None:
+        facts.append(f"exit code {t['exit_code']}")
+    if t.get("signal") is not None:
+        facts.append(f"signal {t['signal']}")
+    if t.get("pid") is not None:
+        who = f"pid {t['pid']}"
+        if t.get("tid") not in (None, t.get("pid")):
+            who += f" tid {t['tid']}"
+        if t.get("comm") is not None:
+            who += f" ({t['comm']})"
+        facts.append(who)
+    if t.get("time") is not None:
+        facts.append(f"at {t['time']}")
+    if t.get("detail"):
+        facts.append(f"detail {json.dumps(plain(t['detail']), separators=(',', ':'))}")
+    return what + (": " + ", ".join(facts) if facts else "")
+
+
+def info_text(name: str, header: Mapping[str, Any], stats: ReadStats) -> list[str]:
+    rows: list[tuple[str, str]] = [("file", name)]
+    rows.append(
+        (
+            "format",
+            f"{header.get('format')} version {header.get('version')}"
+            + (f", written {header['created']}" if header.get("created") else ""),
+        )
+    )
+    trig = header.get("triggers")
+    for t in trig if isinstance(trig, list) else []:
+        rows.append(("trigger", trigger_text(t)))
+    if not trig:
+        rows.append(("trigger", "none recorded"))
+    c = header.get("container")
+    if isinstance(c, dict):
+        rows.append(("container", str(c.get("name", "?"))))
+        if c.get("id"):
+            rows.append(("  id", str(c["id"])))
+        if c.get("runtime"):
+            rows.append(("  runtime", str(c["runtime"])))
+        if c.get("cgroup_path") is not None or c.get("cgroup_id") is not None:
+            rows.append(("  cgroup", f"{c.get('cgroup_path', '?')} (id {c.get('cgroup_id', '?')})"))
+        cmd = c.get("command")
+        if isinstance(cmd, list):
+            rows.append(("  command", shlex.join(str(x) for x in cmd)))
+        if c.get("exit_status") is not None:
+            rows.append(("  exit", str(c["exit_status"])))
+    pod = header.get("pod")
+    if isinstance(pod, dict):
+        rows.append(("pod", f"{pod.get('namespace', '?')}/{pod.get('name', '?')}"))
+        for k in ("node", "container", "uid", "container_id", "image"):
+            if pod.get(k) is not None:
+                rows.append((f"  {k}", str(pod[k])))
+    else:
+        rows.append(("pod", "none (not a Kubernetes container)"))
+    host = header.get("host")
+    if isinstance(host, dict):
+        rows.append(("host", _kv(host, ["hostname", "node", "kernel", "arch"])))
+    rec = header.get("recorder")
+    if isinstance(rec, dict):
+        keys = ["version", "slots", "containers", "path_cap", "buf_cap", "sa_cap", "buffers",
+                "raw_tracepoints"]  # fmt: skip
+        rows.append(("recorder", _kv(rec, keys)))
+        filt = rec.get("syscall_filters")
+        rows.append(("  filters", ", ".join(map(str, filt)) if filt else "none (all syscalls)"))
+        if isinstance(rec.get("kernel_stats"), dict):
+            rows.append(("  kernel", _kv(rec["kernel_stats"], list(map(str, rec["kernel_stats"])))))
+    counts = header.get("counts")
+    if isinstance(counts, dict):
+        keys = ["recorded", "overwritten", "incomplete", "after_freeze", "dropped", "total"]
+        rows.append(("counts", _kv(counts, keys)))
+    win = header.get("window")
+    if isinstance(win, dict):
+        rows.append(("window", _kv(win, ["seconds", "cut"])))
+    sc = header.get("syscalls")
+    rows.append(("syscalls", f"{len(sc) if isinstance(sc, dict) else 0} in the dump's table"))
+    span = ""
+    if stats.first_ts is not None and stats.last_ts is not None:
+        span = f", spanning {duration(stats.last_ts - stats.first_ts) or '0ns'}"
+    state = "complete" if stats.complete else "TRUNCATED or damaged"
+    rows.append(("records", f"{stats.records} read{span} ({state})"))
+    width = max(len(k) for k, _ in rows) + 2
+    return [f"{k:<{width}}{v}".rstrip() for k, v in rows]

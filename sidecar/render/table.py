@@ -1,0 +1,175 @@
+"""The table form: traceloop's columns, plus time and duration.
+
+    CONTAINER  TIME  DURATION  CPU  PID  TID  COMM  SYSCALL  PARAMETERS  RET
+
+With Kubernetes identity in the header the CONTAINER column becomes
+K8S.NODE, K8S.NAMESPACE, K8S.PODNAME and K8S.CONTAINERNAME, as in the
+gadget. Columns fit the given width: PARAMETERS takes what the others leave,
+the identity, COMM and SYSCALL columns shrink first when the terminal is
+narrow, and cut text ends in `…`. Without a width (--wide) nothing is cut.
+RET is the call's return as strace shows it; when it does not fit, an error
+drops its text first (`-1 ENOENT`). exit, exit_group and rt_sigreturn show
+`X` as in traceloop; a call still running at dump time shows `unfinished`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .forms import Calls, Record, RenderOptions, pump
+from .output import BOLD, RED, RESET, Output
+from .timefmt import duration, relative
+
+ELLIPSIS = "…"
+
+
+def fit(s: str, w: int) -> str:
+    return s if len(s) <= w else (s[: w - 1] + ELLIPSIS if w > 0 else "")
+
+
+@dataclass
+class Column:
+    key: str
+    title: str
+    width: int
+    right: bool = False
+
+
+PARAMS_MIN = 24
+
+
+def identity(header: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(title, value) of the columns that say whose calls these are."""
+    pod = header.get("pod")
+    if isinstance(pod, dict):
+        return [
+            ("K8S.NODE", str(pod.get("node") or "")),
+            ("K8S.NAMESPACE", str(pod.get("namespace") or "")),
+            ("K8S.PODNAME", str(pod.get("name") or "")),
+            ("K8S.CONTAINERNAME", str(pod.get("container") or "")),
+        ]
+    c = header.get("container")
+    name = (c.get("name") or c.get("cgroup_path")) if isinstance(c, dict) else None
+    return [("CONTAINER", str(name or ""))]
+
+
+def _layout(ident: list[tuple[str, str]], width: int | None) -> list[Column]:
+    """The columns shown and their widths; `width` None: all, at natural widths."""
+    cols = [Column(f"id{i}", t, min(max(len(t), len(v)), 24)) for i, (t, v) in enumerate(ident)]
+    cols += [
+        Column("time", "TIME", 11, True),
+        Column("dur", "DURATION", 8, True),
+        Column("cpu", "CPU", 3, True),
+        Column("pid", "PID", 7, True),
+        Column("tid", "TID", 7, True),
+        Column("comm", "COMM", 15),
+        Column("name", "SYSCALL", 15),
+        Column("params", "PARAMETERS", 40),
+        Column("ret", "RET", 14),
+    ]
+    if width is None:
+        return cols
+
+    def need() -> int:
+        fixed = sum(c.width for c in cols if c.key != "params")
+        return fixed + len(cols) - 1 + PARAMS_MIN
+
+    def resize(key: str, w: int) -> None:
+        for c in cols:
+            if c.key.startswith(key):
+                c.width = min(c.width, w)
+
+    def drop(key: str) -> None:
+        cols[:] = [c for c in cols if not c.key.startswith(key)]
+
+    # A narrow terminal keeps what matters most: time, pid, comm, the call and
+    # its result. Each step gives up a little more, until the line fits.
+    steps = [("resize", "id", 12), ("drop", "tid", 0), ("drop", "cpu", 0),
+             ("resize", "comm", 8), ("resize", "name", 11), ("drop", "id", 0),
+             ("drop", "dur", 0), ("resize", "ret", 10)]  # fmt: skip
+    for action, key, w in steps:
+        if need() <= width:
+            break
+        if action == "drop":
+            drop(key)
+        else:
+            resize(key, w)
+    by = {c.key: c for c in cols}
+    rest = width - (need() - PARAMS_MIN)
+    if rest - 26 >= 60:  # a wide terminal: room for errno texts too
+        by["ret"].width = 40
+        rest -= 26
+    by["params"].width = max(PARAMS_MIN, rest)
+    return cols
+
+
+class TableForm:
+    def __init__(self, header: Mapping[str, Any], calls: Calls, opts: RenderOptions) -> None:
+        self.calls = calls
+        self.opts = opts
+        self.wide = opts.width is None
+        ident = identity(header)
+        self.cols = cols = _layout(ident, opts.width)
+        # The identity cells are the same on every row: render them once.
+        values = {f"id{i}": v for i, (_, v) in enumerate(ident)}
+        self.prefix = ""
+        fields = []
+        for c in cols:
+            if c.key in values:
+                v = values[c.key] if self.wide else fit(values[c.key], c.width)
+                self.prefix += v.ljust(c.width) + " "
+            elif c.key == "ret":
+                fields.append("{ret}")
+            else:
+                fields.append(f"{{{c.key}:{'>' if c.right else '<'}{c.width}}}")
+        self.fmt = self.prefix.replace("{", "{{").replace("}", "}}") + " ".join(fields)
+        w = {c.key: c.width for c in cols}
+        self.w_comm, self.w_name = w.get("comm", 15), w.get("name", 15)
+        self.w_params, self.w_ret = w["params"], w["ret"]
+        self.t0: int | None = None
+
+    def header_line(self) -> str:
+        parts = []
+        for c in self.cols:
+            t = c.title if self.wide else fit(c.title, c.width)
+            parts.append(t.rjust(c.width) if c.right else t.ljust(c.width))
+        s = " ".join(parts).rstrip()
+        return f"{BOLD}{s}{RESET}" if self.opts.color else s
+
+    def _ret(self, c: Any, ret: int | None, a: list[int]) -> tuple[str, bool]:
+        if c.table_x:
+            return "X", False
+        if ret is None:
+            return "unfinished", False
+        failed = -4095 <= ret < 0
+        s: str = c.ret_text(ret, a)
+        if not self.wide and len(s) > self.w_ret and failed:
+            s = s.split(" (", 1)[0]  # `-1 ENOENT`: the name says it
+        return s, failed
+
+    def line(self, rec: Record) -> str:
+        _seq, ts, dur, cpu, pid, tid, comm, nr, a, ret, caps = rec
+        if self.t0 is None:
+            self.t0 = ts
+        c = self.calls.get(nr)
+        params = c.table_args(a, caps, ret, self.opts.limit)
+        r, failed = self._ret(c, ret, a)
+        name = c.name
+        if not self.wide:
+            comm = fit(comm, self.w_comm)
+            name = fit(name, self.w_name)
+            params = fit(params, self.w_params)
+            r = fit(r, self.w_ret)
+        s = self.fmt.format(
+            time=relative(ts - self.t0), dur=duration(dur), cpu=cpu, pid=pid, tid=tid,
+            comm=comm, name=name, params=params, ret=r,
+        )  # fmt: skip
+        if failed and self.opts.color:
+            return RED + s + RESET
+        return s
+
+    def run(self, records: Iterable[Record], out: Output) -> None:
+        out.lines([self.header_line()])
+        pump(records, self.line, out)

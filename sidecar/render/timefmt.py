@@ -1,0 +1,37 @@
+"""Times and durations as show prints them, and durations as users type them."""
+
+from __future__ import annotations
+
+import re
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|s|m|min|h)?\s*$")
+_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+            "m": 60_000_000_000, "min": 60_000_000_000, "h": 3_600_000_000_000}  # fmt: skip
+
+
+def parse_duration(text: str) -> int | None:
+    """`500ms`, `2s`, `1.5m`, `250us`; a bare number is seconds. None if unreadable."""
+    m = _DURATION.match(text)
+    if not m:
+        return None
+    return round(float(m.group(1)) * _UNIT_NS[m.group(2) or "s"])
+
+
+def relative(ns: int) -> str:
+    """Time since the first shown call: `+12.345ms`."""
+    return f"+{ns / 1e6:.3f}ms" if ns >= 0 else f"-{-ns / 1e6:.3f}ms"
+
+
+def duration(ns: int | None) -> str:
+    """A call's duration in at most 8 characters: 961ns, 211.8µs, 6.45ms, 2.047s."""
+    if ns is None:
+        return ""
+    if ns < 1_000:
+        return f"{ns}ns"
+    if ns < 1_000_000:
+        return f"{ns / 1e3:.1f}µs"
+    if ns < 1_000_000_000:
+        return f"{ns / 1e6:.2f}ms"
+    if ns < 1_000_000_000_000:
+        return f"{ns / 1e9:.3f}s"
+    return f"{ns / 1e9:.0f}s"

@@ -1,0 +1,138 @@
+"""Formatters for raw argument registers, in strace's notation.
+
+Every formatter has the signature `(value, args) -> str`: the register of its
+own argument and all six raw registers of the call (for the few whose meaning
+depends on another argument, e.g. fcntl's third). Registers are unsigned
+64-bit; a formatter reinterprets them by the C type of the parameter.
+
+Flag and enum formatters memoise their results: the same few values
+(O_RDONLY|O_CLOEXEC, PROT_READ) repeat in every dump, and building the string
+is the expensive part. Each memo is bounded, so a hostile dump full of random
+values costs time, never unbounded memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+Fmt = Callable[[int, Sequence[int]], str]
+
+MASK32 = 0xFFFF_FFFF
+MASK64 = 0xFFFF_FFFF_FFFF_FFFF
+CACHE_MAX = 4096
+AT_FDCWD = -100
+
+
+def s32(v: int, a: Sequence[int] = ()) -> str:
+    v &= MASK32
+    return str(v - 0x1_0000_0000 if v & 0x8000_0000 else v)
+
+
+def u32(v: int, a: Sequence[int] = ()) -> str:
+    return str(v & MASK32)
+
+
+def s64(v: int, a: Sequence[int] = ()) -> str:
+    v &= MASK64
+    return str(v - 0x1_0000_0000_0000_0000 if v >> 63 else v)
+
+
+def u64(v: int, a: Sequence[int] = ()) -> str:
+    return str(v & MASK64)
+
+
+def ptr(v: int, a: Sequence[int] = ()) -> str:
+    """A pointer: NULL or hex (strace's printaddr)."""
+    v &= MASK64
+    return hex(v) if v else "NULL"
+
+
+def xlong(v: int, a: Sequence[int] = ()) -> str:
+    """strace's %#lx: hex, but a plain 0."""
+    v &= MASK64
+    return hex(v) if v else "0"
+
+
+def xint(v: int, a: Sequence[int] = ()) -> str:
+    v &= MASK32
+    return hex(v) if v else "0"
+
+
+def octal(v: int, a: Sequence[int] = ()) -> str:
+    """A mode in strace's %#03o: 000, 0644, 04755."""
+    return ("0" + format(v & MASK32, "o")).rjust(3, "0")
+
+
+def dirfd(v: int, a: Sequence[int] = ()) -> str:
+    """A directory fd: AT_FDCWD for -100 (0xffffff9c), else the signed int."""
+    v &= MASK32
+    n = v - 0x1_0000_0000 if v & 0x8000_0000 else v
+    return "AT_FDCWD" if n == AT_FDCWD else str(n)
+
+
+def as_s32(v: int) -> int:
+    v &= MASK32
+    return v - 0x1_0000_0000 if v & 0x8000_0000 else v
+
+
+def memo(render: Callable[[int], str]) -> Fmt:
+    """A formatter that renders each value once (bounded memo, see above)."""
+    cache: dict[int, str] = {}
+
+    def fmt(v: int, a: Sequence[int] = ()) -> str:
+        s = cache.get(v)
+        if s is None:
+            s = render(v)
+            if len(cache) < CACHE_MAX:
+                cache[v] = s
+        return s
+
+    return fmt
+
+
+def bits_text(v: int, table: Sequence[tuple[int, str]]) -> list[str]:
+    """Names of the flags set in `v`, in table order, then unknown bits in hex."""
+    out = []
+    for bit, name in table:
+        if bit and v & bit == bit:
+            out.append(name)
+            v &= ~bit
+    if v:
+        out.append(hex(v))
+    return out
+
+
+def bitflags(table: Sequence[tuple[int, str]], zero: str = "0", mask: int = MASK64) -> Fmt:
+    """A flags argument: `A|B|0x40` (strace), `zero` when none is set."""
+
+    def render(v: int) -> str:
+        return "|".join(bits_text(v & mask, table)) or zero
+
+    return memo(render)
+
+
+def unknown(v: int, what: str) -> str:
+    """strace's form for a value a table does not know: `0x40 /* F_??? */`."""
+    return f"{hex(v)} /* {what}??? */"
+
+
+def enum(table: Mapping[int, str], what: str, mask: int = MASK32) -> Fmt:
+    """An enumerated argument: its name, or `0x40 /* F_??? */`."""
+
+    def render(v: int) -> str:
+        v &= mask
+        name = table.get(v)
+        return name if name is not None else unknown(v, what)
+
+    return memo(render)
+
+
+def enum_or_int(table: Mapping[int, str]) -> Fmt:
+    """An int that has names for some values (e.g. a clock id); others in decimal."""
+
+    def render(v: int) -> str:
+        n = as_s32(v)
+        name = table.get(n)
+        return name if name is not None else str(n)
+
+    return memo(render)
