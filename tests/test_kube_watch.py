@@ -360,3 +360,24 @@ def test_in_cluster_without_a_service_account_says_what_to_do(
 def test_missing_kubeconfig(tmp_path: Path) -> None:
     with pytest.raises(KubeConfigError, match="--kubeconfig"):
         api_client(str(tmp_path / "nope"))
+
+
+def test_new_container_ids_are_announced_once(kube: FakeKube, core: Any) -> None:
+    kube.create_pod(web())
+    seen: list[PodMeta] = []
+    w = watcher(core, Restarts(), on_container=seen.append)
+    with running(w):
+        sync_point(kube, w)
+        kube.create_pod(web("late", cid=C))
+        restart(kube, "web", B)
+        restart(kube, "late", D)
+        sync_point(kube, w)
+    ids = [m.container_id for m in seen]
+    assert sorted(ids) == sorted([A, B, C, D])
+    late = next(m for m in seen if m.container_id == C)
+    assert (late.namespace, late.name, late.container, late.node) == (
+        "shop",
+        "late",
+        "app",
+        "node1",
+    )

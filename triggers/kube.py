@@ -16,8 +16,9 @@ in both: it is keyed by pod UID, container, restartCount and the ID of the
 incarnation that ended. Deleted pods stay in the cache for `retention`
 seconds, because crash metadata is often asked for after the pod is gone.
 
-`on_restart` runs on the watcher's thread; it should hand the work off and
-return quickly.
+`on_restart` (a restart) and `on_container` (a container ID seen for the
+first time, so a container recorded before its pod was known can be named)
+run on the watcher's thread; they should hand the work off and return quickly.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ class PodWatcher:
         core: Any,  # kubernetes.client.CoreV1Api
         on_restart: Callable[[PodRestart], None],
         *,
+        on_container: Callable[[PodMeta], None] | None = None,
         node: str | None = None,
         namespace: str | None = None,
         pod_name: str | None = None,
@@ -126,6 +128,7 @@ class PodWatcher:
     ) -> None:
         self._core = core
         self._on_restart = on_restart
+        self._on_container = on_container
         self.selection = selection or Selection()
         self._namespace = namespace
         selectors = []
@@ -150,6 +153,7 @@ class PodWatcher:
         self._ids: dict[str, tuple[str, str, str]] = {}
         self._pod_ids: dict[str, list[str]] = {}
         self._reported: set[tuple[str, str, int, str]] = set()
+        self._new: list[PodMeta] = []  # container IDs first seen, for on_container
         self._rv: str | None = None
         self._listed_once = False
         self._watch: Any = None
@@ -416,6 +420,8 @@ class PodWatcher:
                     continue
                 if cid not in self._ids:
                     ids.append(cid)
+                    self._new.append(PodMeta(pod.node, pod.namespace, pod.name, pod.uid,
+                                             c.name, cid, c.image))
                 self._ids[cid] = (pod.uid, c.name, c.image)
         while len(ids) > MAX_IDS_PER_POD:
             self._ids.pop(ids.pop(0), None)
@@ -430,6 +436,14 @@ class PodWatcher:
     # ---- reporting ------------------------------------------------------------------
 
     def _emit(self, found: Iterable[PodRestart]) -> None:
+        with self._lock:
+            new, self._new = self._new, []
+        if self._on_container is not None:
+            for meta in new:
+                try:
+                    self._on_container(meta)
+                except Exception:
+                    log.exception("pod watch: on_container failed for %s", meta.container_id)
         for r in found:
             self.stats.restarts += 1
             log.info(
