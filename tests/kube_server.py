@@ -388,6 +388,10 @@ class FakeKube:
         with self._lock:
             return copy.deepcopy(self._pods[(namespace, name)])
 
+    def pods(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(p) for _, p in sorted(self._pods.items())]
+
     def events(self, namespace: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             return [copy.deepcopy(e) for (ns, _), e in self._events.items()
