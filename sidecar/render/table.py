@@ -67,7 +67,7 @@ def _layout(ident: list[tuple[str, str]], width: int | None) -> list[Column]:
         Column("comm", "COMM", 15),
         Column("name", "SYSCALL", 15),
         Column("params", "PARAMETERS", 40),
-        Column("ret", "RET", 14),
+        Column("ret", "RET", 16),
     ]
     if width is None:
         return cols
@@ -88,7 +88,7 @@ def _layout(ident: list[tuple[str, str]], width: int | None) -> list[Column]:
     # its result. Each step gives up a little more, until the line fits.
     steps = [("resize", "id", 12), ("drop", "tid", 0), ("drop", "cpu", 0),
              ("resize", "comm", 8), ("resize", "name", 11), ("drop", "id", 0),
-             ("drop", "dur", 0), ("resize", "ret", 10)]  # fmt: skip
+             ("drop", "dur", 0)]  # fmt: skip
     for action, key, w in steps:
         if need() <= width:
             break
@@ -101,7 +101,8 @@ def _layout(ident: list[tuple[str, str]], width: int | None) -> list[Column]:
     if rest - 26 >= 60:  # a wide terminal: room for errno texts too
         by["ret"].width = 40
         rest -= 26
-    by["params"].width = max(PARAMS_MIN, rest)
+    # Below the narrowest layout PARAMETERS gives way, down to a few characters.
+    by["params"].width = max(8, rest)
     return cols
 
 
@@ -128,7 +129,12 @@ class TableForm:
         w = {c.key: c.width for c in cols}
         self.w_comm, self.w_name = w.get("comm", 15), w.get("name", 15)
         self.w_params, self.w_ret = w["params"], w["ret"]
+        # Narrower than the narrowest layout: cut whole lines at the edge.
+        self.cut = opts.width if opts.width is not None and self._min_width() > opts.width else None
         self.t0: int | None = None
+
+    def _min_width(self) -> int:
+        return sum(c.width for c in self.cols) + len(self.cols) - 1
 
     def header_line(self) -> str:
         parts = []
@@ -136,6 +142,8 @@ class TableForm:
             t = c.title if self.wide else fit(c.title, c.width)
             parts.append(t.rjust(c.width) if c.right else t.ljust(c.width))
         s = " ".join(parts).rstrip()
+        if self.cut is not None:
+            s = fit(s, self.cut)
         return f"{BOLD}{s}{RESET}" if self.opts.color else s
 
     def _ret(self, c: Any, ret: int | None, a: list[int]) -> tuple[str, bool]:
@@ -166,6 +174,8 @@ class TableForm:
             time=relative(ts - self.t0), dur=duration(dur), cpu=cpu, pid=pid, tid=tid,
             comm=comm, name=name, params=params, ret=r,
         )  # fmt: skip
+        if self.cut is not None:
+            s = fit(s, self.cut)
         if failed and self.opts.color:
             return RED + s + RESET
         return s
