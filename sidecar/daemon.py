@@ -34,6 +34,7 @@ from triggers.kernel import (
 )
 
 from . import cgroups, metrics
+from .cgroupwatch import CgroupWatch
 from .containers import ContainerRef, identify, normalize_id
 from .control import DEFAULT_SOCKET, ControlServer
 from .errors import TraceloopError, UsageError
@@ -203,6 +204,8 @@ class Daemon:
         self.pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="dump")
         self.inflight: set[concurrent.futures.Future[None]] = set()
         self.pod_lookup: Callable[[ContainerRef], dict[str, Any] | None] = lambda ref: None
+        self.watch = CgroupWatch(self.root)
+        self.table_full_seen = 0
 
     # -- start-up --------------------------------------------------------
     def ignore_host_cgroups(self) -> int:
@@ -259,8 +262,8 @@ class Daemon:
         if ev.type == EventType.NEW_SLAB:
             self._new_slab(ev)
         elif ev.type == EventType.TRIGGER:
-            t = self.tracked.get(ev.cgroup)
-            if t is None or t.gen != ev.gen:
+            t = self._tracked_for(ev)
+            if t is None:
                 return
             trig = trigger_from_event(ev, self.offset)
             if ev.reason & self.kernel.cfg.main_only:
@@ -272,24 +275,45 @@ class Daemon:
             metrics.TRIGGERS.labels(trig.reason).inc()
             self._add(t, trig)
         elif ev.type == EventType.GROUP_EXIT:
-            t = self.tracked.get(ev.cgroup)
-            if t is not None and t.gen == ev.gen:
+            t = self._tracked_for(ev)
+            if t is not None:
                 # The exiting task is still in its cgroup at this tracepoint:
                 # check for emptiness shortly after.
                 t.last_exit = ev
                 t.ends.append(Exit.from_code(ev.ts, ev.pid, ev.code))
                 self.exits.append((time.monotonic(), ev))
 
+    def _tracked_for(self, ev: Event) -> Tracked | None:
+        """The container an event is about. Another CPU of a brand-new cgroup
+        can report before the CPU that adopted the slab: adopt it here then."""
+        t = self.tracked.get(ev.cgroup)
+        if t is None and int(self.kernel.meta[ev.slab]["cgroup"]) == ev.cgroup:
+            self._new_slab(ev)
+            t = self.tracked.get(ev.cgroup)
+        return t if t is not None and t.gen == ev.gen else None
+
     def _new_slab(self, ev: Event) -> None:
-        cg = cgroups.find_by_id(self.root, ev.cgroup)
-        ref = identify(cg.name) if cg else None
-        if cg is None or ref is None:
-            self.kernel.ignore(ev.cgroup)
-            log.debug("not a container", extra={"fields": {"cgroup_id": ev.cgroup}})
+        if ev.cgroup in self.tracked:
             return
+        cg = self.watch.lookup(ev.cgroup) or cgroups.find_by_id(self.root, ev.cgroup)
+        if cg is None:
+            # Created and removed faster than we could look (a container that
+            # crashed at once): keep recording it under its id rather than
+            # lose a crash. Host cgroups are long-lived and found above.
+            ref = ContainerRef(f"cgroup-{ev.cgroup}", str(ev.cgroup), "", None, "")
+            cg = cgroups.Cgroup(self.root.path / f".gone-{ev.cgroup}", self.root.mount)
+        else:
+            found = identify(cg.name)
+            if found is None:
+                self.kernel.ignore(ev.cgroup)
+                log.debug("not a container", extra={"fields": {"cgroup": cg.name}})
+                return
+            ref = found
         t = Tracked(ev.cgroup, ev.slab, ev.gen, ref, cg)
         t.pod = self.pod_lookup(ref)
         self.tracked[ev.cgroup] = t
+        # Slabs are handed out by the kernel itself: keep its free list stocked.
+        self._reclaim(time.monotonic())
         metrics.CONTAINERS.set(len(self.tracked))
         log.info(
             "recording container",
@@ -297,22 +321,26 @@ class Daemon:
         )
 
     def _check_exits(self, now: float) -> None:
-        keep = []
-        for seen, ev in self.exits:
+        if not self.exits:
+            return
+        pending, self.exits = self.exits, []
+        empty: dict[int, Tracked] = {}
+        for seen, ev in pending:
             t = self.tracked.get(ev.cgroup)
-            if t is None or not t.alive:
+            if t is None or not t.alive or t.cgroup_id in empty:
                 continue
             if not t.cgroup.populated():
-                self._container_died(t, t.last_exit or ev)
+                empty[t.cgroup_id] = t
             elif now - seen < 2.0:
-                keep.append((seen, ev))
-            elif t.candidates and all(
-                s < now - 2.0 for s, e in self.exits if e.cgroup == t.cgroup_id
-            ):
-                # A process ended badly but the container lives on: it was
-                # not the main process (the kernel did not freeze for it).
-                t.candidates.clear()
-        self.exits = keep
+                self.exits.append((seen, ev))
+        if not empty:
+            return
+        # Every exit of an emptied cgroup was reported before it emptied:
+        # drain the ring buffer so the decision sees all of them.
+        self.kernel.poll(0)
+        for t in empty.values():
+            if t.alive and t.last_exit is not None:
+                self._container_died(t, t.last_exit)
 
     def _container_died(self, t: Tracked, ev: Event) -> None:
         t.alive = False
@@ -387,7 +415,14 @@ class Daemon:
             return
         fut = self.pool.submit(self._dump, inc, t)
         self.inflight.add(fut)
-        fut.add_done_callback(self.inflight.discard)
+        fut.add_done_callback(self._dump_done)
+
+    def _dump_done(self, fut: concurrent.futures.Future[None]) -> None:
+        self.inflight.discard(fut)
+        e = fut.exception()
+        if e is not None:  # a bug, not a sink error: say so, never lose it silently
+            metrics.DUMPS.labels("failed").inc()
+            log.error("dump crashed", exc_info=e)
 
     def _dump(self, inc: Incident, t: Tracked) -> None:
         started = time.monotonic()
@@ -453,14 +488,24 @@ class Daemon:
                 t.alive, t.died_at = False, now
                 self.kernel.freeze(t.slab)
         self._reclaim(now)
-        self.kernel.drop_forgotten(lambda cg: cgroups.find_by_id(self.root, cg) is not None)
+        gone = self.kernel.drop_forgotten(lambda cg: cgroups.find_by_id(self.root, cg) is not None)
+        for cg_id in gone:
+            self.watch.forget(cg_id)
         self.refresh_metrics()
+        full = self.kernel.stats()["table_full"]
+        if full > self.table_full_seen:
+            log.warning(
+                "slab table full: new containers' syscalls were not recorded "
+                "(raise --max-containers)",
+                extra={"fields": {"syscalls_lost": full - self.table_full_seen}},
+            )
+            self.table_full_seen = full
 
     def _reclaim(self, now: float) -> None:
         """Return slabs of dead containers to the kernel: the expired ones, and the
         oldest already-dumped ones whenever fewer than a few slabs are free."""
         n = self.kernel.settings.containers
-        reserve = max(1, n // 8)
+        reserve = max(2, n // 4)
         busy = {k[0] for k in self.incidents.pending}
         dead = sorted(
             (t for t in self.tracked.values() if not t.alive and t.cgroup_id not in busy),
@@ -472,6 +517,7 @@ class Daemon:
             if not expired and free >= reserve:
                 continue
             self.kernel.release(t.cgroup_id, t.slab)
+            self.watch.forget(t.cgroup_id)
             del self.tracked[t.cgroup_id]
             self.incidents.forget(t.cgroup_id)
             free += 1
@@ -596,6 +642,7 @@ def run(args: argparse.Namespace) -> int:
             stop()
         d.shutdown()
         control.close()
+        d.watch.close()
         if server:
             server.shutdown()
         for s in sinks:

@@ -225,13 +225,13 @@ class Kernel:
     def thaw(self, slab: int) -> None:
         self.meta[slab]["frozen_at"] = 0
 
-    def drop_forgotten(self, alive: Callable[[int], bool]) -> int:
-        """Remove map entries of cgroups that no longer exist; returns how many."""
+    def drop_forgotten(self, alive: Callable[[int], bool]) -> list[int]:
+        """Remove ignore entries of cgroups that no longer exist; returns their ids."""
         m = self.bpf[b"cgslab"]
         gone = [k.value for k, v in m.items() if v.value == IGNORED and not alive(k.value)]
         for cg in gone:
             del m[ctypes.c_uint64(cg)]
-        return len(gone)
+        return gone
 
     # -- events and counters ------------------------------------------------
     def on_event(self, callback: Callable[[Event], None]) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-PROGS = Path(__file__).resolve().parent / "progs"
+ROOT = Path(__file__).resolve().parent
+PROGS = Path(__file__).resolve().parent / "tests" / "progs"
 REQUIRE_BPF = os.environ.get("TRACELOOP_REQUIRE_BPF") == "1"
 
 
