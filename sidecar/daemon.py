@@ -611,7 +611,11 @@ def run(args: argparse.Namespace) -> int:
     ignored = d.ignore_host_cgroups()
     kernel.on_event(d.on_event)
     control = ControlServer(args.control_socket, d.control)
-    server = metrics.serve(args.metrics_addr, d.health, lambda: None) if args.metrics_addr else None
+    server = (
+        metrics.serve(args.metrics_addr, d.health, lambda: d.call(d.refresh_metrics, 5.0))
+        if args.metrics_addr
+        else None
+    )
     stops = [stop for ext in EXTENSIONS if (stop := ext(args, d)) is not None]
 
     def on_term(*_: object) -> None:

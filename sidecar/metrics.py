@@ -56,7 +56,10 @@ def serve(addr: str, health: Health, refresh: Callable[[], None]) -> ThreadingHT
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                refresh()
+                try:
+                    refresh()
+                except Exception:  # a stalled main loop: serve what we have
+                    pass
                 self._send(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
             elif path == "/healthz":
                 ok = health.alive()
