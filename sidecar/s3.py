@@ -123,9 +123,14 @@ class S3Sink:
         return entry.url
 
     def check(self) -> str | None:
-        """HEAD the bucket: None if it is there and ours, else one clear message."""
+        """List one key under the prefix: None if that works, else one clear message.
+
+        A GET rather than HeadBucket: its error body names the problem
+        (InvalidAccessKeyId, SignatureDoesNotMatch, NoSuchBucket...), a HEAD's
+        403 does not. Both need s3:ListBucket.
+        """
         try:
-            self.client.head_bucket(Bucket=self.url.bucket)
+            self.client.list_objects_v2(Bucket=self.url.bucket, Prefix=self.url.prefix, MaxKeys=1)
         except Exception as e:
             f = classify(e, str(self.url))
             m.ERRORS.labels(f.kind).inc()
@@ -170,11 +175,13 @@ def settle(sink: Sink, location: str, out: IO[str] | None = None) -> str:
     if not left:
         return location
     e = left[0]
-    why = sink.uploader.last_failure.message if sink.uploader.last_failure else "not confirmed"
+    f = sink.uploader.last_failure
+    # The message starts with the object's URL, already named here.
+    why = f.message.split(": ", 1)[-1] if f else "not confirmed by the store"
     print(
         f"traceloop: the upload to {location} did not finish within "
-        f"{sink.opts.upload_timeout:g}s ({why}); the dump stays in {e.data_path} and is sent "
-        f"by the next run with --spool {sink.opts.spool}",
+        f"{sink.opts.upload_timeout:g}s ({why}); the dump stays in {e.data_path}, sent by "
+        f"the next run with this --sink and --spool {sink.opts.spool}",
         file=out or sys.stderr,
     )
     return str(e.data_path)

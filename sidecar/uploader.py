@@ -215,7 +215,8 @@ class Uploader:
         try:
             if not self._step(self._already_stored, entry):
                 self._step(self._put, entry)
-                if not self._step(self._already_stored, entry):
+                if not self._step(self._confirmed, entry):
+                    m.ERRORS.labels("unconfirmed").inc()
                     raise NotConfirmed(
                         f"after the upload the store does not hold {entry.size} bytes "
                         f"with sha256 {entry.sha256[:12]}..."
@@ -243,8 +244,12 @@ class Uploader:
                 raise Stopped()
             try:
                 return fn(entry)
+            except FileNotFoundError:
+                raise
             except Exception as e:
-                m.ERRORS.labels(classify(e, entry.url).kind).inc()
+                f = classify(e, entry.url)
+                m.ERRORS.labels(f.kind).inc()
+                self.last_failure = f  # for a caller that stops waiting mid-retry
                 raise
 
         r = Retrying(
@@ -267,7 +272,7 @@ class Uploader:
         wait = state.next_action.sleep if state.next_action else 0.0
         log.debug("retrying in %.2fs after %s", wait, exc)
 
-    def _already_stored(self, entry: Entry) -> bool:
+    def _already_stored(self, entry: Entry, *, before: bool = True) -> bool:
         try:
             h = self.client.head_object(Bucket=entry.bucket, Key=entry.key)
         except ClientError as e:
@@ -275,11 +280,19 @@ class Uploader:
             code = e.response.get("Error", {}).get("Code")
             if status == 404 or code in ("404", "NoSuchKey", "NotFound"):
                 return False
+            # Without s3:ListBucket a missing key answers 403, and a HEAD has no
+            # body to say more: before the upload, just try it (the PUT gives a
+            # clear error if the credentials are the problem).
+            if before and status == 403:
+                return False
             raise
         return bool(
             h.get("ContentLength") == entry.size
             and h.get("Metadata", {}).get("sha256") == entry.sha256
         )
+
+    def _confirmed(self, entry: Entry) -> bool:
+        return self._already_stored(entry, before=False)
 
     def _put(self, entry: Entry) -> None:
         extra: dict[str, Any] = {
