@@ -42,6 +42,7 @@ from .events import Event, EventType, Reason
 from .header import Trigger, boot_offset_ns, iso
 from .incidents import Incident, Incidents, Outcome
 from .kernel import Kernel, KernelConfig, time_boot_ns
+from .kubeoptions import add_kube_options, start_kube
 from .localsink import clean_partials
 from .logs import setup as setup_logging
 from .options import add_recorder_options, settings_from
@@ -58,6 +59,9 @@ DEFAULT_TRIGGERS = "nonzero-exit:main,fatal-signal:main,oom-kill,container-exit"
 # Hooks other parts plug in (Kubernetes): called with (args, daemon) after start.
 EXTENSIONS: list[Callable[[argparse.Namespace, Daemon], Callable[[], None] | None]] = []
 OPTION_HOOKS: list[Callable[[argparse.ArgumentParser], None]] = []
+# Kubernetes: pod-restart triggers, pod names in dumps, Events (sidecar/kubeoptions.py).
+OPTION_HOOKS.append(add_kube_options)
+EXTENSIONS.append(start_kube)
 
 
 def add_parser(sub: Any) -> None:
