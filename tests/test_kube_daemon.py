@@ -19,7 +19,8 @@ from sidecar.containers import ContainerRef
 from sidecar.daemon import Tracked
 from sidecar.header import Trigger
 from sidecar.incidents import Incident
-from sidecar.kubedaemon import Kube, add_kube_options, kube_enabled, selection_from
+from sidecar.kubedaemon import Kube
+from sidecar.kubeoptions import add_kube_options, kube_enabled, selection_from
 
 A, B = "a" * 64, "b" * 64
 

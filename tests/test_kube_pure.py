@@ -342,3 +342,11 @@ def test_find_cgroup_dir_in_real_cgroup2(real_cgroup: Path) -> None:
     assert found is not None and found.name == A
     assert discovery.cgroup_id(found) == os.stat(found).st_ino != discovery.cgroup_id(real_cgroup)
     assert (found / "cgroup.procs").exists()  # a real cgroup, not a plain directory
+
+
+def test_pod_cgroup_command(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    uid = "1f2e3d4c-0000-1111-2222-333344445555"
+    assert discovery.main(["pod-cgroup", uid, str(tree)]) == 0
+    assert capsys.readouterr().out.strip() == str(discovery.find_pod_cgroup_dir(tree, uid))
+    assert discovery.main(["pod-cgroup", str(uuid.uuid4()), str(tree)]) == 1
+    assert "no cgroup of pod" in capsys.readouterr().err
