@@ -167,7 +167,25 @@ def _peek(f: IO[bytes], n: int) -> bytes:
     return b""
 
 
+_SIX_INTS = (int,) * 6
+
+
+def _cap_ok(c: Any) -> bool:
+    return (
+        isinstance(c, list)
+        and len(c) == 4
+        and isinstance(c[0], int)
+        and isinstance(c[1], int)
+        and isinstance(c[2], bytes)
+        and isinstance(c[3], int)
+    )
+
+
 def _record_ok(r: list[Any]) -> bool:
+    # Runs once per record, so it is on show's hot path: map() keeps the
+    # argument and capture checks in C (no generator frames), and most records
+    # capture nothing.
+    args, caps = r[ARGS], r[CAPS]
     return (
         isinstance(r[TS], int)
         and isinstance(r[NR], int)
@@ -175,21 +193,13 @@ def _record_ok(r: list[Any]) -> bool:
         and isinstance(r[TID], int)
         and isinstance(r[CPU], int)
         and isinstance(r[COMM], str)
-        and isinstance(r[ARGS], list)
-        and len(r[ARGS]) == 6
-        and all(isinstance(a, int) for a in r[ARGS])
+        and isinstance(args, list)
+        and len(args) == 6
+        and all(map(isinstance, args, _SIX_INTS))
         and (r[RET] is None or isinstance(r[RET], int))
         and (r[DUR] is None or isinstance(r[DUR], int))
-        and isinstance(r[CAPS], list)
-        and all(
-            isinstance(c, list)
-            and len(c) == 4
-            and isinstance(c[0], int)
-            and isinstance(c[1], int)
-            and isinstance(c[2], bytes)
-            and isinstance(c[3], int)
-            for c in r[CAPS]
-        )
+        and isinstance(caps, list)
+        and (not caps or all(map(_cap_ok, caps)))
     )
 
 
