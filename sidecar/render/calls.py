@@ -33,6 +33,7 @@ from .values import (
     dirfd,
     enum,
     enum_or_int,
+    json_fmt,
     octal,
     ptr,
     s32,
@@ -405,16 +406,6 @@ def by_name(name: str, ctype: str) -> Fmt | None:
     return None
 
 
-def _json_value(s: str) -> int | str:
-    """strace's plain decimal numbers become JSON numbers; names, flags, pointers
-    and octal modes stay text as strace writes them."""
-    if s.isdigit():
-        return int(s) if s[0] != "0" or len(s) == 1 else s
-    if s[:1] == "-" and s[1:].isdigit() and s[1:2] not in ("0", ""):
-        return int(s)
-    return s
-
-
 _SA_CACHE: dict[bytes, str] = {}
 
 
@@ -430,8 +421,8 @@ def _sockaddr(data: bytes) -> str:
 class Call:
     """How to show one syscall number of one dump."""
 
-    __slots__ = ("fmts", "labels", "name", "noreturn", "out_bufs", "params", "ret_fmt",
-                 "shown", "table_x")  # fmt: skip
+    __slots__ = ("eqs", "fmts", "jfmts", "labels", "name", "noreturn", "out_bufs", "params",
+                 "ret_fmt", "shown", "table_x")  # fmt: skip
 
     def __init__(
         self,
@@ -449,16 +440,19 @@ class Call:
                 params.append((f"arg{len(params)}", "unsigned long"))
         self.name = name
         self.params = tuple(p[0] for p in params)
+        self.eqs = tuple(p + "=" for p in self.params)  # the table's `name=` prefixes
         ix = {p: i for i, p in enumerate(self.params)}
         spec = specs(arch).get(name, {})
-        fmts: list[tuple[int, Fmt]] = []
-        for i, (pname, ctype) in enumerate(params):
+        fmts: list[Fmt] = []
+        for pname, ctype in params:
             f = spec.get(pname)
             if isinstance(f, Ctx):
-                fmts.append((i, _bind(f, ix, ctype)))
+                fmts.append(_bind(f, ix, ctype))
             else:
-                fmts.append((i, f or by_name(pname, ctype) or by_type(ctype)))
+                fmts.append(f or by_name(pname, ctype) or by_type(ctype))
+        # One formatter per parameter, in order: zip(fmts, args) pairs them.
         self.fmts = tuple(fmts)
+        self.jfmts = tuple(json_fmt(f) for f in fmts)
         make_shown = SHOWN.get(name)
         self.shown = make_shown(ix) if make_shown else None
         labels = LABELS.get(name)
@@ -477,7 +471,7 @@ class Call:
         self, a: Sequence[int], caps: Sequence[Sequence[Any]], ret: int | None, limit: int | None
     ) -> list[str]:
         """Every parameter as strace writes it, captures decoded."""
-        vals = [f(a[i], a) for i, f in self.fmts]
+        vals = [f(v, a) for f, v in zip(self.fmts, a, strict=False)]
         if ret == 0 and self.out_bufs:
             for i in self.out_bufs:
                 vals[i] = '""'  # a read of nothing: strace shows the empty buffer
@@ -509,16 +503,20 @@ class Call:
         self, a: Sequence[int], caps: Sequence[Sequence[Any]], ret: int | None, limit: int | None
     ) -> str:
         vals = self.texts(a, caps, ret, limit)
-        p = self.params
+        eqs = self.eqs
         idx = self.shown(a) if self.shown else None
-        return ", ".join([f"{p[i]}={vals[i]}" for i in (range(len(vals)) if idx is None else idx)])
+        if idx is None:
+            return ", ".join([e + v for e, v in zip(eqs, vals, strict=True)])
+        return ", ".join([eqs[i] + vals[i] for i in idx])
 
     def json_args(
         self, a: Sequence[int], caps: Sequence[Sequence[Any]], ret: int | None, limit: int | None
     ) -> tuple[dict[str, Any], list[str]]:
         """Parameter name -> value, and the names whose captured data is cut."""
         p = self.params
-        out: dict[str, Any] = {p[i]: _json_value(f(a[i], a)) for i, f in self.fmts}
+        out: dict[str, Any] = dict(
+            zip(p, [f(v, a) for f, v in zip(self.jfmts, a, strict=False)], strict=True)
+        )
         cut: list[str] = []
         if ret == 0 and self.out_bufs:
             for i in self.out_bufs:

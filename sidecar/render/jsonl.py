@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
-from .errnos import errno_name
-from .forms import Calls, Record, RenderOptions, pump
-from .output import Output
+import orjson
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
+from .errnos import errno_name
+from .forms import Calls, Record, RenderOptions
+from .output import CHUNK, Output
+
+_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 class JsonForm:
@@ -17,9 +19,9 @@ class JsonForm:
         self.calls = calls
         self.opts = opts
 
-    def line(self, rec: Record) -> str:
+    def obj(self, rec: Record) -> dict[str, object]:
         seq, ts, dur, cpu, pid, tid, comm, nr, a, ret, caps = rec
-        c = self.calls.get(nr)
+        c = self.calls.calls.get(nr) or self.calls.get(nr)
         args, cut = c.json_args(a, caps, ret, self.opts.limit)
         obj = {
             "seq": seq,
@@ -39,7 +41,22 @@ class JsonForm:
         }
         if self.opts.file is not None:
             obj["file"] = self.opts.file
-        return _dumps(obj)
+        return obj
+
+    def line(self, rec: Record) -> str:
+        return _dumps(self.obj(rec)).decode()
 
     def run(self, records: Iterable[Record], out: Output) -> None:
-        pump(records, self.line, out)
+        # orjson writes UTF-8 bytes: they go out as they are, without a round
+        # trip through str.
+        chunk: list[bytes] = []
+        append = chunk.append
+        obj = self.obj
+        try:
+            for rec in records:
+                append(_dumps(obj(rec), option=_NEWLINE))
+                if len(chunk) >= CHUNK:
+                    out.write(b"".join(chunk))
+                    chunk.clear()
+        finally:
+            out.write(b"".join(chunk))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from .forms import Calls, Record, RenderOptions, pump
@@ -106,6 +107,10 @@ def _layout(ident: list[tuple[str, str]], width: int | None) -> list[Column]:
     return cols
 
 
+# The per-row cells, in the order line() computes them.
+CELLS = ("time", "dur", "cpu", "pid", "tid", "comm", "name", "params", "ret")
+
+
 class TableForm:
     def __init__(self, header: Mapping[str, Any], calls: Calls, opts: RenderOptions) -> None:
         self.calls = calls
@@ -113,19 +118,20 @@ class TableForm:
         self.wide = opts.width is None
         ident = identity(header)
         self.cols = cols = _layout(ident, opts.width)
-        # The identity cells are the same on every row: render them once.
+        # The identity cells are the same on every row: render them once, into
+        # a %-format for the others (the fastest way to pad a row's cells).
         values = {f"id{i}": v for i, (_, v) in enumerate(ident)}
-        self.prefix = ""
-        fields = []
+        prefix = ""
+        fields, keys = [], []
         for c in cols:
             if c.key in values:
                 v = values[c.key] if self.wide else fit(values[c.key], c.width)
-                self.prefix += v.ljust(c.width) + " "
-            elif c.key == "ret":
-                fields.append("{ret}")
+                prefix += v.ljust(c.width) + " "
             else:
-                fields.append(f"{{{c.key}:{'>' if c.right else '<'}{c.width}}}")
-        self.fmt = self.prefix.replace("{", "{{").replace("}", "}}") + " ".join(fields)
+                fields.append("%s" if c.key == "ret" else f"%{'' if c.right else '-'}{c.width}s")
+                keys.append(CELLS.index(c.key))
+        self.fmt = prefix.replace("%", "%%") + " ".join(fields)
+        self.pick = itemgetter(*keys)
         w = {c.key: c.width for c in cols}
         self.w_comm, self.w_name = w.get("comm", 15), w.get("name", 15)
         self.w_params, self.w_ret = w["params"], w["ret"]
@@ -146,34 +152,35 @@ class TableForm:
             s = fit(s, self.cut)
         return f"{BOLD}{s}{RESET}" if self.opts.color else s
 
-    def _ret(self, c: Any, ret: int | None, a: list[int]) -> tuple[str, bool]:
-        if c.table_x:
-            return "X", False
-        if ret is None:
-            return "unfinished", False
-        failed = -4095 <= ret < 0
-        s: str = c.ret_text(ret, a)
-        if not self.wide and len(s) > self.w_ret and failed:
-            s = s.split(" (", 1)[0]  # `-1 ENOENT`: the name says it
-        return s, failed
-
     def line(self, rec: Record) -> str:
         _seq, ts, dur, cpu, pid, tid, comm, nr, a, ret, caps = rec
         if self.t0 is None:
             self.t0 = ts
-        c = self.calls.get(nr)
+        c = self.calls.calls.get(nr) or self.calls.get(nr)
         params = c.table_args(a, caps, ret, self.opts.limit)
-        r, failed = self._ret(c, ret, a)
+        failed = False
+        if c.table_x:
+            r = "X"
+        elif ret is None:
+            r = "unfinished"
+        else:
+            r = c.ret_text(ret, a)
+            failed = -4095 <= ret < 0
         name = c.name
         if not self.wide:
-            comm = fit(comm, self.w_comm)
-            name = fit(name, self.w_name)
-            params = fit(params, self.w_params)
-            r = fit(r, self.w_ret)
-        s = self.fmt.format(
-            time=relative(ts - self.t0), dur=duration(dur), cpu=cpu, pid=pid, tid=tid,
-            comm=comm, name=name, params=params, ret=r,
-        )  # fmt: skip
+            if len(comm) > self.w_comm:
+                comm = fit(comm, self.w_comm)
+            if len(name) > self.w_name:
+                name = fit(name, self.w_name)
+            if len(params) > self.w_params:
+                params = fit(params, self.w_params)
+            if len(r) > self.w_ret:
+                if failed:
+                    r = r.split(" (", 1)[0]  # `-1 ENOENT`: the name says it
+                r = fit(r, self.w_ret)
+        s: str = self.fmt % self.pick(
+            (relative(ts - self.t0), duration(dur), cpu, pid, tid, comm, name, params, r)
+        )
         if self.cut is not None:
             s = fit(s, self.cut)
         if failed and self.opts.color:

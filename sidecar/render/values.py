@@ -75,11 +75,94 @@ def as_s32(v: int) -> int:
     return v - 0x1_0000_0000 if v & 0x8000_0000 else v
 
 
+# JSON values of the plain formatters, computed directly (no text round trip):
+# what strace prints as a decimal number is a JSON number.
+JFmt = Callable[[int, Sequence[int]], int | str]
+
+
+def js32(v: int, a: Sequence[int] = ()) -> int:
+    v &= MASK32
+    return v - 0x1_0000_0000 if v & 0x8000_0000 else v
+
+
+def ju32(v: int, a: Sequence[int] = ()) -> int:
+    return v & MASK32
+
+
+def js64(v: int, a: Sequence[int] = ()) -> int:
+    v &= MASK64
+    return v - 0x1_0000_0000_0000_0000 if v >> 63 else v
+
+
+def ju64(v: int, a: Sequence[int] = ()) -> int:
+    return v & MASK64
+
+
+def jxlong(v: int, a: Sequence[int] = ()) -> int | str:
+    v &= MASK64
+    return hex(v) if v else 0
+
+
+def jxint(v: int, a: Sequence[int] = ()) -> int | str:
+    v &= MASK32
+    return hex(v) if v else 0
+
+
+def json_value(s: str) -> int | str:
+    """strace's plain decimal numbers become JSON numbers; names, flags, pointers
+    and octal modes stay text as strace writes them."""
+    if s.isdigit():
+        return int(s) if s[0] != "0" or len(s) == 1 else s
+    if s[:1] == "-" and s[1:].isdigit() and s[1:2] not in ("0", ""):
+        return int(s)
+    return s
+
+
+_JSON_OF: dict[Fmt, JFmt] = {
+    s32: js32, u32: ju32, s64: js64, u64: ju64, xlong: jxlong, xint: jxint, ptr: ptr, octal: octal,
+}  # fmt: skip
+
+
+def json_fmt(f: Fmt) -> JFmt:
+    """The JSON counterpart of a text formatter."""
+    j = _JSON_OF.get(f)
+    if j is not None:
+        return j
+    render = _MEMO_RENDER.get(f)
+    if render is not None:  # memoise the JSON value itself: one lookup per argument
+        r = render
+        return _memo_json(lambda v: json_value(r(v)))
+
+    def fmt(v: int, a: Sequence[int]) -> int | str:
+        return json_value(f(v, a))
+
+    return fmt
+
+
+# memo formatter -> its render function, so json_fmt can memoise JSON values too.
+_MEMO_RENDER: dict[Fmt, Callable[[int], str]] = {}
+
+
 def memo(render: Callable[[int], str]) -> Fmt:
     """A formatter that renders each value once (bounded memo, see above)."""
     cache: dict[int, str] = {}
 
     def fmt(v: int, a: Sequence[int] = ()) -> str:
+        s = cache.get(v)
+        if s is None:
+            s = render(v)
+            if len(cache) < CACHE_MAX:
+                cache[v] = s
+        return s
+
+    _MEMO_RENDER[fmt] = render
+    return fmt
+
+
+def _memo_json(render: Callable[[int], int | str]) -> JFmt:
+    cache: dict[int, int | str] = {}
+
+    def fmt(v: int, a: Sequence[int] = ()) -> int | str:
         s = cache.get(v)
         if s is None:
             s = render(v)
