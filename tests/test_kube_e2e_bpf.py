@@ -1,0 +1,104 @@
+"""End to end: `traceloop daemon` with real runc containers, and the stand-in API server
+whose pods name those containers (their runc IDs in containerStatuses), as a kubelet would
+report them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from daemonutil import daemon, read, wait_recorded
+from kube_server import FakeKube, make_pod, restart_container
+from kubetest import wait_until
+
+from sidecar.dumpfile import CAPS
+
+pytestmark = pytest.mark.bpf
+
+
+@pytest.fixture
+def kube() -> Iterator[FakeKube]:
+    k = FakeKube().start()
+    yield k
+    k.stop()
+
+
+def kube_daemon(runc: Any, tmp_path: Path, kube: FakeKube) -> Any:
+    kc = kube.write_kubeconfig(tmp_path / "kubeconfig")
+    return daemon(runc.cgroup_root(), tmp_path / "dumps", "--kubernetes", "on",
+                  "--kubeconfig", str(kc), "--node-name", "node1")
+
+
+def pod_with(kube: FakeKube, name: str, container_id: str) -> dict[str, Any]:
+    """The pod the kubelet reports once its container started: runc's ID as containerID."""
+    return kube.create_pod(make_pod("shop", name, "node1",
+                                    [("app", "busybox:1.36", f"containerd://{container_id}")]))
+
+
+def paths(recs: list[Any]) -> set[bytes]:
+    return {c[2] for r in recs for c in r[CAPS]}
+
+
+def test_restart_after_exit_0_gives_a_pod_restart_dump(
+    runc: Any, tmp_path: Path, kube: FakeKube
+) -> None:
+    pod = pod_with(kube, "web", "web-1")
+    with kube_daemon(runc, tmp_path, kube) as d:
+        res = runc.run(["/bin/sh", "-c", "cat /marker-web; exit 0"], name="web-1")
+        assert res.returncode == 0
+        wait_recorded(d, "web-1")
+        # Exit 0 is no kernel trigger: the kubelet restarting the container is.
+        kube.update_pod("shop", "web", lambda p: restart_container(
+            p, "app", "containerd://web-2", exit_code=0, reason="Completed"))
+        [dump] = d.wait_dumps(1, timeout=30)
+        wait_until(lambda: len(kube.events("shop")) == 1, 30, "the Event")
+    header, recs = read(dump)
+    [trig] = header["triggers"]
+    assert (trig["reason"], trig["source"]) == ("pod-restart", "kubernetes")
+    assert trig["exit_code"] == 0
+    assert trig["detail"]["reason"] == "Completed" and trig["detail"]["containerID"] == "web-1"
+    assert "message" not in trig["detail"]
+    assert header["pod"] == {"node": "node1", "namespace": "shop", "name": "web",
+                             "uid": pod["metadata"]["uid"], "container": "app",
+                             "container_id": "web-1", "image": "busybox:1.36"}
+    assert header["container"]["name"] == "web-1"
+    assert b"/marker-web" in paths(recs)
+    assert "shop_web_app" in str(dump.parent)
+    [ev] = kube.events("shop")
+    assert ev["involvedObject"]["uid"] == pod["metadata"]["uid"]
+    assert ev["reason"] == "TraceloopDump" and ev["type"] == "Warning"
+    assert ev["message"].startswith("traceloop recorded container app: pod-restart (Completed")
+    assert ev["message"].endswith(f"dump: {dump}")
+
+
+def test_nonzero_exit_is_one_dump_with_both_views(
+    runc: Any, tmp_path: Path, kube: FakeKube
+) -> None:
+    pod = pod_with(kube, "api", "api-1")
+    with kube_daemon(runc, tmp_path, kube) as d:
+        res = runc.run(["/bin/sh", "-c", "cat /marker-api; exit 3"], name="api-1")
+        assert res.returncode == 3
+        [dump] = d.wait_dumps(1, timeout=30)
+        wait_until(lambda: len(kube.events("shop")) == 1, 30, "the dump's Event")
+        # Then the kubelet reports the restart: the same crash, already dumped.
+        kube.update_pod("shop", "api", lambda p: restart_container(
+            p, "app", "containerd://api-2", exit_code=3, reason="Error"))
+        wait_until(lambda: len(kube.events("shop")) == 2, 30, "the Kubernetes view's Event")
+        assert d.dumps() == [dump]  # the late trigger was handled: no second dump
+        assert not any("Traceback" in line for line in d.log)
+    header, recs = read(dump)
+    kinds = {(t["reason"], t["source"]) for t in header["triggers"]}
+    assert ("nonzero-exit", "kernel") in kinds
+    assert header["pod"]["name"] == "api" and header["pod"]["namespace"] == "shop"
+    assert header["pod"]["container"] == "app" and header["pod"]["container_id"] == "api-1"
+    assert header["pod"]["uid"] == pod["metadata"]["uid"]
+    assert b"/marker-api" in paths(recs)
+    events = sorted(kube.events("shop"), key=lambda e: e["metadata"]["creationTimestamp"])
+    assert all(e["involvedObject"]["uid"] == pod["metadata"]["uid"] for e in events)
+    messages = sorted(e["message"] for e in events)
+    assert messages[0].startswith("traceloop recorded container app: nonzero-exit (exit 3")
+    assert messages[0].endswith(f"dump: {dump}")
+    assert messages[1] == ("traceloop: Kubernetes reports pod-restart (Error, exit 3) of "
+                           f"container app; its dump: {dump}")
