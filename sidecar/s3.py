@@ -98,6 +98,7 @@ class S3Sink:
             ),
             retry=RetrySettings(opts.retry_initial, opts.retry_max_wait, opts.retry_attempts),
             sleep=opts.sleep,
+            idle_rescan=opts.idle_rescan,
         )
         self._stored: set[str] = set()
         # Start at once: dumps left by an earlier run go out without waiting

@@ -83,6 +83,8 @@ class S3Options(ClientOptions):
     retry_max_wait: float = 30.0
     retry_attempts: int = 6
     upload_timeout: float = 10.0
+    # How often an idle uploader looks for dumps another process spooled.
+    idle_rescan: float = 5.0
     # Tests inject a recording sleep to check the backoff schedule without waiting.
     sleep: Callable[[float], None] | None = None
 

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, cast
 
 from . import s3metrics
 from .errors import SinkError
@@ -413,8 +413,3 @@ class UploaderLock:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-
-
-def describe(entry: Entry) -> dict[str, Any]:
-    """For logs and messages."""
-    return {"file": str(entry.data_path), "url": entry.url, "bytes": entry.size}

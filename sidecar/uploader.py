@@ -49,7 +49,7 @@ T = TypeVar("T")
 
 # With nothing to do, look at the spool this often anyway: another process
 # sharing it (a `traceloop record` next to the daemon) may have added dumps.
-IDLE_RESCAN = 30.0
+IDLE_RESCAN = 5.0
 
 
 class Stopped(Exception):
@@ -93,6 +93,7 @@ class Uploader:
         transfer: TransferConfig,
         retry: RetrySettings,
         sleep: Callable[[float], None] | None = None,
+        idle_rescan: float = IDLE_RESCAN,
     ) -> None:
         self.spool = spool
         self.client = client
@@ -100,6 +101,7 @@ class Uploader:
         self.extra_args = extra_args
         self.transfer = transfer
         self.retry = retry
+        self.idle_rescan = idle_rescan
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._progress = threading.Condition()
@@ -107,6 +109,8 @@ class Uploader:
         self._lock = UploaderLock(spool.dir)
         self._thread: threading.Thread | None = None
         self._reported: str | None = None  # kind of the last error logged
+        self._recovered = False
+        self._waiting_logged = False
         self._report_lock = threading.Lock()
         self.last_failure: Failure | None = None
         self.passes = 0  # completed passes over the spool, after recovery
@@ -150,41 +154,45 @@ class Uploader:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        recovered = False
-        waiting_logged = False
+        self._recovered = False
+        self._waiting_logged = False
         try:
             while not self._stop.is_set():
-                if not self._lock.acquire():
-                    self.elsewhere = True
-                    if not waiting_logged:
-                        log.warning(
-                            "spool %s is drained by another uploader (pid %s); waiting for it",
-                            self.spool.dir,
-                            self._lock.holder(),
-                        )
-                        waiting_logged = True
-                    self._stop.wait(min(5.0, self.retry.max_wait))
-                    continue
-                self.elsewhere = False
-                if not recovered:
-                    recovered = self.spool.recover()
                 try:
-                    ok = self.run_pass()
-                except Exception:  # a bug must not end the uploads for good
-                    log.exception("uploader pass failed unexpectedly")
-                    ok = False
-                self.passes += 1
+                    idle = self._iteration()
+                except Exception:  # a bug or a vanished spool must not end uploads for good
+                    log.exception("S3 uploader for %s failed unexpectedly", self.sink)
+                    idle = False
                 self._notify()
                 if self._stop.is_set():
                     break
-                if ok:
-                    self._wake.wait(IDLE_RESCAN)
+                if idle:
+                    self._wake.wait(self.idle_rescan)
                     self._wake.clear()
                 else:
                     self._stop.wait(self.retry.max_wait)
         finally:
             self._lock.release()
             self._notify()
+
+    def _iteration(self) -> bool:
+        """One pass if this spool is ours; True when it left nothing to do."""
+        if not self._lock.acquire():
+            self.elsewhere = True
+            if not self._waiting_logged:
+                log.warning(
+                    "spool %s is drained by another uploader (pid %s); waiting for it",
+                    self.spool.dir,
+                    self._lock.holder(),
+                )
+                self._waiting_logged = True
+            return False
+        self.elsewhere = False
+        if not self._recovered:
+            self._recovered = self.spool.recover()
+        ok = self.run_pass()
+        self.passes += 1
+        return ok
 
     def _notify(self) -> None:
         with self._progress:

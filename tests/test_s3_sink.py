@@ -237,6 +237,24 @@ def test_concurrent_stores(
     assert spool_files(tmp_path) == []
 
 
+def test_one_uploader_per_spool_the_other_process_waits(
+    moto: Moto,
+    bucket: str,
+    tmp_path: Path,
+    sinks: Callable[..., S3Sink],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A daemon and a `record` with the same sink and spool: one drains it.
+    daemon = sinks(f"s3://{bucket}", moto.endpoint, tmp_path, idle_rescan=0.2)
+    assert daemon.uploader.drain(10)
+    record = sinks(f"s3://{bucket}", moto.endpoint, tmp_path)
+    url = record.store(name(1), dump_writer(5))
+    assert record.uploader.drain(30)  # sent by the daemon's uploader
+    assert record.uploader.passes == 0 and daemon.uploader.passes > 1
+    assert moto.keys(bucket) == [url.removeprefix(f"s3://{bucket}/")]
+    assert "drained by another uploader" in caplog.text
+
+
 def test_make_sink_routes_s3_urls(moto: Moto, bucket: str, tmp_path: Path) -> None:
     s = make_sink(f"s3://{bucket}", endpoint_url=moto.endpoint, spool=str(tmp_path))
     try:
