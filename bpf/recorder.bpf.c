@@ -13,7 +13,7 @@
 // Compile-time settings (-D...): NSLABS, NSLOTS (power of two), CAP (bytes per
 // capture area), PATH_CAP, BUF_CAP, SA_CAP (<= CAP), ROOT_ID, ROOT_LEVEL,
 // ADOPT_ROOT, MAX_NR, USE_RAW_TP, TRIG_ENABLED, TRIG_MAIN_ONLY, FREEZE_ON_TRIGGER,
-// EVENT_PAGES, MAX_CGROUPS.
+// EVENT_PAGES, MAX_CGROUPS, CGCACHE (power of two).
 
 #include <uapi/linux/ptrace.h>
 #include <uapi/linux/bpf.h>
@@ -47,6 +47,9 @@
 #endif
 #ifndef MAX_CGROUPS
 #define MAX_CGROUPS 16384
+#endif
+#ifndef CGCACHE
+#define CGCACHE 4096
 #endif
 #ifndef TRIG_ENABLED
 #define TRIG_ENABLED 0
@@ -162,6 +165,22 @@ struct event {
 BPF_F_TABLE("array", u32, struct slot, slots, NSLABS * NSLOTS, BPF_F_MMAPABLE);
 BPF_F_TABLE("array", u32, struct slabmeta, slabs, NSLABS, BPF_F_MMAPABLE);
 BPF_HASH(cgslab, u64, u32, MAX_CGROUPS);
+// A direct-mapped cache in front of `cgslab`, indexed by the low bits of the
+// cgroup id. Array lookups are inlined by the verifier, while the hash lookup
+// is the costliest step of every syscall (bench/README.md, "anatomy"). Entries
+// are hints, checked before use: a slab counts only while its meta still
+// names this cgroup as owner, so a slab released or re-adopted meanwhile
+// sends us back to `cgslab`. Only facts that never change are cached as
+// negative: a cgroup outside ROOT_ID stays outside (cgroups do not move and
+// ids are not reused); it is stored as cg | CG_FIXED in one word, which
+// cannot be torn. Userspace's IGNORED entries are never cached.
+#define CG_FIXED (1ull << 63)
+struct cgcache {
+    u64 cg;
+    u32 slab;
+    u32 pad;
+};
+BPF_ARRAY(cgcache, struct cgcache, CGCACHE);
 BPF_QUEUE(freeq, u32, NSLABS);
 BPF_ARRAY(scinfo, struct scinfo, MAX_NR);
 BPF_PERCPU_ARRAY(stats, u64, ST_NSTATS);
@@ -200,13 +219,17 @@ static __always_inline void emit(u32 type, u32 slab, u64 cg, u32 reason, s32 cod
 
 // A cgroup's first syscall: hand it a slab from the free queue, so recording
 // starts with that very call, without waiting for userspace.
-static __always_inline u32 adopt(u64 cg) {
+static __always_inline u32 adopt(u64 cg, struct cgcache *c) {
 #ifdef ROOT_ID
-    if (bpf_get_current_ancestor_cgroup_id(ROOT_LEVEL) != ROOT_ID)
+    if (bpf_get_current_ancestor_cgroup_id(ROOT_LEVEL) != ROOT_ID) {
+        c->cg = cg | CG_FIXED;
         return IGNORED;
+    }
 #ifndef ADOPT_ROOT
-    if (cg == ROOT_ID)
+    if (cg == ROOT_ID) {
+        c->cg = cg | CG_FIXED;
         return IGNORED;
+    }
 #endif
 #endif
     u32 slab;
@@ -243,10 +266,26 @@ static __always_inline u32 adopt(u64 cg) {
 }
 
 static __always_inline u32 slab_of_current(u64 cg) {
+    u32 ci = (u32)cg & (CGCACHE - 1);
+    struct cgcache *c = cgcache.lookup(&ci);
+    if (!c)
+        return IGNORED;
+    u64 hint = c->cg;
+    if (hint == (cg | CG_FIXED))
+        return IGNORED;
+    if (hint == cg) {
+        u32 slab = c->slab;
+        struct slabmeta *m = slabs.lookup(&slab);
+        if (m && m->cgroup == cg)
+            return slab;
+    }
     u32 *p = cgslab.lookup(&cg);
-    if (p)
-        return *p;
-    return adopt(cg);
+    u32 slab = p ? *p : adopt(cg, c);
+    if (slab != IGNORED) {
+        c->slab = slab;
+        c->cg = cg;
+    }
+    return slab;
 }
 
 // A trigger fired in a recorded cgroup. Triggers limited to the container's
