@@ -13,7 +13,7 @@
 // Compile-time settings (-D...): NSLABS, NSLOTS (power of two), CAP (bytes per
 // capture area), PATH_CAP, BUF_CAP, SA_CAP (<= CAP), ROOT_ID, ROOT_LEVEL,
 // ADOPT_ROOT, MAX_NR, USE_RAW_TP, TRIG_ENABLED, TRIG_MAIN_ONLY, FREEZE_ON_TRIGGER,
-// EVENT_PAGES, MAX_CGROUPS, CGCACHE (power of two).
+// EVENT_PAGES, MAX_CGROUPS, CGCACHE, XFILTER (powers of two).
 
 #include <uapi/linux/ptrace.h>
 #include <uapi/linux/bpf.h>
@@ -185,6 +185,27 @@ BPF_QUEUE(freeq, u32, NSLABS);
 BPF_ARRAY(scinfo, struct scinfo, MAX_NR);
 BPF_PERCPU_ARRAY(stats, u64, ST_NSTATS);
 BPF_TASK_STORAGE(inflight, struct inflight);
+#ifdef USE_RAW_TP
+// Exit filter. Most sys_exits are of threads with no recorded call in flight,
+// and the task-storage lookup that tells is most of sys_exit's cost. Both raw
+// tracepoints get the thread's pt_regs pointer, fixed for the thread's life
+// and distinct among live threads, so one word per hash bucket of it says who
+// may have a call in flight: 0 (nobody), that pointer (that thread only) or
+// XF_ANY (two recording threads met here: every exit looks). A bucket only
+// goes 0 -> pointer (compare-and-swap) or -> XF_ANY, and back to 0 only by
+// its own thread when it exits, so a thread that marked its bucket is never
+// skipped; marks left by dead threads only cost the lookup.
+#ifndef XFILTER
+#define XFILTER 16384
+#endif
+#define XF_ANY 1ull
+BPF_ARRAY(xfilter, u64, XFILTER);
+
+static __always_inline u64 *xf_bucket(u64 regs) {
+    u32 b = (u32)((regs * 0x9E3779B97F4A7C15ull) >> 32) & (XFILTER - 1);
+    return xfilter.lookup(&b);
+}
+#endif
 BPF_RINGBUF_OUTPUT(events, EVENT_PAGES);
 // Per-process exit state: the code of exit/exit_group, and whether the
 // process is an OOM victim, so group exits are not mistaken for signals.
@@ -455,6 +476,19 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
         in->seq = seq;
         in->idx = idx;
         in->kinds = pending;
+#ifdef USE_RAW_TP
+        u64 regs = ctx->args[0];
+        u64 *xb = xf_bucket(regs);
+        if (xb && (nr == NR_EXIT || nr == NR_EXIT_GROUP)) {
+            // The thread ends in this call, which has no sys_exit: its stack,
+            // soon reused by a new thread, should not carry the mark along.
+            __sync_val_compare_and_swap(xb, regs, 0);
+        } else if (xb && *xb != regs && *xb != XF_ANY) {
+            u64 old = __sync_val_compare_and_swap(xb, 0, regs);
+            if (old != 0 && old != regs)
+                *xb = XF_ANY;
+        }
+#endif
     }
 
     // An exec kills the process's other threads with SIGKILL: mark the
@@ -484,6 +518,9 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
 #ifdef USE_RAW_TP
 RAW_TRACEPOINT_PROBE(sys_exit) {
     s64 ret = ctx->args[1];
+    u64 *xb = xf_bucket(ctx->args[0]);
+    if (xb && *xb != ctx->args[0] && *xb != XF_ANY)
+        return 0;  // this thread has no recorded call in flight
 #else
 TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
     s64 ret = args->ret;
