@@ -47,6 +47,8 @@ from .localsink import clean_partials
 from .logs import setup as setup_logging
 from .options import add_recorder_options, settings_from
 from .recorder import Recorder
+from .s3 import check_sink
+from .s3config import add_s3_options, s3_options_from
 from .sinks import DumpName, LocalSink, Sink, make_sink
 from .syscalls import load_table
 
@@ -56,12 +58,6 @@ log = logging.getLogger("traceloop.daemon")
 # this long after it (the end of a pid namespace's init kills the rest at once).
 MAIN_END_NS = 250_000_000
 DEFAULT_TRIGGERS = "nonzero-exit:main,fatal-signal:main,oom-kill,container-exit"
-# Hooks other parts plug in (Kubernetes): called with (args, daemon) after start.
-EXTENSIONS: list[Callable[[argparse.Namespace, Daemon], Callable[[], None] | None]] = []
-OPTION_HOOKS: list[Callable[[argparse.ArgumentParser], None]] = []
-# Kubernetes: pod-restart triggers, pod names in dumps, Events (sidecar/kubeoptions.py).
-OPTION_HOOKS.append(add_kube_options)
-EXTENSIONS.append(start_kube)
 
 
 def add_parser(sub: Any) -> None:
@@ -154,8 +150,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     add_recorder_options(p)
-    for hook in OPTION_HOOKS:
-        hook(p)
+    add_s3_options(p)
+    add_kube_options(p)  # pod-restart triggers, pod names in dumps, Events
     p.set_defaults(func=run)
 
 
@@ -590,8 +586,11 @@ def run(args: argparse.Namespace) -> int:
     if args.window is not None and args.window <= 0:
         raise UsageError("--window must be positive")
     sink_urls = args.sink or ["./traceloop-dumps"]
-    sinks = [make_sink(u, **sink_options(args)) for u in sink_urls]
+    sinks = [make_sink(u, **s3_options_from(args)) for u in sink_urls]
     for s in sinks:
+        # A store that is down or misconfigured is reported once; dumps wait
+        # in the spool until it works.
+        check_sink(s)
         if isinstance(s, LocalSink):
             n = clean_partials(s.root)
             if n:
@@ -620,7 +619,7 @@ def run(args: argparse.Namespace) -> int:
         if args.metrics_addr
         else None
     )
-    stops = [stop for ext in EXTENSIONS if (stop := ext(args, d)) is not None]
+    stops = [stop for stop in [start_kube(args, d)] if stop is not None]
 
     def on_term(*_: object) -> None:
         d.stopping.set()
@@ -657,9 +656,3 @@ def run(args: argparse.Namespace) -> int:
             s.close()
         kernel.close()
     return 0
-
-
-def sink_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Options for non-local sinks (S3 adds its own through OPTION_HOOKS)."""
-    fn = getattr(args, "sink_options", None)
-    return dict(fn(args)) if callable(fn) else {}

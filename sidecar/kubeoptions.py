@@ -5,10 +5,10 @@ kubernetes client is imported only by sidecar/kubedaemon.py, when the daemon
 starts with Kubernetes on (`--kubernetes on`, or by default inside a pod or
 with `--kubeconfig`).
 
-The daemon plugs these in through its hooks:
+The daemon calls them directly (sidecar/daemon.py):
 
-    OPTION_HOOKS.append(add_kube_options)
-    EXTENSIONS.append(start_kube)
+    add_kube_options(parser)
+    stop = start_kube(args, daemon)  # None when Kubernetes is off
 """
 
 from __future__ import annotations
