@@ -204,6 +204,11 @@ class Daemon:
         self.pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="dump")
         self.inflight: set[concurrent.futures.Future[None]] = set()
         self.pod_lookup: Callable[[ContainerRef], dict[str, Any] | None] = lambda ref: None
+        # Kubernetes selection (sidecar/kubedaemon.py), asked at dump time: dump
+        # this container at all (opt-out annotation, namespaces, labels), and
+        # with its read/write buffers?
+        self.dump_wanted: Callable[[ContainerRef], bool] = lambda ref: True
+        self.buffers_allowed: Callable[[ContainerRef], bool] = lambda ref: True
         self.watch = CgroupWatch(self.root)
         self.table_full_seen = 0
 
@@ -413,6 +418,9 @@ class Daemon:
         t = self.tracked.get(inc.key[0])
         if t is None:
             return
+        if not self.dump_wanted(t.ref):
+            log.info("not dumped: not selected", extra={"fields": {"container": t.ref.name}})
+            return
         fut = self.pool.submit(self._dump, inc, t)
         self.inflight.add(fut)
         fut.add_done_callback(self._dump_done)
@@ -441,11 +449,13 @@ class Daemon:
         )
         window = int(self.args.window * 1e9) if self.args.window else None
         locations = []
+        buffers = self.buffers_allowed(t.ref)
         for sink in self.sinks:
             try:
                 locations.append(
                     self.recorder.store(
-                        sink, name, t.slab, list(inc.triggers), t.container_header(), t.pod, window
+                        sink, name, t.slab, list(inc.triggers), t.container_header(), t.pod, window,
+                        buffers,
                     )
                 )
                 metrics.DUMPS.labels("written").inc()

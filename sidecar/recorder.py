@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .dumpfile import TS, write_dump
+from .argkinds import Kind
+from .dumpfile import CAPS, TS, write_dump
 from .header import Trigger, build_header
 from .kernel import Kernel
 from .sinks import DumpName, Sink
@@ -32,6 +33,15 @@ class Snapshot:
             "dropped": r.incomplete,
             "total": max(r.head - r.base, 0),
         }
+
+
+BUFFER_KINDS = (Kind.BUF_IN, Kind.BUF_OUT)
+
+
+def drop_buffers(records: list[list[Any]]) -> None:
+    """Leave read/write buffers out (they can hold secrets); paths and addresses stay."""
+    for r in records:
+        r[CAPS] = [c for c in r[CAPS] if c[1] not in BUFFER_KINDS]
 
 
 class Recorder:
@@ -78,8 +88,13 @@ class Recorder:
         container: dict[str, Any],
         pod: dict[str, Any] | None = None,
         window_ns: int | None = None,
+        buffers: bool = True,
     ) -> str:
-        """Snapshot `slab` and store its dump in `sink`; returns the location."""
+        """Snapshot `slab` and store its dump in `sink`; returns the location.
+
+        `buffers=False` writes the dump without read/write buffers (a pod or
+        namespace that opted out of them), whatever the kernel captured.
+        """
         snap = self.snapshot(slab)
         window = None
         if window_ns is not None and snap.records:
@@ -88,4 +103,7 @@ class Recorder:
             window = {"seconds": window_ns / 1e9, "cut": len(snap.records) - len(cut)}
             snap.records = cut
         header = self.header(snap, triggers, container, pod, window)
+        if not buffers:
+            drop_buffers(snap.records)
+            header["recorder"]["buffers"] = False
         return sink.store(name, lambda f: write_dump(f, header, snap.records))
