@@ -153,6 +153,7 @@ def test_several_restarts_between_views_are_one_with_missed() -> None:
     new = restarted(raw, new=C)
     [r] = restarts(old, new, new_pod_counts=False)
     assert (r.restart_count, r.missed, r.previous_container_id) == (2, 1, B)
+    assert restart_trigger(r).detail["missedRestarts"] == 1
 
 
 def test_unknown_pod_counts_only_after_first_sync() -> None:
@@ -192,7 +193,7 @@ def test_restart_trigger() -> None:
     assert (t.reason, t.source, t.exit_code, t.signal) == (
         "pod-restart", "kubernetes", 139, "SIGSEGV")
     assert t.time == r.terminated["finishedAt"]
-    assert t.detail == r.terminated
+    assert t.detail == {**r.terminated, "restartCount": 1}
     wire = t.to_wire()
     assert wire["detail"]["reason"] == "Error" and "message" not in wire["detail"]
 

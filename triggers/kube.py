@@ -66,7 +66,12 @@ def restart_trigger(r: PodRestart) -> Trigger:
         time=str(term.get("finishedAt") or iso(time.time_ns())),
         exit_code=term.get("exitCode"),
         signal=signal_name(sig) if isinstance(sig, int) and sig else None,
-        detail=dict(term),
+        detail={
+            **term,
+            "restartCount": r.restart_count,
+            # Restarts in a gap the server had forgotten show as one jump.
+            **({"missedRestarts": r.missed} if r.missed else {}),
+        },
     )
 
 
