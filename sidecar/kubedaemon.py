@@ -158,6 +158,9 @@ class Kube:
 
 def start(args: argparse.Namespace, daemon: Daemon) -> Callable[[], None]:
     """Start the Kubernetes part and plug it into `daemon`; returns its stop."""
+    # Our own log says when the API is unreachable and when we try again;
+    # urllib3 would add three lines for every failed request.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     own = args.kube_pod
     if own is None and not args.node_name:
         raise UsageError("--node-name (or NODE_NAME) is needed to watch this node's pods")
@@ -165,6 +168,8 @@ def start(args: argparse.Namespace, daemon: Daemon) -> Callable[[], None]:
     kube = Kube(daemon, core, node=args.node_name, own_pod=own, selection=selection_from(args),
                 events=args.kube_events, watch_timeout=args.kube_watch_timeout)
     daemon.pod_lookup = kube.pod_lookup
+    daemon.dump_wanted = lambda ref: kube.wants(ref.id)
+    daemon.buffers_allowed = lambda ref: kube.buffers_allowed(ref.id)
     daemon.on_dumped.append(kube.on_dumped)
     daemon.on_late.append(kube.on_late)
     kube.start()

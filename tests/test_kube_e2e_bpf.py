@@ -102,3 +102,30 @@ def test_nonzero_exit_is_one_dump_with_both_views(
     assert messages[0].endswith(f"dump: {dump}")
     assert messages[1] == ("traceloop: Kubernetes reports pod-restart (Error, exit 3) of "
                            f"container app; its dump: {dump}")
+
+
+def test_opt_out_and_buffers_per_namespace_and_pod(
+    runc: Any, tmp_path: Path, kube: FakeKube
+) -> None:
+    kube.create_pod(make_pod("shop", "shy", "node1", [("app", "busybox", "containerd://shy-1")],
+                             annotations={"traceloop.io/record": "false"}))
+    kube.create_pod(make_pod("shop", "quiet", "node1", [("app", "busybox", "containerd://q-1")],
+                             annotations={"traceloop.io/buffers": "false"}))
+    kube.create_pod(make_pod("vault", "v", "node1", [("app", "busybox", "containerd://v-1")]))
+    kube.create_pod(make_pod("shop", "loud", "node1", [("app", "busybox", "containerd://l-1")]))
+    kc = kube.write_kubeconfig(tmp_path / "kubeconfig")
+    script = "echo SECRET-TOKEN-$(hostname); cat /marker; exit 3"
+    with daemon(runc.cgroup_root(), tmp_path / "dumps", "--kubernetes", "on", "--kubeconfig",
+                str(kc), "--node-name", "node1", "--kube-no-buffers-namespaces", "vault") as d:
+        for name in ("shy-1", "q-1", "v-1", "l-1"):
+            assert runc.run(["/bin/sh", "-c", script], name=name).returncode == 3
+        dumps = d.wait_dumps(3, timeout=30)  # the opted-out pod's crash came first
+        assert any("not dumped" in line and "shy-1" in line for line in d.log)
+    by_pod = {read(p)[0]["pod"]["name"]: read(p) for p in dumps}
+    assert sorted(by_pod) == ["loud", "quiet", "v"]
+    for pod, (header, recs) in by_pod.items():
+        data = b"".join(c[2] for r in recs for c in r[CAPS])
+        assert b"/marker" in data  # paths are always captured
+        leaked = b"SECRET-TOKEN" in data
+        assert leaked == (pod == "loud"), pod
+        assert header["recorder"]["buffers"] == (pod == "loud")
