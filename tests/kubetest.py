@@ -189,3 +189,72 @@ def check_every_restart_once(kube: FakeKube, got: Restarts) -> int:
         seen[r.pod] = seen.get(r.pod, 0) + 1 + r.missed
     assert seen == {k: v for k, v in final.items() if v}, (seen, final)
     return sum(final.values())
+
+
+def daemon_chaos(runc: Any, tmp_path: Path, *, pods: int, rounds: int, outage: float,
+                 seed: int = 6) -> None:
+    """`traceloop daemon` with real containers restarting under API faults.
+
+    Each round, every pod's container runs (a real runc container that exits 0,
+    so only the pod restart can cause a dump) and the kubelet reports its
+    restart, with a fault in between: dropped watches, 410s live and on
+    resume, and once an outage of `outage` seconds with a compaction (one
+    restart per pod in it: restarts that happen together in a forgotten gap
+    can only be seen as one). Every ended incarnation gets exactly one dump
+    and one Event; nothing is reported late (that would be a second report);
+    the daemon never exits.
+    """
+    from daemonutil import daemon, read, wait_recorded
+
+    kube = FakeKube().start()
+    rnd = random.Random(seed)
+    try:
+        kc = kube.write_kubeconfig(tmp_path / "kubeconfig")
+        names = [f"p{i}" for i in range(pods)]
+        for n in names:
+            kube.create_pod(make_pod("chaos", n, "node1",
+                                     [("app", "busybox", f"containerd://{n}-0")]))
+        ended: list[str] = []
+        with daemon(runc.cgroup_root(), tmp_path / "dumps", "--kubernetes", "on",
+                    "--kubeconfig", str(kc), "--node-name", "node1") as d:
+            for r in range(rounds):
+                down = r == rounds // 2
+                if down:
+                    kube.go_down()
+                for n in names:
+                    cid = f"{n}-{r}"
+                    res = runc.run(["/bin/sh", "-c", f"cat /m-{cid}; exit 0"], name=cid)
+                    assert res.returncode == 0
+                    wait_recorded(d, cid)
+                    fault = rnd.choice(["drop", "expire", "compact-drop", "none"])
+                    if not down and fault == "drop":
+                        kube.drop_watches()
+                    elif not down and fault == "expire":
+                        kube.expire_watches()
+                    elif not down and fault == "compact-drop":
+                        kube.compact()
+                        kube.drop_watches()
+                    kube.update_pod("chaos", n, lambda p, new=f"{n}-{r + 1}": restart_container(
+                        p, "app", f"containerd://{new}", exit_code=0, reason="Completed"))
+                    ended.append(cid)
+                if down:
+                    time.sleep(outage / 2)
+                    kube.compact()
+                    time.sleep(outage / 2)
+                    kube.come_up()
+                # The next restarts come after these were seen, as a kubelet's
+                # back-off spaces them out (10 s, 20 s, ... in a crash loop).
+                d.wait_dumps(len(ended), timeout=60 + outage)
+            dumps = d.wait_dumps(len(ended))
+            wait_until(lambda: len(kube.events("chaos")) >= len(ended), 60, "the Events")
+            assert d.proc.poll() is None, "the daemon exited"
+        headers = [read(p)[0] for p in dumps]
+        assert sorted(h["pod"]["container_id"] for h in headers) == sorted(ended)
+        assert all([t["reason"] for t in h["triggers"]] == ["pod-restart"] for h in headers)
+        assert len(dumps) == len(ended)
+        # A restart reported twice would be a late trigger, with an Event of its own.
+        messages = [e["message"] for e in kube.events("chaos")]
+        assert not [m for m in messages if "Kubernetes reports" in m]
+        assert len(messages) == len(ended)
+    finally:
+        kube.stop()
