@@ -25,12 +25,6 @@ class Output:
             self.buf.clear()
         self.stream.flush()
 
-    def write(self, data: bytes) -> None:
-        """Already-encoded output (the JSON form's lines), after anything buffered."""
-        if self.buf:
-            self.flush()
-        self.stream.write(data)
-
     def lines(self, lines: list[str]) -> None:
         self.buf.extend(lines)
         if len(self.buf) >= CHUNK:

@@ -19,19 +19,20 @@ def parse_duration(text: str) -> int | None:
 
 def relative(ns: int) -> str:
     """Time since the first shown call: `+12.345ms`."""
-    return f"+{ns / 1e6:.3f}ms" if ns >= 0 else f"-{-ns / 1e6:.3f}ms"
+    return "+%.3fms" % (ns / 1e6) if ns >= 0 else "-%.3fms" % (-ns / 1e6)
 
 
 def duration(ns: int | None) -> str:
     """A call's duration in at most 8 characters: 961ns, 211.8µs, 6.45ms, 2.047s."""
     if ns is None:
         return ""
+    # %-formatting: this runs for every table row, and is the quicker here.
     if ns < 1_000:
         return f"{ns}ns"
     if ns < 1_000_000:
-        return f"{ns / 1e3:.1f}µs"
+        return "%.1fµs" % (ns / 1e3)
     if ns < 1_000_000_000:
-        return f"{ns / 1e6:.2f}ms"
+        return "%.2fms" % (ns / 1e6)
     if ns < 1_000_000_000_000:
-        return f"{ns / 1e9:.3f}s"
-    return f"{ns / 1e9:.0f}s"
+        return "%.3fs" % (ns / 1e9)
+    return "%.0fs" % (ns / 1e9)

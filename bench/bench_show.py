@@ -1,0 +1,124 @@
+"""Throughput of `traceloop show`: calls rendered per second, per output form.
+
+    .venv/bin/python bench/bench_show.py [--records N] [--keep FILE]
+
+Builds a synthetic dump of N calls (default 500,000) whose records are copies of
+the calls in the dumps recorded from real programs under tests/data/ (so the
+mix of paths, buffers, sockaddrs, flags and errors is a real one), with fresh
+sequence numbers and times. Then runs `traceloop show` on it for each output
+form, as a user would (a new process, output to /dev/null), and prints calls
+per second. Reading alone (DumpReader, no rendering) is measured too: it is the
+floor every form stands on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sidecar.dumpfile import DumpReader, write_dump  # noqa: E402
+
+DATA = ROOT / "tests" / "data"
+TRACELOOP = ROOT / ".venv" / "bin" / "traceloop"
+
+FORMS: dict[str, list[str]] = {
+    "json": ["-o", "json"],
+    "table": [],  # fitted to COLUMNS=160
+    "table --wide": ["--wide"],
+    "strace": ["-o", "strace"],
+    "summary": ["--summary"],
+}
+
+
+def templates() -> tuple[dict[str, Any], list[list[Any]]]:
+    header: dict[str, Any] = {}
+    recs: list[list[Any]] = []
+    for path in sorted(DATA.glob("*.msgpack.zst")):
+        with DumpReader(path) as r:
+            header = header or {k: v for k, v in r.header.items() if k not in ("format", "version")}
+            recs.extend(r)
+    return header, recs
+
+
+def synthetic(n: int, recs: list[list[Any]]) -> Iterator[list[Any]]:
+    ts = 1_000_000_000
+    for i in range(n):
+        rec = list(recs[i % len(recs)])
+        ts += 1_500
+        rec[0], rec[1] = i + 1, ts
+        yield rec
+
+
+def timed(cmd: list[str], repeat: int) -> tuple[float, float]:
+    """Best wall time and best CPU time (user + system) of `repeat` runs.
+
+    CPU time is reported too because this machine is shared: other work stretches
+    wall time, while the process's own CPU time stays close to what it needs."""
+    env = dict(os.environ, COLUMNS="160")
+    walls, cpus = [], []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with open(os.devnull, "wb") as null:
+            t = time.perf_counter()
+            subprocess.run(cmd, stdout=null, check=True, env=env)
+            walls.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return min(walls), min(cpus)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=500_000)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per form; the best counts")
+    ap.add_argument("--keep", help="write the synthetic dump here and keep it")
+    args = ap.parse_args()
+    header, recs = templates()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(args.keep or Path(tmp) / "bench.msgpack")
+        with open(path, "wb") as f:
+            write_dump(f, header, synthetic(args.records, recs))
+        size = path.stat().st_size
+        print(f"{args.records} calls, {size / 1e6:.1f} MB, from {len(recs)} recorded calls")
+        read = [sys.executable, "-c",
+                "import sys; from sidecar.dumpfile import DumpReader\n"
+                "with DumpReader(sys.argv[1]) as r:\n    for _ in r: pass", str(path)]  # fmt: skip
+        # Start-up (interpreter, imports, the dump's syscall table) is paid once
+        # per run: measured on the same header with no calls, and taken out in
+        # the `net` column, which is the rendering rate a long dump sees.
+        empty = Path(tmp) / "empty.msgpack"
+        with open(empty, "wb") as f:
+            write_dump(f, header, [])
+        start_wall, start_cpu = timed(
+            [str(TRACELOOP), "show", "-o", "json", str(empty)], args.repeat
+        )
+        rows = [("read only (DumpReader)", timed(read, args.repeat))]
+        for name, opts in FORMS.items():
+            cmd = [str(TRACELOOP), "show", *opts, str(path)]
+            rows.append((f"show {name}", timed(cmd, args.repeat)))
+        print(f"start-up: {start_wall:.2f} s wall, {start_cpu:.2f} s cpu")
+        head = (
+            f"{'':<24} {'wall s':>7} {'calls/s':>10} {'cpu s':>7} {'calls/cpu-s':>12} {'net':>10}"
+        )
+        print(head)
+        n = args.records
+        for name, (wall, cpu) in rows:
+            net = n / (cpu - start_cpu) if name.startswith("show") else n / cpu
+            print(
+                f"{name:<24} {wall:7.2f} {n / wall:10,.0f} {cpu:7.2f} {n / cpu:12,.0f} {net:10,.0f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
