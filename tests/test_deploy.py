@@ -8,6 +8,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +217,15 @@ def test_dockerfile_matches_the_repository() -> None:
     for path in re.findall(r"^COPY (.+) \S+$", text, re.M):
         for p in path.split():
             assert f"!{p}" in ignore, f"{p} is copied but excluded from the build context"
+
+
+def test_the_image_gets_every_module() -> None:
+    """The image installs the package (not editable): every directory of modules must be
+    a package pyproject.toml lists, or `traceloop` in the image misses it."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    for top in ("sidecar", "triggers"):
+        for d in [ROOT / top, *(p for p in (ROOT / top).rglob("*") if p.is_dir())]:
+            if any(d.glob("*.py")):
+                name = ".".join(d.relative_to(ROOT).parts)
+                assert name in listed, f"{name} is not in [tool.setuptools] packages"
