@@ -381,7 +381,12 @@ _UNSIGNED32 = frozenset({"unsigned int", "unsigned", "u32", "__u32", "rwf_t", "_
 _POINTER_TYPEDEFS = frozenset({"cap_user_header_t", "cap_user_data_t"})
 
 
+RAW = "(raw register)"  # the type given to arguments of syscalls the dump's table lacks
+
+
 def by_type(ctype: str) -> Fmt:
+    if ctype == RAW:
+        return xlong  # strace shows an unknown syscall's arguments in hex
     t = ctype.replace("const ", "").replace("volatile ", "").strip()
     if "*" in t or t in _POINTER_TYPEDEFS:
         return ptr
@@ -469,7 +474,7 @@ class Call:
 
     @classmethod
     def unknown(cls, nr: int) -> Call:
-        return cls(f"syscall_{nr}", [(f"arg{i}", "unsigned long") for i in range(6)])
+        return cls(f"syscall_{nr}", [(f"arg{i}", RAW) for i in range(6)])
 
     def texts(
         self, a: Sequence[int], caps: Sequence[Sequence[Any]], ret: int | None, limit: int | None
