@@ -164,3 +164,16 @@ def test_sigterm_stops_cleanly_and_logs_json(runc, tmp_path: Path) -> None:
     lines = [json.loads(x) for x in d.log if x.startswith("{")]
     assert any(x["msg"] == "dump written" and x["container"] == "json" for x in lines)
     assert any(x["msg"].startswith("stopping") for x in lines)
+
+
+def test_window_keeps_only_the_last_seconds_before_the_trigger(runc, tmp_path: Path) -> None:
+    with daemon(runc.cgroup_root(), tmp_path / "dumps", "--window", "0.5") as d:
+        res = runc.run(["/bin/sh", "-c", "cat /early-marker; sleep 1.5; cat /late-marker; exit 3"], name="windowed")
+        assert res.returncode == 3
+        [dump] = d.wait_dumps(1)
+    header, recs = read(dump)
+    seen = paths(recs)
+    assert b"/late-marker" in seen and b"/early-marker" not in seen
+    assert header["window"]["seconds"] == 0.5 and header["window"]["cut"] > 0
+    trigger_ts = header["triggers"][0]["ts_ns"]
+    assert all(trigger_ts - r[1] <= 0.5e9 for r in recs)
