@@ -59,8 +59,8 @@ class StraceForm:
         return head + s
 
     def run(self, records: Iterable[Record], out: Output) -> None:
-        try:
-            pump(records, self.line, out)
-        finally:
-            out.lines([self._trigger(t) for t in self.pending])
-            self.pending.clear()
+        pump(records, self.line, out)
+        # Triggers after the last call. Not when reading failed: the calls
+        # between would be missing, and the lines would read as if next.
+        out.lines([self._trigger(t) for t in self.pending])
+        self.pending.clear()
