@@ -1,6 +1,7 @@
 """Per-syscall cost on a tight getppid() loop, every variant side by side.
 
-Variants (all run bench/out/getppid; the C loop times itself):
+BPF variants (bench/getppid.c --serve: one long-lived loop process per cgroup,
+told to time a batch of calls; tracing is switched between batches):
 
   none         no tracing at all (every program detached)
   floor        empty raw-tracepoint programs on sys_enter and sys_exit (bench/floor.py)
@@ -10,16 +11,24 @@ Variants (all run bench/out/getppid; the C loop times itself):
   ignored-raw  the loop's cgroup is explicitly ignored (Kernel.ignore): one map hit
   rec-tp       as rec-raw, classic tracepoints (Settings(raw_tracepoints=False))
   unrec-tp     as unrec-raw, classic tracepoints
-  strace       strace -f -o /dev/null
-  perf         perf trace -o /dev/null
   rec-alt, unrec-alt   with --compare-bpf DIR: DIR/recorder.bpf.c, raw tracepoints
 
-A run's figure is the ns/call of its fastest batch (bench/getppid.c). Each
-round runs every variant once, in an order rotated from round to round;
-overheads are taken against that round's `none` and ratios within the round,
-and the medians over rounds are reported. Rounds during which another process
-had BPF programs on sys_enter/sys_exit (say, someone running the BPF tests)
-are flagged and left out when enough clean rounds remain.
+A round times one request of every variant (its figure: the fastest of
+SUB_BATCHES batches), in an order rotated from round to round, so all variants of a round run within a second or so; overheads are
+taken against the round's `none` and ratios within the round, and medians
+over many rounds are reported. This machine's noise comes in bursts lasting
+seconds (other work on 2 vCPUs): fine interleaving and medians ride it out.
+Rounds during which another process had BPF programs on sys_enter/sys_exit
+(someone running the BPF tests: they tax every syscall, `none` included) are
+flagged and left out when enough clean rounds remain.
+
+Tracers (a process each, `getppid N BATCHES` under them), in rounds of their own:
+
+  strace       strace -f -o /dev/null
+  perf         perf trace -o /dev/null
+
+Their overhead is over a plain run of the same program in the same round, and
+is divided by the recorded overhead of the BPF rounds.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import floor
 from harness import (
@@ -46,13 +55,15 @@ from harness import (
     wait_for_quiet,
 )
 
+from sidecar import cgroups
 from sidecar.cgroups import Cgroup
-from sidecar.kernel import Kernel
 from sidecar.layout import Settings
 
-# Each run's figure is its fastest batch (see getppid.c): interference on a
-# shared machine only ever adds time.
+# Every timing is the fastest of several batches (getppid.c): interference
+# on a shared machine only ever adds time. One-shot tracer runs report their
+# mean too.
 BATCHES = "40"
+SUB_BATCHES = 10
 
 
 @dataclass(frozen=True)
@@ -61,8 +72,6 @@ class Variant:
     label: str
     probes: Probes | None  # the one program set attached while it runs
     cgroup: Cgroup
-    wrapper: tuple[str, ...] = ()  # strace / perf trace command prefix
-    slow: bool = False  # fewer iterations (tracers that stop the world per call)
 
 
 @dataclass(frozen=True)
@@ -71,18 +80,10 @@ class Ratio:
     num: str  # variant whose overhead is divided...
     den: str  # ...by this one's
     limit: float | None = None  # the issue's target, None: for information
-    at_most: bool = True  # target is ratio <= limit (else >= limit)
 
     @property
     def target(self) -> str:
-        if self.limit is None:
-            return "(info)"
-        return f"{'<=' if self.at_most else '>='} {self.limit:g}x"
-
-    def ok(self, r: float) -> bool:
-        if self.limit is None:
-            return True
-        return r <= self.limit if self.at_most else r >= self.limit
+        return "(info)" if self.limit is None else f"<= {self.limit:g}x"
 
 
 RATIOS = [
@@ -95,32 +96,64 @@ RATIOS = [
     Ratio("unrecorded classic / classic floor", "unrec-tp", "floor-tp"),
     Ratio("ALT recorded / floor (raw tp)", "rec-alt", "floor"),
     Ratio("ALT unrecorded / floor (raw tp)", "unrec-alt", "floor"),
-    Ratio("strace -f / recorded", "strace", "rec-raw", 50, at_most=False),
-    Ratio("perf trace / recorded", "perf", "rec-raw", 25, at_most=False),
 ]
+# Tracer / recorded overhead: at least this much.
+TRACER_TARGETS = {"strace": 50.0, "perf": 25.0}
+
+
+class LoopServer:
+    """A `getppid --serve` process living in one cgroup."""
+
+    def __init__(self, exe: str, cg: Cgroup) -> None:
+        self.proc = subprocess.Popen(
+            [exe, "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            preexec_fn=lambda: cgroups.join(cg),
+        )
+        self.stdin: IO[str] = self.proc.stdin  # type: ignore[assignment]
+        self.stdout: IO[str] = self.proc.stdout  # type: ignore[assignment]
+
+    def batch(self, n: int) -> tuple[float, float]:
+        """(mean, fastest of SUB_BATCHES) ns/call over n calls."""
+        self.stdin.write(f"{n} {SUB_BATCHES}\n")
+        self.stdin.flush()
+        line = self.stdout.readline()
+        if not line:
+            raise RuntimeError(f"getppid --serve ended (exit {self.proc.wait()})")
+        mean, fastest = line.split()
+        return float(mean), float(fastest)
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=10)
 
 
 @dataclass
 class Results:
-    iterations: dict[str, int]
-    rounds: list[dict[str, float]] = field(default_factory=list)  # fastest batch, ns/call
-    means: list[dict[str, float]] = field(default_factory=list)  # whole loop, ns/call
+    batch: int
+    rounds: list[dict[str, float]] = field(default_factory=list)  # fastest, ns/call
+    means: list[dict[str, float]] = field(default_factory=list)  # whole request, ns/call
     disturbed: list[list[str]] = field(default_factory=list)  # foreign probes per round
+    tracers: list[dict[str, dict[str, float]]] = field(default_factory=list)
+    tracer_iterations: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def used(self, means: bool = False) -> list[dict[str, float]]:
+    def used(self) -> list[dict[str, float]]:
         """The rounds the figures come from: those no other BPF tracer disturbed,
-        if there are at least 3 of them, else all (and the report says so)."""
-        rounds = self.means if means else self.rounds
-        clean = [r for r, d in zip(rounds, self.disturbed, strict=True) if not d]
-        return clean if len(clean) >= 3 else rounds
+        if there are at least 5 of them, else all (and the report says so)."""
+        clean = [r for r, d in zip(self.rounds, self.disturbed, strict=True) if not d]
+        return clean if len(clean) >= 5 else self.rounds
 
     def overheads(self, name: str) -> list[float]:
         return [r[name] - r["none"] for r in self.used() if name in r]
 
-    def ratios(self, num: str, den: str, means: bool = False) -> list[float]:
+    def ratios(self, num: str, den: str) -> list[float]:
         out = []
-        for r in self.used(means):
+        for r in self.used():
             if num in r and den in r:
                 d = r[den] - r["none"]
                 if d > 0:
@@ -143,36 +176,37 @@ def perf_trace_works() -> str | None:
     return None
 
 
+def one_shot(cg: Cgroup, wrapper: list[str], exe: str, n: int) -> tuple[float, float]:
+    """(mean, fastest batch) ns/call of `getppid n` run under `wrapper`."""
+    p = run_in(cg, [*wrapper, exe, str(n), BATCHES])
+    if p.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(wrapper)} getppid failed ({p.returncode}): {p.stderr[-300:]}"
+        )
+    mean, fastest = p.stdout.strip().splitlines()[-1].split()  # tracers may add lines
+    return float(mean), float(fastest)
+
+
 def run(
     cgs: BenchCgroups, quick: bool, rounds: int | None, alt_bpf: Path | None = None
 ) -> dict[str, Any]:
     exe = str(compile_c("getppid"))
-    # Short runs and many rounds: the noise here comes in bursts (other
-    # work on the 2 CPUs), and a median over many short rounds rides it out.
-    n_fast = 1_000_000 if quick else 2_000_000
-    # strace costs ~100-200 µs and perf trace tens of µs per call here.
-    n_slow = {"strace": 3_000 if quick else 10_000, "perf": 20_000 if quick else 50_000}
-    nrounds = rounds or (3 if quick else 11)
+    batch = 100_000 if quick else 200_000
+    nrounds = rounds or (15 if quick else 41)
+    tracer_rounds = 2 if quick else 5
+    # strace costs 20-200 µs and perf trace ~30 µs per call here.
+    tracer_n = {"strace": 3_000 if quick else 10_000, "perf": 10_000 if quick else 40_000}
 
     print("loading: floor programs, traceloop (raw tracepoints), traceloop (classic)...")
     floor_raw = Probes(floor.load(classic=False))
     floor_tp = Probes(floor.load(classic=True))
-
-    def kernel(raw: bool, bpf_dir: Path | None = None) -> Kernel:
-        return load_kernel(Settings(raw_tracepoints=raw), cgs.rec, bpf_dir)
-
-    k_raw = kernel(True)
-    k_tp = kernel(False)
+    k_raw = load_kernel(Settings(raw_tracepoints=True), cgs.rec)
+    k_tp = load_kernel(Settings(raw_tracepoints=False), cgs.rec)
     k_raw.ignore(cgs.ignored.id)
+    k_tp.ignore(cgs.ignored.id)
     rec_raw, rec_tp = Probes(k_raw.bpf), Probes(k_tp.bpf)
     everything = [floor_raw, floor_tp, rec_raw, rec_tp]
     k_alt = None
-    if alt_bpf is not None:
-        print(f"  and traceloop from {alt_bpf}/recorder.bpf.c (raw tracepoints), to compare")
-        k_alt = kernel(True, alt_bpf)
-        rec_alt = Probes(k_alt.bpf)
-        everything.append(rec_alt)
-
     variants = [
         Variant("none", "no tracing", None, cgs.other),
         Variant("floor", "floor: empty raw tp enter+exit", floor_raw, cgs.other),
@@ -182,98 +216,79 @@ def run(
         Variant("ignored-raw", "traceloop, ignored cgroup (raw tp)", rec_raw, cgs.ignored),
         Variant("rec-tp", "traceloop, recorded (classic tp)", rec_tp, cgs.rec),
         Variant("unrec-tp", "traceloop, not recorded (classic tp)", rec_tp, cgs.other),
-        *(
-            [
-                Variant("rec-alt", "ALT bpf, recorded (raw tp)", rec_alt, cgs.rec),
-                Variant("unrec-alt", "ALT bpf, not recorded (raw tp)", rec_alt, cgs.other),
-            ]
-            if k_alt is not None
-            else []
-        ),
-        Variant(
-            "strace", "strace -f -o /dev/null", None, cgs.other,
-            ("strace", "-f", "-o", "/dev/null"), True,
-        ),
-    ]  # fmt: skip
-    res = Results(iterations={})
+    ]
+    if alt_bpf is not None:
+        print(f"  and traceloop from {alt_bpf}/recorder.bpf.c (raw tracepoints), to compare")
+        k_alt = load_kernel(Settings(raw_tracepoints=True), cgs.rec, alt_bpf)
+        k_alt.ignore(cgs.ignored.id)
+        rec_alt = Probes(k_alt.bpf)
+        everything.append(rec_alt)
+        variants += [
+            Variant("rec-alt", f"ALT ({alt_bpf}), recorded", rec_alt, cgs.rec),
+            Variant("unrec-alt", f"ALT ({alt_bpf}), not recorded", rec_alt, cgs.other),
+        ]
+    res = Results(batch=batch)
+    tracers: dict[str, list[str]] = {"strace": ["strace", "-f", "-o", "/dev/null"]}
     why_not_perf = perf_trace_works()
     if why_not_perf is None:
-        variants.append(
-            Variant(
-                "perf", "perf trace -o /dev/null", None, cgs.other,
-                ("perf", "trace", "-o", "/dev/null", "--"), True,
-            )
-        )  # fmt: skip
+        tracers["perf"] = ["perf", "trace", "-o", "/dev/null", "--"]
     else:
         res.notes.append(f"perf trace not measured: {why_not_perf}")
         print(f"note: {res.notes[-1]}")
-    for v in variants:
-        res.iterations[v.name] = n_slow[v.name] if v.slow else n_fast
+    res.tracer_iterations = {t: tracer_n[t] for t in tracers}
 
+    only(None, everything)
+    servers = {cg.name: LoopServer(exe, cg) for cg in (cgs.other, cgs.rec, cgs.ignored)}
     try:
-        print(f"{nrounds} rounds of {len(variants)} variants, {n_fast:,} getppid() calls each "
-              f"(strace {n_slow['strace']:,}, perf trace {n_slow['perf']:,})")  # fmt: skip
+        for s in servers.values():
+            s.batch(batch)  # warm up
+        print(f"{nrounds} rounds of {len(variants)} variants, {batch:,} getppid() calls a batch")
         for rnd in range(nrounds):
-            only(None, everything)
             foreign = wait_for_quiet(quiet_wait(quick))
-            order = variants[rnd % len(variants) :] + variants[: rnd % len(variants)]
+            k = rnd % len(variants)
             got: dict[str, float] = {}
             means: dict[str, float] = {}
-            for v in order:
+            for v in variants[k:] + variants[:k]:
                 only(v.probes, everything)
-                p = run_in(v.cgroup, [*v.wrapper, exe, str(res.iterations[v.name]), BATCHES])
-                if p.returncode != 0:
-                    raise RuntimeError(
-                        f"{v.name}: getppid loop failed (exit {p.returncode}): {p.stderr[-500:]}"
-                    )
-                # The loop prints its figures last; strace/perf may add lines.
-                mean, fastest = p.stdout.strip().splitlines()[-1].split()
-                got[v.name] = float(fastest)
-                means[v.name] = float(mean)
-                if v.name == "perf" and "LOST" in p.stderr:
-                    res.notes.append(f"round {rnd + 1}: perf trace lost events")
+                means[v.name], got[v.name] = servers[v.cgroup.name].batch(batch)
             only(None, everything)
             foreign = sorted(set(foreign) | set(foreign_syscall_probes()))
             res.rounds.append(got)
             res.means.append(means)
             res.disturbed.append(foreign)
-            base = got["none"]
-            print(
-                f"  round {rnd + 1}: none {base:.0f} ns; overhead: "
-                + ", ".join(f"{k} {got[k] - base:+.0f}" for k in (v.name for v in variants[1:]))
-                + (f"  [DISTURBED: {'; '.join(foreign)}]" if foreign else "")
-            )
+            if rnd < 3 or rnd % 10 == 9 or foreign:
+                base = got["none"]
+                print(
+                    f"  round {rnd + 1}: none {base:.0f} ns; overhead: "
+                    + ", ".join(f"{v.name} {got[v.name] - base:+.0f}" for v in variants[1:])
+                    + (f"  [DISTURBED: {'; '.join(foreign)}]" if foreign else "")
+                )
+
+        print(f"tracers: {tracer_rounds} rounds of " + ", ".join(
+            f"{t} ({n:,} calls)" for t, n in res.tracer_iterations.items()
+        ) + ", each next to a plain run")  # fmt: skip
+        for _ in range(tracer_rounds):
+            wait_for_quiet(quiet_wait(quick))
+            row: dict[str, dict[str, float]] = {}
+            for t, wrapper in tracers.items():
+                m0, f0 = one_shot(cgs.other, [], exe, res.tracer_iterations[t])
+                m1, f1 = one_shot(cgs.other, wrapper, exe, res.tracer_iterations[t])
+                row[t] = {"mean": m1 - m0, "fastest": f1 - f0}
+            res.tracers.append(row)
     finally:
         only(None, everything)
+        for s in servers.values():
+            s.close()
         for fl in (floor_raw, floor_tp):
             fl.bpf.cleanup()
-        k_raw.close()
-        k_tp.close()
-        if k_alt is not None:
-            k_alt.close()
+        for kern in (k_raw, k_tp, k_alt):
+            if kern is not None:
+                kern.close()
 
-    report(res, variants)
-    return {
-        "iterations": res.iterations,
-        "rounds": res.rounds,
-        "means": res.means,
-        "disturbed": res.disturbed,
-        "rounds_used": len(res.used()),
-        "notes": res.notes,
-        "median_ns": {v.name: median([r[v.name] for r in res.used()]) for v in variants},
-        "median_overhead_ns": {v.name: median(res.overheads(v.name)) for v in variants},
-        "ratios_on_means": {
-            r.name: median(res.ratios(r.num, r.den, means=True))
-            for r in RATIOS
-            if not r.at_most and res.ratios(r.num, r.den, means=True)
-        },
-        "ratios": {
-            r.name: median(res.ratios(r.num, r.den)) for r in RATIOS if res.ratios(r.num, r.den)
-        },
-    }
+    return report(res, variants)
 
 
-def report(res: Results, variants: list[Variant]) -> None:
+def report(res: Results, variants: list[Variant]) -> dict[str, Any]:
     print()
     n_dist = sum(1 for d in res.disturbed if d)
     used = len(res.used())
@@ -283,38 +298,58 @@ def report(res: Results, variants: list[Variant]) -> None:
         + ")"
     )
     if n_dist and used == len(res.rounds):
-        print("  WARNING: fewer than 3 undisturbed rounds; figures include disturbed ones")
-    print(f"  {'variant':<40} {'ns/call':>10} {'overhead ns':>12} {'x floor':>8}  rounds")
+        print("  WARNING: fewer than 5 undisturbed rounds; figures include disturbed ones")
+    print(f"  {'variant':<40} {'ns/call':>8} {'overhead':>9} {'x floor':>8}  overhead range")
+    out: dict[str, Any] = {"ns": {}, "overhead_ns": {}, "ratios": {}, "tracers": {}}
     for v in variants:
         ns = median([r[v.name] for r in res.used()])
         ov = res.overheads(v.name)
         xf = res.ratios(v.name, "floor") if v.name != "none" else []
+        out["ns"][v.name], out["overhead_ns"][v.name] = ns, median(ov)
         print(
-            f"  {v.label:<40} {ns:>10.1f} {median(ov):>12.1f} "
+            f"  {v.label:<40} {ns:>8.1f} {median(ov):>9.1f} "
             f"{(f'{median(xf):.2f}' if xf else '-'):>8}  {spread(ov)}"
         )
     print()
     print("ratios of overheads (median of per-round ratios)")
+    names = {v.name for v in variants}
     for r in RATIOS:
-        if r.num not in res.iterations or r.den not in res.iterations:
-            continue  # a variant not run here (perf trace unusable, no --compare-bpf)
+        if r.num not in names or r.den not in names:
+            continue  # not run here (no --compare-bpf)
         xs = res.ratios(r.num, r.den)
-        if not xs:
-            print(f"  {r.name:<42} {'n/a':>8}")
-            continue
         m = median(xs)
-        status = verdict(r.ok(m)) if r.limit is not None else ""
-        print(f"  {r.name:<42} {m:>8.2f}x  target {r.target:<8} {status}  ({spread(xs)})")
-        if not r.at_most:
-            # A tracer's cost per call depends on how fast its two processes
-            # wake each other (idle vCPUs wake slowly): its fastest batch is its
-            # best case, the whole-loop mean what a traced program sees.
-            xm = res.ratios(r.num, r.den, means=True)
-            if xm:
-                mm = median(xm)
-                print(
-                    f"  {'  same, on whole-loop means':<42} {mm:>8.2f}x  target {r.target:<8} "
-                    f"{verdict(r.ok(mm))}  ({spread(xm)})"
-                )
+        out["ratios"][r.name] = m
+        status = verdict(m <= r.limit) if r.limit is not None else ""
+        print(f"  {r.name:<40} {m:>8.2f}x  target {r.target:<8} {status}  ({spread(xs)})")
+
+    rec = out["overhead_ns"]["rec-raw"]
+    if res.tracers:
+        print()
+        print(f"tracers: overhead ns/call over a plain run, and / recorded ({rec:.0f} ns)")
+        print("  fastest batch = the tracer at its best; mean = what a traced program sees")
+    for t, limit in TRACER_TARGETS.items():
+        if t not in res.tracer_iterations:
+            continue
+        fast = median([r[t]["fastest"] for r in res.tracers])
+        mean = median([r[t]["mean"] for r in res.tracers])
+        out["tracers"][t] = {"fastest_ns": fast, "mean_ns": mean}
+        out["ratios"][f"{t} / recorded (fastest)"] = fast / rec
+        out["ratios"][f"{t} / recorded (mean)"] = mean / rec
+        for label, ns in (("fastest batch", fast), ("mean", mean)):
+            print(
+                f"  {t + ', ' + label:<22} {ns:>10,.0f} ns  {ns / rec:>7.1f}x recorded  "
+                f"target >= {limit:g}x {verdict(ns / rec >= limit)}"
+            )
     for n in res.notes:
         print(f"  note: {n}")
+    out.update(
+        batch=res.batch,
+        rounds=res.rounds,
+        means=res.means,
+        disturbed=res.disturbed,
+        rounds_used=used,
+        tracer_rounds=res.tracers,
+        tracer_iterations=res.tracer_iterations,
+        notes=res.notes,
+    )
+    return out
