@@ -48,3 +48,23 @@ def show(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 
 def json_lines(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines()]
+
+
+def compile_c(src: Path, out: Path) -> Path:
+    import subprocess
+
+    subprocess.run(["gcc", "-O1", "-static", "-pthread", "-o", str(out), str(src)], check=True)
+    return out
+
+
+def record(cmd: list[str], out_dir: Path) -> Path:
+    """Run `cmd` under `traceloop record --always`; the dump it wrote."""
+    import subprocess
+
+    subprocess.run(
+        [TRACELOOP, "record", "-q", "--always", "--out", str(out_dir), "--", *cmd],
+        timeout=120, capture_output=True,
+    )  # fmt: skip
+    dumps = sorted(out_dir.rglob("*.msgpack"))
+    assert len(dumps) == 1, dumps
+    return dumps[0]

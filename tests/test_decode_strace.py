@@ -1,0 +1,83 @@
+"""show's strace form against strace itself, for the same program's calls.
+
+tests/data/calls.c makes a fixed set of calls (open flags and modes, access
+modes, mmap prot/flags, sockets and sockaddrs, fcntl and ioctl requests,
+signals, clone flags, errors). It runs once under strace and once under
+`traceloop record`; the lines of the calls both can render in full must match
+(pointers and the random port aside). Skipped only where strace is missing
+outside CI; in CI (CI=true) a missing strace fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from showutil import DATA, TRACELOOP, compile_c, record
+
+pytestmark = pytest.mark.bpf
+
+# Calls whose every argument both render (no struct strace reads and we do not).
+COMPARED = {
+    "openat", "access", "faccessat", "mmap", "mprotect", "munmap", "socket", "connect", "bind",
+    "sendto", "write", "fcntl", "ioctl", "kill", "tgkill", "lseek", "dup3", "clone", "wait4",
+    "exit_group",
+}  # fmt: skip
+START = 'openat(AT_FDCWD, "/nonexistent/traceloop"'  # after libc's start-up, which differs
+
+
+def normalise(line: str) -> str:
+    line = re.sub(r"^\[pid +\d+\] ", "", line)
+    line = re.sub(r"\) +=", ") =", line)  # strace's alignment
+    line = re.sub(r"0x[0-9a-f]{5,}", "0xADDR", line)  # addresses differ between runs
+    line = re.sub(r"htons\(\d+\)", "htons(PORT)", line)  # a fresh closed port each run
+    name = line.split("(", 1)[0]
+    if name in ("clone", "wait4"):  # the child's pid
+        line = re.sub(r"= \d+$", "= PID", line)
+        line = re.sub(r"^wait4\(\d+", "wait4(PID", line)
+    return line
+
+
+def calls(lines: list[str]) -> list[str]:
+    """The compared calls of the traced process (strace ran without -f: not its child)."""
+    children = {m.group(1) for m in (re.search(r"clone\(.*\) += (\d+)$", x) for x in lines) if m}
+    out: list[str] = []
+    started = False
+    for raw in lines:
+        pid = re.match(r"\[pid +(\d+)\] ", raw)
+        if pid and pid.group(1) in children:
+            continue
+        line = normalise(raw)
+        started = started or line.startswith(START)
+        if started and line.split("(", 1)[0] in COMPARED:
+            out.append(line)
+    return out
+
+
+@pytest.fixture(scope="module")
+def strace() -> str:
+    path = shutil.which("strace")
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("strace is not installed (apt-get install strace): CI must run this test")
+        pytest.skip("strace is not installed")
+    return path
+
+
+def test_same_lines_as_strace(strace: str, tmp_path: Path) -> None:
+    exe = compile_c(DATA / "calls.c", tmp_path / "calls")
+    work = tmp_path / "work"
+    work.mkdir()
+    theirs = tmp_path / "strace.out"
+    subprocess.run([strace, "-o", str(theirs), "--", str(exe), str(work)], timeout=60)
+    dump = record([str(exe), str(work)], tmp_path / "dumps")
+    ours = subprocess.run([TRACELOOP, "show", "-o", "strace", str(dump)], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    expected = calls(theirs.read_text().splitlines())
+    got = calls(ours.splitlines())
+    assert len(expected) > 35
+    assert got == expected
