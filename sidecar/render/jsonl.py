@@ -22,7 +22,10 @@ class JsonForm:
     def obj(self, rec: Record) -> dict[str, object]:
         seq, ts, dur, cpu, pid, tid, comm, nr, a, ret, caps = rec
         c = self.calls.calls.get(nr) or self.calls.get(nr)
-        args, cut = c.json_args(a, caps, ret, self.opts.limit)
+        if caps or c.out_bufs:
+            args, cut = c.json_args(a, caps, ret, self.opts.limit)
+        else:  # most calls capture nothing: skip the captures' bookkeeping
+            args, cut = c.jargs(a), []
         obj = {
             "seq": seq,
             "ts": ts,
