@@ -347,7 +347,7 @@ def _hex_ret(ret: int, a: Sequence[int]) -> str:
 
 
 def _octal_ret(ret: int, a: Sequence[int]) -> str:
-    return octal(ret)
+    return octal(ret, a)
 
 
 def _plain_ret(ret: int, a: Sequence[int]) -> str:

@@ -58,8 +58,7 @@ def xint(v: int, a: Sequence[int] = ()) -> str:
     return hex(v) if v else "0"
 
 
-def octal(v: int, a: Sequence[int] = ()) -> str:
-    """A mode in strace's %#03o: 000, 0644, 04755."""
+def _octal(v: int, a: Sequence[int] = ()) -> str:
     return ("0" + format(v & MASK32, "o")).rjust(3, "0")
 
 
@@ -68,6 +67,12 @@ def dirfd(v: int, a: Sequence[int] = ()) -> str:
     v &= MASK32
     n = v - 0x1_0000_0000 if v & 0x8000_0000 else v
     return "AT_FDCWD" if n == AT_FDCWD else str(n)
+
+
+def jdirfd(v: int, a: Sequence[int] = ()) -> int | str:
+    v &= MASK32
+    n = v - 0x1_0000_0000 if v & 0x8000_0000 else v
+    return "AT_FDCWD" if n == AT_FDCWD else n
 
 
 def as_s32(v: int) -> int:
@@ -118,11 +123,6 @@ def json_value(s: str) -> int | str:
     return s
 
 
-_JSON_OF: dict[Fmt, JFmt] = {
-    s32: js32, u32: ju32, s64: js64, u64: ju64, xlong: jxlong, xint: jxint, ptr: ptr, octal: octal,
-}  # fmt: skip
-
-
 def json_fmt(f: Fmt) -> JFmt:
     """The JSON counterpart of a text formatter."""
     j = _JSON_OF.get(f)
@@ -171,6 +171,15 @@ def _memo_json(render: Callable[[int], int | str]) -> JFmt:
         return s
 
     return fmt
+
+
+# A mode in strace's %#03o (000, 0644, 04755); the same few in every dump.
+octal = memo(_octal)
+
+_JSON_OF: dict[Fmt, JFmt] = {
+    s32: js32, u32: ju32, s64: js64, u64: ju64, xlong: jxlong, xint: jxint, ptr: ptr, octal: octal,
+    dirfd: jdirfd,
+}  # fmt: skip
 
 
 def bits_text(v: int, table: Sequence[tuple[int, str]]) -> list[str]:
