@@ -40,7 +40,6 @@ class JsonForm:
             "errno": errno_name(-ret) if ret is not None and -4095 <= ret < 0 else None,
             "duration_ns": dur,
             "truncated": cut,
-            "raw_args": a,
         }
         if self.opts.file is not None:
             obj["file"] = self.opts.file
