@@ -26,7 +26,6 @@ from typing import IO, Any
 
 from .dumpfile import TS, DumpReader
 from .errors import TraceloopError
-from .render.calls import build
 from .render.forms import Calls, Record, RenderOptions
 from .render.info import ReadStats, info_json, info_text
 from .render.jsonl import JsonForm
@@ -204,7 +203,7 @@ def _show(
     if args.info:
         _info(reader, args.output == "json", out)
         return
-    calls = Calls(build(header))
+    calls = Calls(header)
     nrs = syscall_numbers(sel.syscalls, calls, reader.name) if sel.syscalls else None
     trigger_ts = first_trigger_ts(header)
     # --since counts back from the first trigger; without one, from the last

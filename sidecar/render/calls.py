@@ -595,15 +595,19 @@ def _ret_fmt(name: str, ix: Mapping[str, int], arch: str) -> RetFmt:
     return RETS.get(name, _plain_ret)
 
 
-def build(header: Mapping[str, Any]) -> dict[int, Call]:
-    """Decoders for every syscall number in a dump's header."""
+Wire = tuple[str, list[tuple[str, str]], list[list[int]]]
+
+
+def parse(header: Mapping[str, Any]) -> tuple[str, dict[int, Wire]]:
+    """The architecture and, per syscall number, (name, parameters, captures)
+    from a dump's header; entries of the wrong shape are left out."""
     host = header.get("host")
     arch = str(host.get("arch", "")) if isinstance(host, dict) else ""
     wire = header.get("syscalls")
     caps_wire = header.get("captures")
-    calls: dict[int, Call] = {}
+    out: dict[int, Wire] = {}
     if not isinstance(wire, dict):
-        return calls
+        return arch, out
     caps_by_nr = caps_wire if isinstance(caps_wire, dict) else {}
     for nr, entry in wire.items():
         if not isinstance(nr, int) or not isinstance(entry, list | tuple) or len(entry) != 2:
@@ -614,8 +618,14 @@ def build(header: Mapping[str, Any]) -> dict[int, Call]:
         ps = [(str(p[0]), str(p[1])) for p in params if isinstance(p, list | tuple) and len(p) == 2]
         caps = caps_by_nr.get(nr)
         caps = [c for c in caps if _int_list(c)] if isinstance(caps, list) else []
-        calls[nr] = Call(name, ps, arch, caps)
-    return calls
+        out[nr] = (name, ps, caps)
+    return arch, out
+
+
+def build(header: Mapping[str, Any]) -> dict[int, Call]:
+    """Decoders for every syscall number in a dump's header."""
+    arch, wire = parse(header)
+    return {nr: Call(name, ps, arch, caps) for nr, (name, ps, caps) in wire.items()}
 
 
 def _int_list(c: object) -> bool:

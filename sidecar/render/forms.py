@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .calls import Call
+from .calls import Call, parse
 from .output import CHUNK, Output
 
 Record = list[Any]
@@ -21,15 +21,20 @@ class RenderOptions:
 
 
 class Calls:
-    """Syscall number -> Call, with unknown numbers made on first sight."""
+    """Syscall number -> Call, each built on first sight (a dump names some 360
+    syscalls and uses a few dozen), unknown numbers included."""
 
-    def __init__(self, calls: Mapping[int, Call]) -> None:
-        self.calls = dict(calls)
+    def __init__(self, header: Mapping[str, Any]) -> None:
+        self.arch, self.wire = parse(header)
+        self.calls: dict[int, Call] = {}
+        self.names = {nr: w[0] for nr, w in self.wire.items()}
 
     def get(self, nr: int) -> Call:
         c = self.calls.get(nr)
         if c is None:
-            c = self.calls[nr] = Call.unknown(nr)
+            w = self.wire.get(nr)
+            c = Call(w[0], w[1], self.arch, w[2]) if w else Call.unknown(nr)
+            self.calls[nr] = c
         return c
 
 

@@ -32,8 +32,8 @@ class Selection:
 
 def syscall_numbers(names: Iterable[str], calls: Calls, dump: str) -> frozenset[int]:
     by_name: dict[str, list[int]] = {}
-    for nr, c in calls.calls.items():
-        by_name.setdefault(c.name, []).append(nr)
+    for nr, name in calls.names.items():
+        by_name.setdefault(name, []).append(nr)
     out: set[int] = set()
     for name in names:
         if name.startswith("syscall_") and name[8:].isdigit():
