@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import orjson
 
@@ -18,31 +19,41 @@ class JsonForm:
     def __init__(self, calls: Calls, opts: RenderOptions) -> None:
         self.calls = calls
         self.opts = opts
+        self.obj = self._objects()
 
-    def obj(self, rec: Record) -> dict[str, object]:
-        seq, ts, dur, cpu, pid, tid, comm, nr, a, ret, caps = rec
-        c = self.calls.calls.get(nr) or self.calls.get(nr)
-        if caps or c.out_bufs:
-            args, cut = c.json_args(a, caps, ret, self.opts.limit)
-        else:  # most calls capture nothing: skip the captures' bookkeeping
-            args, cut = c.jargs(a), []
-        obj = {
-            "seq": seq,
-            "ts": ts,
-            "cpu": cpu,
-            "pid": pid,
-            "tid": tid,
-            "comm": comm,
-            "syscall": c.name,
-            "nr": nr,
-            "args": args,
-            "ret": ret,
-            "errno": errno_name(-ret) if ret is not None and -4095 <= ret < 0 else None,
-            "duration_ns": dur,
-            "truncated": cut,
-        }
-        if self.opts.file is not None:
-            obj["file"] = self.opts.file
+    def _objects(self) -> Callable[[Record], dict[str, Any]]:
+        """record -> object. A closure, so the per-record work reads locals only."""
+        known = self.calls.calls
+        lookup = self.calls.get
+        limit = self.opts.limit
+        file = self.opts.file
+
+        def obj(rec: Record) -> dict[str, Any]:
+            seq, ts, dur, cpu, pid, tid, comm, nr, a, ret, caps = rec
+            c = known.get(nr) or lookup(nr)
+            if caps or c.out_bufs:
+                args, cut = c.json_args(a, caps, ret, limit)
+            else:  # most calls capture nothing: skip the captures' bookkeeping
+                args, cut = c.jargs(a), []
+            out = {
+                "seq": seq,
+                "ts": ts,
+                "cpu": cpu,
+                "pid": pid,
+                "tid": tid,
+                "comm": comm,
+                "syscall": c.name,
+                "nr": nr,
+                "args": args,
+                "ret": ret,
+                "errno": errno_name(-ret) if ret is not None and -4095 <= ret < 0 else None,
+                "duration_ns": dur,
+                "truncated": cut,
+            }
+            if file is not None:
+                out["file"] = file
+            return out
+
         return obj
 
     def line(self, rec: Record) -> str:

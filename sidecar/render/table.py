@@ -14,7 +14,7 @@ drops its text first (`-1 ENOENT`). exit, exit_group and rt_sigreturn show
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -137,7 +137,7 @@ class TableForm:
         self.w_params, self.w_ret = w["params"], w["ret"]
         # Narrower than the narrowest layout: cut whole lines at the edge.
         self.cut = opts.width if opts.width is not None and self._min_width() > opts.width else None
-        self.t0: int | None = None
+        self._line = self._lines()
 
     def _min_width(self) -> int:
         return sum(c.width for c in self.cols) + len(self.cols) - 1
@@ -153,40 +153,53 @@ class TableForm:
         return f"{BOLD}{s}{RESET}" if self.opts.color else s
 
     def line(self, rec: Record) -> str:
-        _seq, ts, dur, cpu, pid, tid, comm, nr, a, ret, caps = rec
-        if self.t0 is None:
-            self.t0 = ts
-        c = self.calls.calls.get(nr) or self.calls.get(nr)
-        params = c.table_args(a, caps, ret, self.opts.limit)
-        failed = False
-        if c.table_x:
-            r = "X"
-        elif ret is None:
-            r = "unfinished"
-        else:
-            r = c.ret_text(ret, a)
-            failed = -4095 <= ret < 0
-        name = c.name
-        if not self.wide:
-            if len(comm) > self.w_comm:
-                comm = fit(comm, self.w_comm)
-            if len(name) > self.w_name:
-                name = fit(name, self.w_name)
-            if len(params) > self.w_params:
-                params = fit(params, self.w_params)
-            if len(r) > self.w_ret:
-                if failed:
-                    r = r.split(" (", 1)[0]  # `-1 ENOENT`: the name says it
-                r = fit(r, self.w_ret)
-        s: str = self.fmt % self.pick(
-            (relative(ts - self.t0), duration(dur), cpu, pid, tid, comm, name, params, r)
-        )
-        if self.cut is not None:
-            s = fit(s, self.cut)
-        if failed and self.opts.color:
-            return RED + s + RESET
-        return s
+        return self._line(rec)
+
+    def _lines(self) -> Callable[[Record], str]:
+        """record -> row. A closure, so the per-row work reads locals only."""
+        known, lookup, limit = self.calls.calls, self.calls.get, self.opts.limit
+        wide, color, cut = self.wide, self.opts.color, self.cut
+        w_comm, w_name, w_params, w_ret = self.w_comm, self.w_name, self.w_params, self.w_ret
+        fmt, pick = self.fmt, self.pick
+        t0: list[int] = []  # the first shown call's time, once there is one
+
+        def line(rec: Record) -> str:
+            _seq, ts, dur, cpu, pid, tid, comm, nr, a, ret, caps = rec
+            if not t0:
+                t0.append(ts)
+            c = known.get(nr) or lookup(nr)
+            params = c.table_args(a, caps, ret, limit)
+            failed = False
+            if c.table_x:
+                r = "X"
+            elif ret is None:
+                r = "unfinished"
+            else:
+                r = c.ret_text(ret, a)
+                failed = -4095 <= ret < 0
+            name = c.name
+            if not wide:
+                if len(comm) > w_comm:
+                    comm = fit(comm, w_comm)
+                if len(name) > w_name:
+                    name = fit(name, w_name)
+                if len(params) > w_params:
+                    params = fit(params, w_params)
+                if len(r) > w_ret:
+                    if failed:
+                        r = r.split(" (", 1)[0]  # `-1 ENOENT`: the name says it
+                    r = fit(r, w_ret)
+            s: str = fmt % pick(
+                (relative(ts - t0[0]), duration(dur), cpu, pid, tid, comm, name, params, r)
+            )
+            if cut is not None:
+                s = fit(s, cut)
+            if failed and color:
+                return RED + s + RESET
+            return s
+
+        return line
 
     def run(self, records: Iterable[Record], out: Output) -> None:
         out.lines([self.header_line()])
-        pump(records, self.line, out)
+        pump(records, self._line, out)
