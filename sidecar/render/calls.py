@@ -411,7 +411,10 @@ def by_name(name: str, ctype: str) -> Fmt | None:
     return None
 
 
+# Addresses repeat (a service talks to the same few peers) and decoding one
+# (ipaddress) is slow: remember up to a few thousand of each form.
 _SA_CACHE: dict[bytes, str] = {}
+_SA_JSON_CACHE: dict[bytes, dict[str, Any]] = {}
 
 
 def _sockaddr(data: bytes) -> str:
@@ -421,6 +424,16 @@ def _sockaddr(data: bytes) -> str:
         if len(_SA_CACHE) < 4096:
             _SA_CACHE[data] = s
     return s
+
+
+def _sockaddr_json(data: bytes) -> dict[str, Any]:
+    """A shared object per address: only ever read (serialised), never changed."""
+    d = _SA_JSON_CACHE.get(data)
+    if d is None:
+        d = sockaddr_json(data)
+        if len(_SA_JSON_CACHE) < 4096:
+            _SA_JSON_CACHE[data] = d
+    return d
 
 
 class Call:
@@ -540,7 +553,7 @@ class Call:
                         data = data[:limit]
                     out[p[arg]] = text(data)
                 elif kind in (SA_IN, SA_OUT):
-                    out[p[arg]] = sockaddr_json(data)
+                    out[p[arg]] = _sockaddr_json(data)
                     continue
                 else:
                     continue
