@@ -206,3 +206,13 @@ def test_build_from_a_header_ignores_junk() -> None:
     assert sorted(calls) == [0, 2]
     assert calls[2].params == ("filename",)
     assert build({"syscalls": "nope"}) == {}
+
+
+def test_inlined_formatters_equal_their_functions() -> None:
+    from sidecar.render.calls import INLINE
+
+    values = [0, 1, 5, 2**31 - 1, 2**31, 2**32 - 100, 2**32 - 1, 2**32 + 7, 2**63, M64 - 1,
+              -1, -100, -(2**63)]  # fmt: skip
+    for f, expr in INLINE.items():
+        for v in values:
+            assert eval(expr.format(a="v")) == f(v, ()), (f, v)
