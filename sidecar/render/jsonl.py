@@ -13,6 +13,7 @@ from .output import Output
 
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
+NOTHING_CUT: list[str] = []  # shared by every call without captures; never changed
 
 
 class JsonForm:
@@ -34,7 +35,7 @@ class JsonForm:
             if caps or c.out_bufs:
                 args, cut = c.json_args(a, caps, ret, limit)
             else:  # most calls capture nothing: skip the captures' bookkeeping
-                args, cut = c.jargs(a), []
+                args, cut = c.jargs(a), NOTHING_CUT
             out = {
                 "seq": seq,
                 "ts": ts,
