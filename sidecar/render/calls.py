@@ -444,7 +444,8 @@ class Call:
     """How to show one syscall number of one dump."""
 
     __slots__ = ("eqs", "fmts", "jargs", "jfmts", "labels", "name", "noreturn", "out_bufs",
-                 "params", "ret_fmt", "shown", "table_x", "tmpl", "vals")  # fmt: skip
+                 "params", "plain_strace", "plain_table", "ret_fmt", "shown", "table_x", "tmpl",
+                 "vals")  # fmt: skip
 
     def __init__(
         self,
@@ -488,6 +489,14 @@ class Call:
         self.table_x = name in TABLE_X
         self.out_bufs = tuple(c[0] for c in captures if len(c) > 1 and c[1] == BUF_OUT
                               and 0 <= c[0] < len(self.params))  # fmt: skip
+        # A call that captured nothing and shows all its arguments (most of
+        # them) renders in one generated expression, no list in between.
+        self.plain_strace: Callable[[Sequence[int]], str] | None = None
+        self.plain_table: Callable[[Sequence[int]], str] | None = None
+        if self.shown is None and not self.out_bufs:
+            if not self.labels:
+                self.plain_strace = _unrolled(self.fmts, template=", ".join(["%s"] * len(fmts)))
+            self.plain_table = _unrolled(self.fmts, template=self.tmpl)
 
     @classmethod
     def unknown(cls, nr: int) -> Call:
@@ -516,6 +525,8 @@ class Call:
     def strace_args(
         self, a: Sequence[int], caps: Sequence[Sequence[Any]], ret: int | None, limit: int | None
     ) -> str:
+        if not caps and self.plain_strace is not None:
+            return self.plain_strace(a)
         vals = self.texts(a, caps, ret, limit)
         idx = self.shown(a) if self.shown else None
         if self.labels:
@@ -528,6 +539,8 @@ class Call:
     def table_args(
         self, a: Sequence[int], caps: Sequence[Sequence[Any]], ret: int | None, limit: int | None
     ) -> str:
+        if not caps and self.plain_table is not None:
+            return self.plain_table(a)
         vals = self.texts(a, caps, ret, limit)
         idx = self.shown(a) if self.shown else None
         if idx is None:
@@ -587,7 +600,9 @@ INLINE: dict[Callable[..., Any], str] = {
 
 
 def _unrolled(
-    fmts: Sequence[Callable[[int, Sequence[int]], Any]], keys: Sequence[str] | None = None
+    fmts: Sequence[Callable[[int, Sequence[int]], Any]],
+    keys: Sequence[str] | None = None,
+    template: str | None = None,
 ) -> Any:
     """`lambda a: [f0(a[0], a), f1(a[1], a), ...]` (or a dict keyed by `keys`).
 
@@ -600,7 +615,9 @@ def _unrolled(
     for i, f in enumerate(fmts):
         inline = INLINE.get(f)
         exprs.append(inline.format(a=f"a[{i}]") if inline else f"f{i}(a[{i}], a)")
-    if keys is not None:
+    if template is not None:  # the whole text at once: `fd=%s, count=%s` % (...)
+        body = f"{template!r} % (" + "".join(e + ", " for e in exprs) + ")"
+    elif keys is not None:
         body = "{" + ", ".join(f"{k!r}: {e}" for k, e in zip(keys, exprs, strict=True)) + "}"
     else:
         body = "[" + ", ".join(exprs) + "]"
