@@ -475,7 +475,7 @@ class Call:
                 fmts.append(_bind(f, ix, ctype))
             else:
                 fmts.append(f or by_name(pname, ctype) or by_type(ctype))
-        # One formatter per parameter, in order: zip(fmts, args) pairs them.
+        # One formatter per parameter, in order, then written out per form.
         self.fmts = tuple(fmts)
         self.jfmts = tuple(json_fmt(f) for f in fmts)
         self.vals: Callable[[Sequence[int]], list[str]] = _unrolled(self.fmts)
