@@ -35,8 +35,8 @@ BPF_TASK_STORAGE(ts, struct inflight);
 HELPERS = {
     "empty program (stats overhead)": "",
     "bpf_get_current_cgroup_id": "if (bpf_get_current_cgroup_id() == 1) return 1;",
-    "  + hash lookup, miss": "u64 c = bpf_get_current_cgroup_id(); if (h.lookup(&c)) return 1;",
-    "  + hash lookup, hit": "u64 c = bpf_get_current_cgroup_id(); if (h.lookup(&c)) return 1;",
+    "cgroup_id + hash lookup, miss (both)": "u64 c = bpf_get_current_cgroup_id(); if (h.lookup(&c)) return 1;",
+    "cgroup_id + hash lookup, hit (both)": "u64 c = bpf_get_current_cgroup_id(); if (h.lookup(&c)) return 1;",
     "bpf_get_current_ancestor_cgroup_id": (
         "if (bpf_get_current_ancestor_cgroup_id(1) == 7) return 1;"
     ),
@@ -110,7 +110,7 @@ def run(cgs: BenchCgroups, quick: bool, alt_bpf: Path | None = None) -> dict[str
         for label, body in HELPERS.items():
             b = BPF(text=f"{PRELUDE}\nRAW_TRACEPOINT_PROBE(sys_enter) {{ {body} return 0; }}")
             try:
-                if label.endswith("hit"):
+                if "hash lookup, hit" in label:
                     b[b"h"][ctypes.c_uint64(cgs.other.id)] = ctypes.c_uint32(1)
                 pid = prog_id(b.funcs[b"raw_tracepoint__sys_enter"].fd)
                 (t,) = ns_per_run([pid], cgs.other, exe, reps, n)

@@ -1,6 +1,6 @@
 """traceloop-sidecar benchmarks (issue 2): one entry point for all of them.
 
-    sudo .venv/bin/python bench/run.py                 # everything (~15 min)
+    sudo .venv/bin/python bench/run.py                 # everything (~7 min)
     sudo .venv/bin/python bench/run.py --quick         # everything, short (~3 min)
     sudo .venv/bin/python bench/run.py percall dump    # a subset
 
