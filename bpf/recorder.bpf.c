@@ -13,7 +13,7 @@
 // Compile-time settings (-D...): NSLABS, NSLOTS (power of two), CAP (bytes per
 // capture area), PATH_CAP, BUF_CAP, SA_CAP (<= CAP), ROOT_ID, ROOT_LEVEL,
 // ADOPT_ROOT, MAX_NR, USE_RAW_TP, TRIG_ENABLED, TRIG_MAIN_ONLY, FREEZE_ON_TRIGGER,
-// EVENT_PAGES, MAX_CGROUPS, CGCACHE, XFILTER (powers of two).
+// EVENT_PAGES, MAX_CGROUPS, CGCACHE, XFILTER (powers of two), COMM_EVERY.
 
 #include <uapi/linux/ptrace.h>
 #include <uapi/linux/bpf.h>
@@ -68,6 +68,9 @@
 #endif
 #ifndef NR_EXECVEAT
 #define NR_EXECVEAT -1
+#endif
+#ifndef NR_PRCTL
+#define NR_PRCTL -1
 #endif
 #define EXEC_MARK 0x7fff0000
 #define SIGNALED 0x10000
@@ -186,24 +189,48 @@ BPF_ARRAY(scinfo, struct scinfo, MAX_NR);
 BPF_PERCPU_ARRAY(stats, u64, ST_NSTATS);
 BPF_TASK_STORAGE(inflight, struct inflight);
 #ifdef USE_RAW_TP
-// Exit filter. Most sys_exits are of threads with no recorded call in flight,
-// and the task-storage lookup that tells is most of sys_exit's cost. Both raw
-// tracepoints get the thread's pt_regs pointer, fixed for the thread's life
-// and distinct among live threads, so one word per hash bucket of it says who
-// may have a call in flight: 0 (nobody), that pointer (that thread only) or
-// XF_ANY (two recording threads met here: every exit looks). A bucket only
-// goes 0 -> pointer (compare-and-swap) or -> XF_ANY, and back to 0 only by
-// its own thread when it exits, so a thread that marked its bucket is never
-// skipped; marks left by dead threads only cost the lookup.
+// Per-thread fast path. Most sys_exits are of threads with no recorded call
+// in flight, and for recorded calls the task-storage lookups (enter and exit)
+// and bpf_get_current_comm are the costliest helper calls (bench/README.md,
+// "anatomy"). Both raw tracepoints get the thread's pt_regs pointer, fixed
+// for the thread's life and distinct among live threads, so a table indexed
+// by a hash of it can hold each recording thread's pairing state and comm:
+//   - a bucket is claimed by compare-and-swap of `regs` from 0, and only its
+//     owner writes the rest; the owner gives it back (regs = 0) in exit and
+//     exit_group, which have no sys_exit;
+//   - a thread that finds its bucket owned by another pointer pairs through
+//     task storage and sets `any`, so every exit hashed here looks there;
+//   - `any` is never cleared (a thread may be in flight through task storage),
+//     and a bucket whose owner died without exit stays taken until a new
+//     thread gets the same kernel stack: both only cost the slower path.
+// sys_exit of a thread that neither owns its bucket nor finds `any` set has
+// nothing in flight and returns after one inlined array lookup.
 #ifndef XFILTER
 #define XFILTER 16384
 #endif
-#define XF_ANY 1ull
-BPF_ARRAY(xfilter, u64, XFILTER);
+// comm is read again after this many calls, at the first call of a thread,
+// and after execve and prctl (PR_SET_NAME); a name written to
+// /proc/PID/task/TID/comm by another thread shows up at most COMM_EVERY
+// calls late.
+#ifndef COMM_EVERY
+#define COMM_EVERY 32
+#endif
+struct xthread {
+    u64 regs;           // owner's pt_regs pointer; 0: free
+    u64 any;            // a thread pairing through task storage hashed here
+    u64 seq;            // the owner's open slot: seq + 1, 0 when none
+    u32 idx;            // its index in `slots`
+    u32 tid;            // whose comm is cached (the owner's, once read)
+    u8 kinds;           // capture areas still to read at exit (bit i)
+    u8 comm_left;       // calls left before comm is read again
+    u8 pad[6];
+    char comm[16];
+};
+BPF_ARRAY(xthreads, struct xthread, XFILTER);
 
-static __always_inline u64 *xf_bucket(u64 regs) {
+static __always_inline struct xthread *xthread_of(u64 regs) {
     u32 b = (u32)((regs * 0x9E3779B97F4A7C15ull) >> 32) & (XFILTER - 1);
-    return xfilter.lookup(&b);
+    return xthreads.lookup(&b);
 }
 #endif
 BPF_RINGBUF_OUTPUT(events, EVENT_PAGES);
@@ -422,18 +449,49 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     s->tid = (u32)id;
     s->nr = nr;
     s->cpu = bpf_get_smp_processor_id();
-    bpf_get_current_comm(s->comm, sizeof(s->comm));
 #ifdef USE_RAW_TP
-    struct pt_regs regs = {};
-    bpf_probe_read_kernel(&regs, sizeof(regs), (void *)ctx->args[0]);
+    u64 regp = ctx->args[0];
+    // The thread's fast-path bucket, if it owns it or can claim it.
+    struct xthread *x = xthread_of(regp);
+    int fresh = 0;
+    if (x && x->regs != regp) {
+        if (x->regs == 0 && __sync_val_compare_and_swap(&x->regs, 0, regp) == 0) {
+            fresh = 1;  // claimed: the cached comm was someone else's
+        } else {
+            if (!x->any)
+                x->any = 1;
+            x = 0;
+        }
+    }
+    if (x && !fresh && x->tid == (u32)id && x->comm_left) {
+        x->comm_left -= 1;
+        *(u64 *)&s->comm[0] = *(u64 *)&x->comm[0];
+        *(u64 *)&s->comm[8] = *(u64 *)&x->comm[8];
+    } else {
+        bpf_get_current_comm(s->comm, sizeof(s->comm));
+        if (x) {
+            *(u64 *)&x->comm[0] = *(u64 *)&s->comm[0];
+            *(u64 *)&x->comm[8] = *(u64 *)&s->comm[8];
+            x->tid = (u32)id;
+            x->comm_left = COMM_EVERY;
+        }
+    }
 #if defined(__TARGET_ARCH_x86)
-    s->args[0] = regs.di;
-    s->args[1] = regs.si;
-    s->args[2] = regs.dx;
-    s->args[3] = regs.r10;
-    s->args[4] = regs.r8;
-    s->args[5] = regs.r9;
+    // Only the six argument registers: r10, r9, r8, (ax, cx,) dx, si, di lie
+    // together in x86's pt_regs, so one 64-byte read gets them all.
+    _Static_assert(__builtin_offsetof(struct pt_regs, di) - __builtin_offsetof(struct pt_regs, r10) == 56,
+                   "x86 pt_regs layout");
+    u64 w[8] = {};
+    bpf_probe_read_kernel(w, sizeof(w), (void *)(regp + __builtin_offsetof(struct pt_regs, r10)));
+    s->args[0] = w[7];
+    s->args[1] = w[6];
+    s->args[2] = w[5];
+    s->args[3] = w[0];
+    s->args[4] = w[2];
+    s->args[5] = w[1];
 #elif defined(__TARGET_ARCH_arm64)
+    struct pt_regs regs = {};
+    bpf_probe_read_kernel(&regs, sizeof(regs), (void *)regp);
     s->args[0] = regs.orig_x0;
     s->args[1] = regs.regs[1];
     s->args[2] = regs.regs[2];
@@ -444,6 +502,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
 #error "USE_RAW_TP needs x86_64 or arm64; build without it"
 #endif
 #else
+    bpf_get_current_comm(s->comm, sizeof(s->comm));
     s->args[0] = args->args[0];
     s->args[1] = args->args[1];
     s->args[2] = args->args[2];
@@ -470,25 +529,29 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     }
     s->seq_end = seq;
 
-    struct inflight *in = inflight.task_storage_get(
-        (struct task_struct *)bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-    if (in) {
-        in->seq = seq;
-        in->idx = idx;
-        in->kinds = pending;
+    // Where sys_exit will find the slot.
 #ifdef USE_RAW_TP
-        u64 regs = ctx->args[0];
-        u64 *xb = xf_bucket(regs);
-        if (xb && (nr == NR_EXIT || nr == NR_EXIT_GROUP)) {
-            // The thread ends in this call, which has no sys_exit: its stack,
-            // soon reused by a new thread, should not carry the mark along.
-            __sync_val_compare_and_swap(xb, regs, 0);
-        } else if (xb && *xb != regs && *xb != XF_ANY) {
-            u64 old = __sync_val_compare_and_swap(xb, 0, regs);
-            if (old != 0 && old != regs)
-                *xb = XF_ANY;
+    if (x) {
+        if (nr == NR_EXIT || nr == NR_EXIT_GROUP) {
+            // The thread ends in this call, which has no sys_exit: give the
+            // bucket back for the next thread.
+            x->seq = 0;
+            x->regs = 0;
+        } else {
+            x->seq = seq;
+            x->idx = idx;
+            x->kinds = pending;
         }
+    } else
 #endif
+    {
+        struct inflight *in = inflight.task_storage_get(
+            (struct task_struct *)bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+        if (in) {
+            in->seq = seq;
+            in->idx = idx;
+            in->kinds = pending;
+        }
     }
 
     // An exec kills the process's other threads with SIGKILL: mark the
@@ -517,21 +580,45 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
 
 #ifdef USE_RAW_TP
 RAW_TRACEPOINT_PROBE(sys_exit) {
+    u64 regp = ctx->args[0];
     s64 ret = ctx->args[1];
-    u64 *xb = xf_bucket(ctx->args[0]);
-    if (xb && *xb != ctx->args[0] && *xb != XF_ANY)
+    struct xthread *x = xthread_of(regp);
+    if (!x)
+        return 0;
+    u32 idx;
+    u64 seq;
+    u8 kinds;
+    if (x->regs == regp) {
+        seq = x->seq;
+        if (!seq)
+            return 0;
+        idx = x->idx;
+        kinds = x->kinds;
+        x->seq = 0;
+    } else if (x->any) {
+        struct inflight *in = inflight.task_storage_get(
+            (struct task_struct *)bpf_get_current_task_btf(), 0, 0);
+        if (!in || !in->seq)
+            return 0;
+        seq = in->seq;
+        idx = in->idx;
+        kinds = in->kinds;
+        in->seq = 0;
+    } else {
         return 0;  // this thread has no recorded call in flight
+    }
 #else
 TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
     s64 ret = args->ret;
-#endif
     struct inflight *in = inflight.task_storage_get(
         (struct task_struct *)bpf_get_current_task_btf(), 0, 0);
     if (!in || !in->seq)
         return 0;
     u32 idx = in->idx;
     u64 seq = in->seq;
+    u8 kinds = in->kinds;
     in->seq = 0;
+#endif
     struct slot *s = slots.lookup(&idx);
     if (!s || s->seq_begin != seq)
         return 0;  // overwritten meanwhile: the slot belongs to a newer call
@@ -539,9 +626,14 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
         u32 tgid = bpf_get_current_pid_tgid() >> 32;
         exiting.delete(&tgid);
     }
-    if (in->kinds & 1)
+#ifdef USE_RAW_TP
+    // The thread's name changes at exec and by prctl(PR_SET_NAME).
+    if (x->regs == regp && (s->nr == NR_EXECVE || s->nr == NR_EXECVEAT || s->nr == NR_PRCTL))
+        x->comm_left = 0;
+#endif
+    if (kinds & 1)
         capture_exit(s, 0, ret);
-    if (in->kinds & 2)
+    if (kinds & 2)
         capture_exit(s, 1, ret);
     s->ret = ret;
     s->dur = bpf_ktime_get_boot_ns() - s->ts;

@@ -49,6 +49,10 @@ class KernelConfig:
     triggers: int = 0  # Reason bits detected in the kernel
     main_only: int = 0  # Reason bits that count only for the main process
     freeze_on_trigger: bool = True
+    # Buckets of the per-thread fast path (raw tracepoints; a power of two).
+    # Threads whose bucket is taken pair through task storage, a little
+    # slower; tests use 1 to make every thread but one take that path.
+    thread_buckets: int = 16384
 
 
 def _arch_define() -> str:
@@ -77,6 +81,7 @@ def cflags(cfg: KernelConfig, table: SyscallTable) -> list[str]:
         ("exit_group", "NR_EXIT_GROUP"),
         ("execve", "NR_EXECVE"),
         ("execveat", "NR_EXECVEAT"),
+        ("prctl", "NR_PRCTL"),
     ):
         if name in table.by_name:
             flags.append(f"-D{macro}={table.by_name[name].nr}")
@@ -86,6 +91,7 @@ def cflags(cfg: KernelConfig, table: SyscallTable) -> list[str]:
         flags.append("-DADOPT_ROOT")
     if s.raw_tracepoints:
         flags.append("-DUSE_RAW_TP")
+        flags.append(f"-DXFILTER={cfg.thread_buckets}")
     return flags
 
 

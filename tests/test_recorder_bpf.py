@@ -12,7 +12,7 @@ import pytest
 from bpfutil import child_cgroup, dump, names, run_in, table, watched_parent
 
 from sidecar.argkinds import Kind
-from sidecar.dumpfile import ARGS, CAPS, DUR, NR, PID, RET, SEQ
+from sidecar.dumpfile import ARGS, CAPS, COMM, DUR, NR, PID, RET, SEQ, TID
 from sidecar.layout import Settings
 from sidecar.slab import read_consistent, to_records
 
@@ -173,13 +173,20 @@ def test_slabs_return_to_the_free_list_and_full_table_is_counted(tmp_path: Path)
     assert b"/marker-after-release" in {c[2] for r in recs for c in r[CAPS]}
 
 
-def test_concurrent_threads_pair_exactly(tmp_path: Path) -> None:
+# 1 bucket: the first thread takes the fast path, every other one the
+# task-storage path, with the exit filter told to look ("any").
+BUCKETS = [pytest.param(16384, id="own-buckets"), pytest.param(1, id="shared-bucket")]
+
+
+@pytest.mark.parametrize("buckets", BUCKETS)
+def test_concurrent_threads_pair_exactly(tmp_path: Path, buckets: int) -> None:
     """Threads' calls interleave; each exit fills in its own call's slot.
 
     Thread i reads /dev/zero with its own length L_i, so read() returns L_i:
     an exit paired with another thread's slot would show the wrong value.
     """
-    with watched_parent(Settings(syscall_filters=("read",))) as (k, parent):
+    settings = Settings(syscall_filters=("read",))
+    with watched_parent(settings, thread_buckets=buckets) as (k, parent):
         cg = child_cgroup(parent)
         code = (
             "import os,threading\n"
@@ -195,3 +202,17 @@ def test_concurrent_threads_pair_exactly(tmp_path: Path) -> None:
     assert len(zero_reads) == 1800
     assert len({r[5] for r in zero_reads}) == 6  # six threads
     assert all(r[RET] == r[ARGS][2] and r[DUR] > 0 for r in zero_reads)
+
+
+@pytest.mark.parametrize("buckets", BUCKETS)
+def test_comm_follows_exec_prctl_and_threads(progs: Path, tmp_path: Path, buckets: int) -> None:
+    """The recorder caches each thread's name: it must still be the right one."""
+    with watched_parent(Settings(), thread_buckets=buckets) as (k, parent):
+        cg = child_cgroup(parent)
+        assert run_in(cg, [str(progs / "renamer")]).returncode == 0
+        _, recs = dump(k, cg, tmp_path / "d")
+    closes = {r[ARGS][0]: r for r in recs if table().name(r[NR]) == "close"}
+    comm_of = {first: {closes[first + i][COMM] for i in range(100)} for first in (1000, 2000, 3000)}
+    assert comm_of == {1000: {"renamer"}, 2000: {"tl-renamed"}, 3000: {"tl-worker"}}
+    assert closes[3000][TID] != closes[2000][TID]
+    assert all(closes[a][RET] == -errno.EBADF for a in closes if a >= 1000)
