@@ -47,6 +47,11 @@ HELPERS = {
         "struct pt_regs r = {}; bpf_probe_read_kernel(&r, sizeof(r), (void *)ctx->args[0]);"
         " if (r.di == 7) return 1;"
     ),
+    "bpf_probe_read_kernel(64 B of pt_regs)": (
+        "u64 w[8] = {}; bpf_probe_read_kernel(w, sizeof(w), (void *)ctx->args[0]);"
+        " if (w[7] == 7) return 1;"
+    ),
+    "bpf_get_current_task": "if (bpf_get_current_task() == 7) return 1;",
     "task_storage_get (none yet)": (
         "if (ts.task_storage_get((struct task_struct *)bpf_get_current_task_btf(), 0, 0)) return 1;"
     ),
