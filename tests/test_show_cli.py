@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import msgpack
@@ -138,3 +139,16 @@ def test_broken_pipe_is_quiet(good: Path) -> None:
         shell=True, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert r.stderr == "" and len(r.stdout.splitlines()) == 1
+
+
+def test_show_imports_neither_the_kernel_side_nor_boto3(good: Path) -> None:
+    """A viewer starts fast: only the chosen subcommand's modules load."""
+    code = (
+        "import sys; from sidecar.cli import main\n"
+        f"rc = main(['show', '-o', 'json', {str(good)!r}])\n"
+        "print(rc, sorted(m for m in ('numpy', 'bcc', 'boto3', 'kubernetes') if m in sys.modules),"
+        " file=sys.stderr)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.stderr.strip().splitlines()[-1] == "0 []", res.stderr
+    assert res.stdout.count("\n") > 10
