@@ -3,9 +3,10 @@
 Computed from the layout (Settings().slab_bytes, the slab meta, one cgslab
 entry) and cross-checked against what the kernel charges for each map: the
 `memlock` of /proc/self/fdinfo/<map fd>, and `bpftool map show` when bpftool
-is installed. Per-thread pairing state (task storage) is allocated on a
-thread's first recorded call and freed when the thread ends; its size comes
-from the running kernel's BTF.
+is installed. Recording threads keep their pairing state in the
+preallocated `xthreads` table (one bucket each); a thread whose bucket is
+taken uses task storage instead, allocated on its first recorded call and
+freed when it ends, whose size comes from the running kernel's BTF.
 """
 
 from __future__ import annotations
@@ -140,8 +141,8 @@ def run(cgs: BenchCgroups) -> dict[str, Any]:
     )
     if per_thread:
         print(
-            f"  + per recorded thread, while it lives: task storage ~{per_thread} B "
-            f"(bpf_local_storage {ls} B + elem {selem}+{inflight} B, kmalloc-rounded)"
+            f"  + per recorded thread whose xthreads bucket is taken, while it lives: task storage "
+            f"~{per_thread} B (bpf_local_storage {ls} B + elem {selem}+{inflight} B, kmalloc-rounded)"
         )
     print(
         f"preallocated for the whole node at load: {total:,} B ({total / 2**20:.1f} MiB), "
