@@ -60,6 +60,14 @@ MAIN_END_NS = 250_000_000
 DEFAULT_TRIGGERS = "nonzero-exit:main,fatal-signal:main,oom-kill,container-exit"
 
 
+def _listen_addr(text: str) -> str:
+    try:
+        metrics.listen_addr(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "daemon",
@@ -137,6 +145,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--metrics-addr",
         default=None,
+        type=_listen_addr,
         metavar="HOST:PORT",
         help="serve /metrics, /healthz, /readyz",
     )

@@ -17,6 +17,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from .errors import UsageError
+
 CONTAINERS = Gauge("traceloop_containers_recorded", "Containers with a slab (alive or kept)")
 SYSCALLS = Gauge("traceloop_syscalls_recorded", "Syscalls recorded into current slabs")
 OVERWRITTEN = Gauge("traceloop_syscalls_overwritten", "Recorded syscalls since overwritten")
@@ -49,9 +51,17 @@ class Health:
         return time.monotonic() - self._tick < self.stale_after
 
 
+def listen_addr(text: str) -> tuple[str, int]:
+    """`HOST:PORT` or `:PORT` (all addresses); `[::1]:PORT` for IPv6."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT or :PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
 def serve(addr: str, health: Health, refresh: Callable[[], None]) -> ThreadingHTTPServer:
     """Serve /metrics, /healthz, /readyz on `addr` (HOST:PORT or :PORT) in a thread."""
-    host, _, port = addr.rpartition(":")
+    host, port = listen_addr(addr)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -80,6 +90,9 @@ def serve(addr: str, health: Health, refresh: Callable[[], None]) -> ThreadingHT
         def log_message(self, *args: object) -> None:
             pass  # scrapes every few seconds would flood the log
 
-    server = ThreadingHTTPServer((host or "0.0.0.0", int(port)), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as e:
+        raise UsageError(f"--metrics-addr {addr}: cannot listen: {e.strerror or e}") from None
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server

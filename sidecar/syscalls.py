@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import TracefsError
+from .errors import PermissionDeniedError, TracefsError
 
 TRACEFS_CANDIDATES = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 
@@ -40,8 +40,15 @@ class Syscall:
 
 def find_tracefs(candidates: Iterable[Path] = TRACEFS_CANDIDATES) -> Path:
     for path in candidates:
-        if (path / "events" / "syscalls").is_dir():
-            return path
+        try:
+            if (path / "events" / "syscalls").is_dir():
+                return path
+        except PermissionError:
+            # tracefs is root-only: the usual first mistake, running as a user.
+            raise PermissionDeniedError(
+                f"cannot read {path}: recording needs root "
+                "(or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)"
+            ) from None
     raise TracefsError(
         "tracefs with syscall events not found at /sys/kernel/tracing: "
         "mount it with 'mount -t tracefs nodev /sys/kernel/tracing' "

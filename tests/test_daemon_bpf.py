@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -177,3 +178,16 @@ def test_window_keeps_only_the_last_seconds_before_the_trigger(runc, tmp_path: P
     assert header["window"]["seconds"] == 0.5 and header["window"]["cut"] > 0
     trigger_ts = header["triggers"][0]["ts_ns"]
     assert all(trigger_ts - r[1] <= 0.5e9 for r in recs)
+
+
+def test_daemon_listen_address_errors_are_one_line(tmp_path: Path) -> None:
+    argv = [TRACELOOP, "daemon", "--sink", str(tmp_path / "d"), "--control-socket", str(tmp_path / "s")]
+    r = subprocess.run([*argv, "--metrics-addr", "localhost"], capture_output=True, text=True)
+    assert r.returncode == 2 and "'localhost' is not HOST:PORT" in r.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        addr = f"127.0.0.1:{taken.getsockname()[1]}"
+        r = subprocess.run([*argv, "--metrics-addr", addr], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [f"traceloop: error: --metrics-addr {addr}: cannot listen: Address already in use"]
