@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .argtypes import seconds
 from .errors import TraceloopError, UsageError
 
 DEFAULT_SOCKET = "/run/traceloop/control.sock"
@@ -39,7 +40,7 @@ def add_parser(sub: Any) -> None:
         "--socket", default=DEFAULT_SOCKET, help="the daemon's control socket (default %(default)s)"
     )
     p.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds to wait (default %(default)s)"
+        "--timeout", type=seconds, default=30.0, help="seconds to wait (default %(default)s)"
     )
     p.set_defaults(func=run_dump)
 

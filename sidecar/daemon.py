@@ -34,6 +34,7 @@ from triggers.kernel import (
 )
 
 from . import cgroups, metrics
+from .argtypes import count, seconds
 from .cgroupwatch import CgroupWatch
 from .containers import ContainerRef, identify, normalize_id
 from .control import DEFAULT_SOCKET, ControlServer
@@ -103,7 +104,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--grace",
-        type=float,
+        type=seconds,
         default=0.0,
         metavar="SECONDS",
         help="keep recording this long after a trigger before freezing (default 0: freeze "
@@ -111,32 +112,36 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--window",
-        type=float,
+        type=seconds,
         default=None,
         metavar="SECONDS",
         help="only the last SECONDS before the trigger go into a dump (default: all kept)",
     )
     p.add_argument(
         "--coalesce",
-        type=float,
+        type=seconds,
         default=0.25,
         metavar="SECONDS",
         help="triggers this close together are one incident (default %(default)s)",
     )
     p.add_argument(
         "--rate-limit",
-        type=int,
+        type=count,
         default=5,
         metavar="N",
         help="dumps per container per --rate-period; more are counted, not written "
         "(default %(default)s)",
     )
     p.add_argument(
-        "--rate-period", type=float, default=600.0, metavar="SECONDS", help="(default %(default)s)"
+        "--rate-period",
+        type=seconds,
+        default=600.0,
+        metavar="SECONDS",
+        help="the period of --rate-limit (default %(default)s)",
     )
     p.add_argument(
         "--keep-dead",
-        type=float,
+        type=seconds,
         default=600.0,
         metavar="SECONDS",
         help="keep a dead container's window this long for late triggers such as a pod "

@@ -37,10 +37,12 @@ class Settings:
             raise UsageError(f"--slots must be a power of two >= 16, not {self.slots}")
         if not 1 <= self.containers <= 4096:
             raise UsageError(f"--max-containers must be 1..4096, not {self.containers}")
-        for name in ("path_cap", "buf_cap", "sa_cap"):
+        for name, option in (
+            ("path_cap", "--string-size"), ("buf_cap", "--buffer-size"), ("sa_cap", "sa_cap"),
+        ):  # fmt: skip
             v = getattr(self, name)
             if not 16 <= v <= 4096:
-                raise UsageError(f"{name.replace('_', '-')} must be 16..4096 bytes, not {v}")
+                raise UsageError(f"{option} must be 16..4096 bytes, not {v}")
 
     @property
     def cap(self) -> int:

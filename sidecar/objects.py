@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from .argtypes import count
 from .errors import SinkError, UsageError
 from .localsink import atomic_write
 
@@ -39,7 +40,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "-n",
         "--limit",
-        type=int,
+        type=count,
         default=100,
         help="show the newest N (default %(default)s; 0: all)",
     )

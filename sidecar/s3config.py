@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .argtypes import seconds
 from .errors import UsageError
 from .s3keys import DEFAULT_KEY_TEMPLATE
 from .spoolpolicy import POLICIES, REFUSE
@@ -42,16 +43,6 @@ def parse_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 512M, 2G)")
     mult = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
     return int(float(m.group(1)) * mult)
-
-
-def _positive(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
-    return v
 
 
 @dataclass(frozen=True)
@@ -121,7 +112,7 @@ def add_client_options(g: argparse._ActionsContainer) -> None:
     )
     g.add_argument(
         "--s3-timeout",
-        type=_positive,
+        type=seconds,
         default=ClientOptions.timeout,
         metavar="SECONDS",
         help="connect and read timeout of one request (default %(default)s)",
@@ -186,14 +177,14 @@ def add_s3_options(
     )
     g.add_argument(
         "--s3-retry-max-wait",
-        type=_positive,
+        type=seconds,
         default=S3Options.retry_max_wait,
         metavar="SECONDS",
         help="cap of the exponential backoff between retries (default %(default)s)",
     )
     g.add_argument(
         "--upload-timeout",
-        type=_positive,
+        type=seconds,
         default=upload_timeout_default,
         metavar="SECONDS",
         help="at exit, wait this long for spooled dumps to reach the store; what is left "

@@ -153,3 +153,25 @@ def test_partials_from_a_crash_are_cleaned(tmp_path: Path) -> None:
     (tmp_path / "c" / "keep.msgpack").write_bytes(b"whole")
     assert clean_partials(tmp_path) == 1
     assert os.listdir(tmp_path / "c") == ["keep.msgpack"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["daemon", "--rate-limit", "-1"], "argument --rate-limit: must not be negative: -1"),
+        (["daemon", "--grace", "soon"], "argument --grace: not a number of seconds: 'soon'"),
+        (["daemon", "--window", "nan"], "argument --window: must not be negative: nan"),
+        (["dump", "web", "--timeout", "-5"], "argument --timeout: must not be negative: -5"),
+        (["ls", "s3://bucket", "-n", "-2"], "argument -n/--limit: must not be negative: -2"),
+        (["daemon", "--metrics-addr", "9090"], "argument --metrics-addr: '9090' is not HOST:PORT"),
+    ],
+)
+def test_bad_numbers_are_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sidecar.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err.splitlines()[-1]
