@@ -154,15 +154,32 @@ def add_parser(sub: Any) -> None:
         metavar="HOST:PORT",
         help="serve /metrics, /healthz, /readyz",
     )
-    p.add_argument("--control-socket", default=DEFAULT_SOCKET, help="(default %(default)s)")
-    p.add_argument("--node-name", default=os.environ.get("NODE_NAME") or socket.gethostname())
+    p.add_argument(
+        "--control-socket",
+        default=DEFAULT_SOCKET,
+        metavar="PATH",
+        help="Unix socket (root only) for 'traceloop dump' (default %(default)s)",
+    )
+    p.add_argument(
+        "--node-name",
+        default=os.environ.get("NODE_NAME") or socket.gethostname(),
+        help="this node's name in dumps and keys (default: $NODE_NAME, else the host name)",
+    )
     p.add_argument(
         "--cluster",
         default=os.environ.get("TRACELOOP_CLUSTER", ""),
-        help="cluster name for dump keys",
+        help="cluster name, the {cluster} of S3 object keys (default: $TRACELOOP_CLUSTER)",
     )
-    p.add_argument("--log-format", choices=["text", "json"], default="text")
-    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    p.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="log lines on stderr as text or one JSON object each (default %(default)s)",
+    )
+    p.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], default="info",
+        help="(default %(default)s)",
+    )  # fmt: skip
     add_recorder_options(p)
     add_s3_options(p)
     add_kube_options(p)  # pod-restart triggers, pod names in dumps, Events
