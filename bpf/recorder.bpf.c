@@ -175,8 +175,9 @@ BPF_HASH(cgslab, u64, u32, MAX_CGROUPS);
 // names this cgroup as owner, so a slab released or re-adopted meanwhile
 // sends us back to `cgslab`. Only facts that never change are cached as
 // negative: a cgroup outside ROOT_ID stays outside (cgroups do not move and
-// ids are not reused); it is stored as cg | CG_FIXED in one word, which
-// cannot be torn. Userspace's IGNORED entries are never cached.
+// ids are not reused), and a cgroup userspace ignores stays ignored
+// (Kernel.ignore writes the entry); it is stored as cg | CG_FIXED in one
+// word, which cannot be torn.
 #define CG_FIXED (1ull << 63)
 struct cgcache {
     u64 cg;

@@ -26,6 +26,7 @@ from .layout import META_DTYPE, Settings, slot_dtype
 from .syscalls import SyscallTable
 
 IGNORED = 0xFFFFFFFF
+CG_FIXED = 1 << 63  # bpf/recorder.bpf.c: a cgcache entry "never recorded"
 MAX_NR = 1024
 
 
@@ -208,6 +209,15 @@ class Kernel:
         m[key] = ctypes.c_uint32(IGNORED)
         if old is not None and old.value != IGNORED:
             self._free(old.value)
+        # Also tell the kernel's cgroup cache, which then answers "not
+        # recorded" without the cgslab lookup (a host process's every call on
+        # a node running the daemon). Being ignored is forever, as being
+        # outside the root is, since cgroup ids are not reused; the entry is a
+        # hint the kernel may overwrite for another cgroup at any time.
+        cache = self.bpf[b"cgcache"]
+        leaf = cache.Leaf()
+        leaf.cg = cgroup_id | CG_FIXED
+        cache[ctypes.c_int(cgroup_id & (cache.max_entries - 1))] = leaf
 
     def release(self, cgroup_id: int, slab: int) -> None:
         """Forget a dead cgroup and return its slab to the free list."""

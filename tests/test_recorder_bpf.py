@@ -173,6 +173,27 @@ def test_slabs_return_to_the_free_list_and_full_table_is_counted(tmp_path: Path)
     assert b"/marker-after-release" in {c[2] for r in recs for c in r[CAPS]}
 
 
+def test_ignored_cgroups_are_never_recorded_before_or_after_adoption(tmp_path: Path) -> None:
+    with watched_parent(Settings(containers=2)) as (k, parent):
+        early, late, other = (child_cgroup(parent) for _ in range(3))
+        k.ignore(early.id)  # as the daemon does for host cgroups it finds at start
+        run_in(early, ["sh", "-c", "cat /marker-early"])
+        run_in(late, ["true"])
+        assert early.id not in k.cgroups() and late.id in k.cgroups()
+        slab = k.cgroups()[late.id]
+        k.ignore(late.id)  # as the daemon does once it names a new cgroup a non-container
+        head = int(k.meta[slab]["head"])
+        for _ in range(2):
+            run_in(late, ["sh", "-c", "cat /marker-late"])
+        assert int(k.meta[slab]["head"]) == head  # nothing more went into its old slab
+        run_in(other, ["sh", "-c", "cat /marker-other"])
+        assert set(k.cgroups()) == {other.id}  # late's slab went back and served other
+        _, recs = dump(k, other, tmp_path / "d")
+    assert {c[2] for r in recs for c in r[CAPS]} & {b"/marker-early", b"/marker-late", b"/marker-other"} == {
+        b"/marker-other"
+    }
+
+
 # 1 bucket: the first thread takes the fast path, every other one the
 # task-storage path, with the exit filter told to look ("any").
 BUCKETS = [pytest.param(16384, id="own-buckets"), pytest.param(1, id="shared-bucket")]
