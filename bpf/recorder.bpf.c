@@ -117,7 +117,7 @@ struct slot {
     u32 nr;
     u16 cpu;
     u8 done;            // 1 once sys_exit filled ret
-    u8 pad0;
+    u8 captured;        // bit i: cap[i] holds what the call named, even if empty
     char comm[16];
     u32 cap_len[2];     // bytes stored in cap[i]
     u32 cap_full[2];    // bytes the call named (buffers), or stored + 1 if a string was cut
@@ -366,6 +366,7 @@ static __always_inline void capture_enter(struct slot *s, struct scinfo *si, int
     if (kind == K_STR) {
         long n = bpf_probe_read_user_str(&s->cap[i * CAP], PATH_CAP, src);
         if (n > 0) {
+            s->captured |= 1 << i;  // "" (AT_EMPTY_PATH) included
             s->cap_len[i] = n - 1;
             // A string that filled the area may have been cut.
             s->cap_full[i] = n == PATH_CAP ? n : n - 1;
@@ -379,10 +380,15 @@ static __always_inline void capture_enter(struct slot *s, struct scinfo *si, int
         n &= (CAP - 1) | CAP;  // keeps the verifier's bound explicit
         if (n > CAP)
             n = CAP;
-        if (n && bpf_probe_read_user(&s->cap[i * CAP], n, src) == 0)
+        if (n == 0) {
+            if (kind == K_BUF_IN)
+                s->captured |= 1 << i;  // write(fd, "", 0); a sockaddr of length 0 is NULL
+        } else if (bpf_probe_read_user(&s->cap[i * CAP], n, src) == 0) {
+            s->captured |= 1 << i;
             s->cap_len[i] = n;
-        else if (n)
+        } else {
             stat_add(ST_CAPTURE_FAIL);
+        }
     }
 }
 
@@ -407,8 +413,12 @@ static __always_inline void capture_exit(struct slot *s, int i, s64 ret) {
     }
     if (n > CAP)
         n = CAP;
-    if (n && src && bpf_probe_read_user(&s->cap[i * CAP], n, src) == 0)
+    if (n == 0) {
+        s->captured |= 1 << i;  // read() = 0: an empty buffer
+    } else if (src && bpf_probe_read_user(&s->cap[i * CAP], n, src) == 0) {
+        s->captured |= 1 << i;
         s->cap_len[i] = n;
+    }
 }
 
 #ifdef USE_RAW_TP
@@ -511,6 +521,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     s->args[4] = args->args[4];
     s->args[5] = args->args[5];
 #endif
+    s->captured = 0;
     s->cap_len[0] = 0;
     s->cap_len[1] = 0;
     s->cap_full[0] = 0;

@@ -74,7 +74,7 @@ HEADER_FIELDS: list[Any] = [
     ("nr", "<u4"),
     ("cpu", "<u2"),
     ("done", "u1"),
-    ("pad0", "u1"),
+    ("captured", "u1"),  # bit i: capture i was read (possibly empty)
     ("comm", "S16"),
     ("cap_len", "<u4", (2,)),
     ("cap_full", "<u4", (2,)),

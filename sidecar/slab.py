@@ -68,6 +68,7 @@ def to_records(slots: Slots, kinds: dict[int, list[list[int]]]) -> list[list[Any
     done = slots["done"].tolist()
     cap_len = slots["cap_len"].tolist()
     cap_full = slots["cap_full"].tolist()
+    read_ok = slots["captured"].tolist()
     caps = slots["cap"]
     out: list[list[Any]] = []
     for i in range(len(seqs)):
@@ -78,7 +79,7 @@ def to_records(slots: Slots, kinds: dict[int, list[list[int]]]) -> list[list[Any
             for j, (arg, kind, _len_arg) in enumerate(spec[:2]):
                 length = cap_len[i][j]
                 full = cap_full[i][j]
-                if length or full:
+                if length or full or read_ok[i] >> j & 1:
                     captured.append([arg, kind, caps[i, j, :length].tobytes(), full])
         finished = bool(done[i])
         out.append(

@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -76,6 +77,18 @@ int main(int argc, char **argv) {
     bind(sn, (struct sockaddr *)&snl, sizeof(snl));
     int sd = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
     sendto(sd, "ping\n", 5, MSG_DONTWAIT, (struct sockaddr *)&sin, sizeof(sin));
+    // empty strings and buffers are still shown as such, not as pointers
+    struct stat st;
+    syscall(SYS_newfstatat, fd, "", &st, AT_EMPTY_PATH);
+    write(fd, "", 0);
+    int pp[2];
+    pipe(pp);
+    close(pp[1]);
+    char eof[8];
+    read(pp[0], eof, sizeof eof);
+    int sp[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+    sendto(sp[0], "hi", 2, 0, NULL, 0);
     // fcntl and ioctl requests
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     fcntl(fd, F_SETFL, O_NONBLOCK | O_APPEND);
