@@ -175,3 +175,22 @@ def test_bad_numbers_are_usage_errors(
         main(argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and message in err.splitlines()[-1]
+
+
+def test_unreadable_tracefs_says_root_is_needed() -> None:
+    """As a user, tracefs cannot even be looked into: say so, not EACCES."""
+    from sidecar.errors import PermissionDeniedError
+    from sidecar.syscalls import find_tracefs
+
+    class Unreadable:  # a Path whose stat fails as it does for a user
+        def __truediv__(self, _: str) -> Unreadable:
+            return self
+
+        def is_dir(self) -> bool:
+            raise PermissionError(13, "Permission denied")
+
+        def __str__(self) -> str:
+            return "/sys/kernel/tracing"
+
+    with pytest.raises(PermissionDeniedError, match="recording needs root"):
+        find_tracefs([Unreadable()])  # type: ignore[list-item]
