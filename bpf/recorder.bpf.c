@@ -298,15 +298,16 @@ static __always_inline u32 adopt(u64 cg, struct cgcache *c) {
     m->triggers = 0;
     m->main_tgid = bpf_get_current_pid_tgid() >> 32;
     m->gen += 1;
-    if (cgslab.update(&cg, &slab) != 0) {
+    // Another CPU may be adopting the same cgroup at this moment (a runtime
+    // moves a multi-threaded process in, and its threads' first calls race):
+    // only one insertion can succeed (BPF_NOEXIST), and the loser's slab goes
+    // back. With a plain update both could see their own slab in a lookup
+    // right after their own write and both record, into two slabs, the
+    // first of which userspace would dump alone.
+    if (cgslab.insert(&cg, &slab) != 0) {
+        m->cgroup = 0;
         freeq.push(&slab, 0);
-        return IGNORED;
-    }
-    // Another CPU may have adopted the same cgroup at the same moment: the
-    // map holds exactly one winner, and the loser's slab goes back.
-    u32 *won = cgslab.lookup(&cg);
-    if (!won || *won != slab) {
-        freeq.push(&slab, 0);
+        u32 *won = cgslab.lookup(&cg);
         return won ? *won : IGNORED;
     }
     stat_add(ST_ADOPTED);

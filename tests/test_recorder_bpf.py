@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from bpfutil import child_cgroup, dump, names, run_in, table, watched_parent
 
+from sidecar import cgroups
 from sidecar.argkinds import Kind
 from sidecar.dumpfile import ARGS, CAPS, COMM, DUR, NR, PID, RET, SEQ, TID
 from sidecar.layout import Settings
@@ -192,6 +193,31 @@ def test_ignored_cgroups_are_never_recorded_before_or_after_adoption(tmp_path: P
     assert {c[2] for r in recs for c in r[CAPS]} & {b"/marker-early", b"/marker-late", b"/marker-other"} == {
         b"/marker-other"
     }
+
+
+def test_threads_racing_into_a_new_cgroup_get_one_slab(progs: Path) -> None:
+    """A runtime moves a multi-threaded process into a container's cgroup: its
+    threads' first calls there, on every CPU at once, must share one slab."""
+    moves = 300  # the race is narrow: many tries, in small slabs
+    settings = Settings(slots=16, containers=moves + 1, syscall_filters=("getppid",))
+    with watched_parent(settings) as (k, parent):
+        proc = subprocess.Popen([str(progs / "spinners"), "4"])
+        try:
+            cgs = []
+            for _ in range(moves):
+                cg = child_cgroup(parent)
+                cgroups.join(cg, proc.pid)  # all threads move together
+                cgs.append(cg)
+                time.sleep(0.002)
+        finally:
+            proc.kill()
+            proc.wait()
+        slabs = k.cgroups()
+        assert set(slabs) == {cg.id for cg in cgs}
+        assert k.stats()["adopted"] == moves  # one adoption per cgroup, never two
+        for cg in cgs:
+            m = k.meta[slabs[cg.id]]
+            assert int(m["cgroup"]) == cg.id and int(m["head"]) > int(m["base"])
 
 
 # 1 bucket: the first thread takes the fast path, every other one the

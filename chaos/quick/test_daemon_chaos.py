@@ -33,7 +33,8 @@ def test_twenty_containers_crash_in_the_same_second(runc, tmp_path: Path) -> Non
     for path in dumps:
         header, recs = read(path)  # reads to the footer: complete
         name = header["container"]["name"]
-        assert f"/marker-{name[5:]}".encode() in {c[2] for r in recs for c in r[CAPS]}
+        why = f"{path.name}: {header['container']} {header['triggers']} {len(recs)} records; daemon log:\n" + "\n".join(d.log)
+        assert f"/marker-{name[5:]}".encode() in {c[2] for r in recs for c in r[CAPS]}, why
         assert any(table().name(r[NR]) == "execve" for r in recs)
         assert table().name(recs[-1][NR]) == "exit_group" or any(
             table().name(r[NR]) == "exit_group" and r[ARGS][0] == 3 for r in recs
