@@ -19,10 +19,19 @@ def seconds(text: str) -> float:
 
 def count(text: str) -> int:
     """A whole number, >= 0."""
+    return _whole(text, 0)
+
+
+def positive(text: str) -> int:
+    """A whole number, >= 1."""
+    return _whole(text, 1)
+
+
+def _whole(text: str, least: int) -> int:
     try:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    if v < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}: {text}")
     return v

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Iterable
 from typing import IO, Any
 
+from .argtypes import count, positive
 from .dumpfile import TS, DumpReader
 from .errors import TraceloopError
 from .render.forms import Calls, Record, RenderOptions
@@ -60,26 +61,6 @@ def _duration(value: str) -> int:
     return ns
 
 
-def _positive(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = -1
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"not a positive number: {value!r}")
-    return n
-
-
-def _nonnegative(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"not a number >= 0: {value!r}")
-    return n
-
-
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "show",
@@ -110,7 +91,7 @@ def add_parser(sub: Any) -> None:
     f.add_argument("--tid", type=_ints, default=[], metavar="TIDS", help="only these threads")
     f.add_argument("--comm", type=_csv, default=[], metavar="NAMES", help="only these task names")
     f.add_argument("--failed", action="store_true", help="only calls that returned an error")
-    f.add_argument("--last", type=_positive, metavar="N", help="only the last N calls")
+    f.add_argument("--last", type=positive, metavar="N", help="only the last N calls")
     f.add_argument(
         "--since",
         type=_duration,
@@ -128,7 +109,7 @@ def add_parser(sub: Any) -> None:
     d.add_argument(
         "-s",
         "--string-limit",
-        type=_nonnegative,
+        type=count,
         metavar="N",
         help=f"bytes shown of each buffer (default {DEFAULT_LIMIT}, like strace -s; "
         "paths are always whole; JSON: all captured bytes unless given)",

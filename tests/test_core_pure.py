@@ -158,11 +158,13 @@ def test_partials_from_a_crash_are_cleaned(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["daemon", "--rate-limit", "-1"], "argument --rate-limit: must not be negative: -1"),
+        (["daemon", "--rate-limit", "-1"], "argument --rate-limit: must be at least 0: -1"),
         (["daemon", "--grace", "soon"], "argument --grace: not a number of seconds: 'soon'"),
         (["daemon", "--window", "nan"], "argument --window: must not be negative: nan"),
         (["dump", "web", "--timeout", "-5"], "argument --timeout: must not be negative: -5"),
-        (["ls", "s3://bucket", "-n", "-2"], "argument -n/--limit: must not be negative: -2"),
+        (["ls", "s3://bucket", "-n", "-2"], "argument -n/--limit: must be at least 0: -2"),
+        (["show", "--last", "0", "x"], "argument --last: must be at least 1: 0"),
+        (["show", "-s", "many", "x"], "argument -s/--string-limit: not a whole number: 'many'"),
         (["daemon", "--metrics-addr", "9090"], "argument --metrics-addr: '9090' is not HOST:PORT"),
     ],
 )
