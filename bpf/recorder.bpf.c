@@ -233,6 +233,18 @@ static __always_inline struct xthread *xthread_of(u64 regs) {
     u32 b = (u32)((regs * 0x9E3779B97F4A7C15ull) >> 32) & (XFILTER - 1);
     return xthreads.lookup(&b);
 }
+
+// The thread ends in this call (exit, exit_group: no sys_exit follows): give
+// its bucket back for the next thread, even when the call is not recorded.
+static __always_inline void xthread_release(u64 regs, u32 nr) {
+    if (nr != NR_EXIT && nr != NR_EXIT_GROUP)
+        return;
+    struct xthread *x = xthread_of(regs);
+    if (x && x->regs == regs) {
+        x->seq = 0;
+        x->regs = 0;
+    }
+}
 #endif
 BPF_RINGBUF_OUTPUT(events, EVENT_PAGES);
 // Per-process exit state: the code of exit/exit_group, and whether the
@@ -437,13 +449,14 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
         return 0;
     u32 nr = nrl;
     struct scinfo *si = scinfo.lookup(&nr);
-    if (!si || !si->on)
-        return 0;
     struct slabmeta *m = slabs.lookup(&slab);
-    if (!m)
-        return 0;
-    if (m->frozen_at) {
-        __sync_fetch_and_add(&m->after_freeze, 1);
+    int wanted = si && si->on;
+    if (!wanted || !m || m->frozen_at) {
+        if (wanted && m)  // recorded but for the freeze: counted
+            __sync_fetch_and_add(&m->after_freeze, 1);
+#ifdef USE_RAW_TP
+        xthread_release(ctx->args[0], nr);
+#endif
         return 0;
     }
     u64 seq = __sync_fetch_and_add(&m->head, 1) + 1;

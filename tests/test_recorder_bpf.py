@@ -263,3 +263,17 @@ def test_comm_follows_exec_prctl_and_threads(progs: Path, tmp_path: Path, bucket
     assert comm_of == {1000: {"renamer"}, 2000: {"tl-renamed"}, 3000: {"tl-worker"}}
     assert closes[3000][TID] != closes[2000][TID]
     assert all(closes[a][RET] == -errno.EBADF for a in closes if a >= 1000)
+
+
+@pytest.mark.parametrize("filters", [(), ("close",)], ids=["all-calls", "exit-not-recorded"])
+def test_ending_threads_give_their_fast_path_buckets_back(
+    progs: Path, filters: tuple[str, ...]
+) -> None:
+    """exit and exit_group hand a thread's bucket back, recorded or not; a
+    bucket kept by a dead thread would push new threads to the slow path."""
+    with watched_parent(Settings(syscall_filters=filters)) as (k, parent):
+        cg = child_cgroup(parent)
+        for _ in range(3):
+            assert run_in(cg, [str(progs / "renamer")]).returncode == 0
+        owned = [x.regs for x in k.bpf[b"xthreads"].values() if x.regs]
+        assert k.cgroups()[cg.id] is not None and owned == []
