@@ -80,4 +80,3 @@ def test_bad_command_and_usage_errors_are_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2 and "power of two" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = subprocess.run([TRACELOOP, "record", "--syscall-filters", "nosuchcall", "--", "true"], capture_output=True, text=True)
     assert r.returncode == 2 and "unknown syscall 'nosuchcall'" in r.stderr
-

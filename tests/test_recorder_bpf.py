@@ -153,8 +153,6 @@ def test_live_reads_never_yield_torn_records(progs: Path) -> None:
 
 
 def _join(cg: object) -> None:
-    from sidecar import cgroups
-
     assert isinstance(cg, cgroups.Cgroup)
     cgroups.join(cg)
 
@@ -193,31 +191,6 @@ def test_ignored_cgroups_are_never_recorded_before_or_after_adoption(tmp_path: P
     assert {c[2] for r in recs for c in r[CAPS]} & {b"/marker-early", b"/marker-late", b"/marker-other"} == {
         b"/marker-other"
     }
-
-
-def test_threads_racing_into_a_new_cgroup_get_one_slab(progs: Path) -> None:
-    """A runtime moves a multi-threaded process into a container's cgroup: its
-    threads' first calls there, on every CPU at once, must share one slab."""
-    moves = 300  # the race is narrow: many tries, in small slabs
-    settings = Settings(slots=16, containers=moves + 1, syscall_filters=("getppid",))
-    with watched_parent(settings) as (k, parent):
-        proc = subprocess.Popen([str(progs / "spinners"), "4"])
-        try:
-            cgs = []
-            for _ in range(moves):
-                cg = child_cgroup(parent)
-                cgroups.join(cg, proc.pid)  # all threads move together
-                cgs.append(cg)
-                time.sleep(0.002)
-        finally:
-            proc.kill()
-            proc.wait()
-        slabs = k.cgroups()
-        assert set(slabs) == {cg.id for cg in cgs}
-        assert k.stats()["adopted"] == moves  # one adoption per cgroup, never two
-        for cg in cgs:
-            m = k.meta[slabs[cg.id]]
-            assert int(m["cgroup"]) == cg.id and int(m["head"]) > int(m["base"])
 
 
 # 1 bucket: the first thread takes the fast path, every other one the
@@ -276,4 +249,4 @@ def test_ending_threads_give_their_fast_path_buckets_back(
         for _ in range(3):
             assert run_in(cg, [str(progs / "renamer")]).returncode == 0
         owned = [x.regs for x in k.bpf[b"xthreads"].values() if x.regs]
-        assert k.cgroups()[cg.id] is not None and owned == []
+        assert cg.id in k.cgroups() and owned == []
