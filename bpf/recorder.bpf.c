@@ -13,7 +13,7 @@
 // Compile-time settings (-D...): NSLABS, NSLOTS (power of two), CAP (bytes per
 // capture area), PATH_CAP, BUF_CAP, SA_CAP (<= CAP), ROOT_ID, ROOT_LEVEL,
 // ADOPT_ROOT, MAX_NR, USE_RAW_TP, TRIG_ENABLED, TRIG_MAIN_ONLY, FREEZE_ON_TRIGGER,
-// EVENT_PAGES, MAX_CGROUPS, CGCACHE, XFILTER (powers of two), COMM_EVERY.
+// EVENT_PAGES, MAX_CGROUPS, CGCACHE, XTHREADS (powers of two), COMM_EVERY.
 
 #include <uapi/linux/ptrace.h>
 #include <uapi/linux/bpf.h>
@@ -206,8 +206,8 @@ BPF_TASK_STORAGE(inflight, struct inflight);
 //     thread gets the same kernel stack: both only cost the slower path.
 // sys_exit of a thread that neither owns its bucket nor finds `any` set has
 // nothing in flight and returns after one inlined array lookup.
-#ifndef XFILTER
-#define XFILTER 16384
+#ifndef XTHREADS
+#define XTHREADS 16384
 #endif
 // comm is read again after this many calls, at the first call of a thread,
 // and after execve and prctl (PR_SET_NAME); a name written to
@@ -227,10 +227,10 @@ struct xthread {
     u8 pad[6];
     char comm[16];
 };
-BPF_ARRAY(xthreads, struct xthread, XFILTER);
+BPF_ARRAY(xthreads, struct xthread, XTHREADS);
 
 static __always_inline struct xthread *xthread_of(u64 regs) {
-    u32 b = (u32)((regs * 0x9E3779B97F4A7C15ull) >> 32) & (XFILTER - 1);
+    u32 b = (u32)((regs * 0x9E3779B97F4A7C15ull) >> 32) & (XTHREADS - 1);
     return xthreads.lookup(&b);
 }
 
@@ -478,17 +478,16 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     u64 regp = ctx->args[0];
     // The thread's fast-path bucket, if it owns it or can claim it.
     struct xthread *x = xthread_of(regp);
-    int fresh = 0;
     if (x && x->regs != regp) {
         if (x->regs == 0 && __sync_val_compare_and_swap(&x->regs, 0, regp) == 0) {
-            fresh = 1;  // claimed: the cached comm was someone else's
+            x->comm_left = 0;  // claimed: the cached comm was someone else's
         } else {
             if (!x->any)
                 x->any = 1;
             x = 0;
         }
     }
-    if (x && !fresh && x->tid == (u32)id && x->comm_left) {
+    if (x && x->tid == (u32)id && x->comm_left) {
         x->comm_left -= 1;
         *(u64 *)&s->comm[0] = *(u64 *)&x->comm[0];
         *(u64 *)&s->comm[8] = *(u64 *)&x->comm[8];
@@ -555,22 +554,17 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     }
     s->seq_end = seq;
 
-    // Where sys_exit will find the slot.
+    // Where sys_exit will find the slot. exit and exit_group have no
+    // sys_exit: nothing to pair, and the thread's bucket is given back.
+    if (nr == NR_EXIT || nr == NR_EXIT_GROUP) {
 #ifdef USE_RAW_TP
-    if (x) {
-        if (nr == NR_EXIT || nr == NR_EXIT_GROUP) {
-            // The thread ends in this call, which has no sys_exit: give the
-            // bucket back for the next thread.
-            x->seq = 0;
-            x->regs = 0;
-        } else {
-            x->seq = seq;
-            x->idx = idx;
-            x->kinds = pending;
-        }
-    } else
+        xthread_release(regp, nr);
+    } else if (x) {
+        x->seq = seq;
+        x->idx = idx;
+        x->kinds = pending;
 #endif
-    {
+    } else {
         struct inflight *in = inflight.task_storage_get(
             (struct task_struct *)bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
         if (in) {

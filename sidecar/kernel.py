@@ -92,7 +92,7 @@ def cflags(cfg: KernelConfig, table: SyscallTable) -> list[str]:
         flags.append("-DADOPT_ROOT")
     if s.raw_tracepoints:
         flags.append("-DUSE_RAW_TP")
-        flags.append(f"-DXFILTER={cfg.thread_buckets}")
+        flags.append(f"-DXTHREADS={cfg.thread_buckets}")
     return flags
 
 
