@@ -68,6 +68,8 @@ def to_records(slots: Slots, kinds: dict[int, list[list[int]]]) -> list[list[Any
     done = slots["done"].tolist()
     cap_len = slots["cap_len"].tolist()
     cap_full = slots["cap_full"].tolist()
+    # The kernel's word on whether it read an argument's memory: an empty
+    # capture counts, a failed read does not (its cap_full may still be set).
     read_ok = slots["captured"].tolist()
     caps = slots["cap"]
     out: list[list[Any]] = []
@@ -77,10 +79,9 @@ def to_records(slots: Slots, kinds: dict[int, list[list[int]]]) -> list[list[Any
         spec = kinds.get(nr)
         if spec:
             for j, (arg, kind, _len_arg) in enumerate(spec[:2]):
-                length = cap_len[i][j]
-                full = cap_full[i][j]
-                if length or full or read_ok[i] >> j & 1:
-                    captured.append([arg, kind, caps[i, j, :length].tobytes(), full])
+                if read_ok[i] >> j & 1:
+                    length = cap_len[i][j]
+                    captured.append([arg, kind, caps[i, j, :length].tobytes(), cap_full[i][j]])
         finished = bool(done[i])
         out.append(
             [

@@ -88,10 +88,13 @@ def test_records_carry_captures_and_unfinished_calls() -> None:
     _fill(slab, range(1, 3))
     slab[0]["cap_len"][0] = 5
     slab[0]["cap_full"][0] = 9
+    slab[0]["captured"] = 1
     slab[0]["cap"][0][:5] = np.frombuffer(b"/etc/", dtype="u1")
     slab[1]["done"] = 0
+    slab[1]["cap_full"][0] = 4  # named 4 bytes the kernel could not read: no capture
     recs = to_records(read_consistent(slab, 2, 0).slots, {3: [[0, 1, 255]]})
     assert recs[0][10] == [[0, 1, b"/etc/", 9]]
+    assert recs[1][10] == []
     assert recs[1][9] is None and recs[1][2] is None
 
 
