@@ -375,8 +375,17 @@ class Daemon:
         # drain the ring buffer so the decision sees all of them.
         self.kernel.poll(0)
         for t in empty.values():
-            if t.alive and t.last_exit is not None:
-                self._container_died(t, t.last_exit)
+            if t.alive:
+                self._ended(t)
+
+    def _ended(self, t: Tracked) -> None:
+        """The container's cgroup emptied or vanished: the one place where it
+        is declared dead, so its triggers are decided whoever noticed first."""
+        if t.last_exit is not None:
+            self._container_died(t, t.last_exit)
+        else:  # no exit seen (it was already running when we started)
+            t.alive, t.died_at = False, time.monotonic()
+            self.kernel.freeze(t.slab)
 
     def _container_died(self, t: Tracked, ev: Event) -> None:
         t.alive = False
@@ -526,8 +535,10 @@ class Daemon:
             t.candidates = [c for c in t.candidates if boot_now - c.ts_ns <= 2 * MAIN_END_NS]
             t.ends = [e for e in t.ends if boot_now - e.ts_ns <= 2 * MAIN_END_NS]
             if t.alive and not t.cgroup.path.exists():
-                t.alive, t.died_at = False, now
-                self.kernel.freeze(t.slab)
+                # Removed between two exit checks: its exits are in, or still
+                # in the ring buffer.
+                self.kernel.poll(0)
+                self._ended(t)
         self._reclaim(now)
         gone = self.kernel.drop_forgotten(lambda cg: cgroups.find_by_id(self.root, cg) is not None)
         for cg_id in gone:

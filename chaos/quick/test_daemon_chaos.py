@@ -115,6 +115,7 @@ def test_crash_loop_of_100_yields_the_configured_dumps(runc, tmp_path: Path) -> 
                 break
             time.sleep(0.5)
         time.sleep(1)
-        assert len(d.dumps()) == 3
         m = d.metrics()
-    assert m["traceloop_incidents_rate_limited_total"] == 97
+        why = "daemon log:\n" + "\n".join(d.log)
+        assert len(d.dumps()) == 3, why
+        assert m["traceloop_incidents_rate_limited_total"] == 97, why
