@@ -13,6 +13,7 @@ run: setup
 
 lint: setup
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m mypy sidecar triggers
 
 # TRACELOOP_REQUIRE_BPF makes a skipped BPF test a failure (always set in CI).

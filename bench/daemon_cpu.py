@@ -37,7 +37,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--seconds", type=float, default=10.0)
     args = p.parse_args()
     require_root()
@@ -66,9 +68,13 @@ def main() -> int:
         cgroups.remove(root)
     mean_ns = float(out.stdout.split()[0])
     rate = n / span
-    print(f"loop: {n:,} getppid calls in {span:.2f} s = {rate / 1e6:.2f} M syscalls/s (mean {mean_ns:.0f} ns/call)")
+    print(
+        f"loop: {n:,} getppid calls in {span:.2f} s = {rate / 1e6:.2f} M syscalls/s (mean {mean_ns:.0f} ns/call)"
+    )
     print(f"recorded by the kernel side (slab head): {recorded:,.0f}")
-    print(f"daemon CPU while idle   : {idle:.3f} s over {args.seconds:.1f} s ({100 * idle / args.seconds:.2f}%)")
+    print(
+        f"daemon CPU while idle   : {idle:.3f} s over {args.seconds:.1f} s ({100 * idle / args.seconds:.2f}%)"
+    )
     print(f"daemon CPU during loop  : {busy:.3f} s over {span:.1f} s ({100 * busy / span:.2f}%)")
     print(f"daemon CPU per 1M recorded syscalls: {1e6 * busy / n * 1e3:.3f} ms")
     return 0

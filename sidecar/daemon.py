@@ -494,7 +494,13 @@ class Daemon:
             try:
                 locations.append(
                     self.recorder.store(
-                        sink, name, t.slab, list(inc.triggers), t.container_header(), t.pod, window,
+                        sink,
+                        name,
+                        t.slab,
+                        list(inc.triggers),
+                        t.container_header(),
+                        t.pod,
+                        window,
                         buffers,
                     )
                 )

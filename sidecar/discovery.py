@@ -96,8 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     found = find_pod_cgroup_dir(Path(args.root), args.uid)
     if found is None:
-        print(f"no cgroup of pod {args.uid} under {args.root} (is the host's cgroup "
-              "hierarchy mounted there?)", file=sys.stderr)
+        print(
+            f"no cgroup of pod {args.uid} under {args.root} (is the host's cgroup "
+            "hierarchy mounted there?)",
+            file=sys.stderr,
+        )
         return 1
     print(found)
     return 0

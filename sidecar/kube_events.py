@@ -140,8 +140,9 @@ class EventPoster:
         self, pod: PodMeta, message: str, *, reason: str = REASON, type_: str = "Warning"
     ) -> Any:
         """Post one Event, retrying; raises what the last attempt raised."""
-        body = CoreV1Event.from_dict(event_body(pod, message, host=self._host, reason=reason,
-                                                type_=type_))
+        body = CoreV1Event.from_dict(
+            event_body(pod, message, host=self._host, reason=reason, type_=type_)
+        )
         return self._retrying(self._core.create_namespaced_event, pod.namespace, body)
 
     def post(
@@ -178,5 +179,6 @@ class EventPoster:
             except Exception as e:
                 self.stats.failed += 1
                 status = f"HTTP {e.status} {e.reason}" if isinstance(e, ApiException) else repr(e)
-                log.warning("kube event for %s/%s not posted: %s", pod.namespace, pod.name,
-                            status[:200])
+                log.warning(
+                    "kube event for %s/%s not posted: %s", pod.namespace, pod.name, status[:200]
+                )

@@ -35,8 +35,10 @@ def api_client(kubeconfig: str | None = None, context: str | None = None) -> Any
             # may list several files (joined with ":"), which the library merges.
             path = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
             _load_kubeconfig(
-                config_file=os.path.expanduser(path), context=context,
-                client_configuration=cfg, persist_config=False,
+                config_file=os.path.expanduser(path),
+                context=context,
+                client_configuration=cfg,
+                persist_config=False,
             )
     except (config.ConfigException, OSError) as e:
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"

@@ -42,8 +42,12 @@ log = logging.getLogger("traceloop.kube")
 
 
 def pod_meta_of(pod: dict[str, Any]) -> PodMeta:
-    return PodMeta(**{k: str(pod.get(k, "")) for k in (
-        "node", "namespace", "name", "uid", "container", "container_id", "image")})
+    return PodMeta(
+        **{
+            k: str(pod.get(k, ""))
+            for k in ("node", "namespace", "name", "uid", "container", "container_id", "image")
+        }
+    )
 
 
 class Kube:
@@ -109,15 +113,24 @@ class Kube:
     def _restarted(self, r: PodRestart) -> None:
         ended = r.previous_container_id
         if not ended:
-            log.info("pod restart without the ended container's ID: nothing to dump",
-                     extra={"fields": {"pod": f"{r.namespace}/{r.pod}", "container": r.container}})
+            log.info(
+                "pod restart without the ended container's ID: nothing to dump",
+                extra={"fields": {"pod": f"{r.namespace}/{r.pod}", "container": r.container}},
+            )
             return
         trig = restart_trigger(r)
         matched = [t for t in self.daemon.tracked.values() if t.ref.id == ended]
         if not matched:
-            log.info("pod restart of a container that was not recorded",
-                     extra={"fields": {"pod": f"{r.namespace}/{r.pod}", "container": r.container,
-                                       "container_id": ended}})
+            log.info(
+                "pod restart of a container that was not recorded",
+                extra={
+                    "fields": {
+                        "pod": f"{r.namespace}/{r.pod}",
+                        "container": r.container,
+                        "container_id": ended,
+                    }
+                },
+            )
             return
         for t in matched:
             if t.pod is None:
@@ -147,8 +160,11 @@ class Kube:
         if not pod:
             return
         meta = pod_meta_of(pod)
-        self.events.post(meta, f"traceloop: Kubernetes reports {describe_trigger(trig)} of "
-                               f"container {meta.container}; its dump: {inc.location}")
+        self.events.post(
+            meta,
+            f"traceloop: Kubernetes reports {describe_trigger(trig)} of "
+            f"container {meta.container}; its dump: {inc.location}",
+        )
 
     def stop(self) -> None:
         self.watcher.stop()
@@ -165,14 +181,23 @@ def start(args: argparse.Namespace, daemon: Daemon) -> Callable[[], None]:
     if own is None and not args.node_name:
         raise UsageError("--node-name (or NODE_NAME) is needed to watch this node's pods")
     core = core_v1(api_client(args.kubeconfig, args.kube_context))
-    kube = Kube(daemon, core, node=args.node_name, own_pod=own, selection=selection_from(args),
-                events=args.kube_events, watch_timeout=args.kube_watch_timeout)
+    kube = Kube(
+        daemon,
+        core,
+        node=args.node_name,
+        own_pod=own,
+        selection=selection_from(args),
+        events=args.kube_events,
+        watch_timeout=args.kube_watch_timeout,
+    )
     daemon.pod_lookup = kube.pod_lookup
     daemon.dump_wanted = lambda ref: kube.wants(ref.id)
     daemon.buffers_allowed = lambda ref: kube.buffers_allowed(ref.id)
     daemon.on_dumped.append(kube.on_dumped)
     daemon.on_late.append(kube.on_late)
     kube.start()
-    log.info("watching pods", extra={"fields": {
-        "scope": f"pod {own[0]}/{own[1]}" if own else f"node {args.node_name}"}})
+    log.info(
+        "watching pods",
+        extra={"fields": {"scope": f"pod {own[0]}/{own[1]}" if own else f"node {args.node_name}"}},
+    )
     return kube.stop

@@ -52,9 +52,13 @@ def add_kube_options(p: argparse.ArgumentParser) -> None:
         help="watch this node's pods: restart triggers, pod names in dumps, Events "
         "(auto: on inside a pod or with --kubeconfig)",
     )
-    g.add_argument("--kubeconfig", default=None, metavar="PATH",
-                   help="kubeconfig file (default: the pod's service account, else "
-                   "$KUBECONFIG or ~/.kube/config)")
+    g.add_argument(
+        "--kubeconfig",
+        default=None,
+        metavar="PATH",
+        help="kubeconfig file (default: the pod's service account, else "
+        "$KUBECONFIG or ~/.kube/config)",
+    )
     g.add_argument("--kube-context", default=None, metavar="NAME")
     g.add_argument(
         "--kube-pod",
@@ -64,24 +68,44 @@ def add_kube_options(p: argparse.ArgumentParser) -> None:
         help="sidecar mode: watch only this pod (default from POD_NAMESPACE and POD_NAME "
         "when TRACELOOP_SIDECAR=1)",
     )
-    g.add_argument("--kube-namespaces", type=_csv, default=frozenset(), metavar="NS,...",
-                   help="record only pods in these namespaces")
-    g.add_argument("--kube-exclude-namespaces", type=_csv, default=frozenset(),
-                   metavar="NS,...", help="never record pods in these namespaces")
-    g.add_argument("--kube-selector", type=_selector, default=None, metavar="SELECTOR",
-                   help="record only pods whose labels match (e.g. 'app=web,tier!=db')")
+    g.add_argument(
+        "--kube-namespaces",
+        type=_csv,
+        default=frozenset(),
+        metavar="NS,...",
+        help="record only pods in these namespaces",
+    )
+    g.add_argument(
+        "--kube-exclude-namespaces",
+        type=_csv,
+        default=frozenset(),
+        metavar="NS,...",
+        help="never record pods in these namespaces",
+    )
+    g.add_argument(
+        "--kube-selector",
+        type=_selector,
+        default=None,
+        metavar="SELECTOR",
+        help="record only pods whose labels match (e.g. 'app=web,tier!=db')",
+    )
     g.add_argument(
         "--kube-no-buffers-namespaces",
         type=_csv,
         default=frozenset(),
         metavar="NS,...",
         help="leave read/write buffers out of dumps of these namespaces' pods (the "
-        "traceloop.io/buffers: \"false\" annotation does it per pod)",
+        'traceloop.io/buffers: "false" annotation does it per pod)',
     )
-    g.add_argument("--no-kube-events", dest="kube_events", action="store_false",
-                   help="do not post an Event on the pod for each dump")
-    g.add_argument("--kube-watch-timeout", type=int, default=120, metavar="SECONDS",
-                   help=argparse.SUPPRESS)
+    g.add_argument(
+        "--no-kube-events",
+        dest="kube_events",
+        action="store_false",
+        help="do not post an Event on the pod for each dump",
+    )
+    g.add_argument(
+        "--kube-watch-timeout", type=int, default=120, metavar="SECONDS", help=argparse.SUPPRESS
+    )
 
 
 def _own_pod_from_env() -> tuple[str, str] | None:

@@ -45,8 +45,7 @@ def add_parser(sub: Any) -> None:
         dest="sink",
         default="./traceloop-dumps",
         metavar="DIR",
-        help="where dumps go: a directory, file://DIR or s3://BUCKET/PREFIX "
-        "(default %(default)s)",
+        help="where dumps go: a directory, file://DIR or s3://BUCKET/PREFIX (default %(default)s)",
     )
     p.add_argument(
         "--always", action="store_true", help="write a dump even when the command succeeds"
@@ -202,5 +201,3 @@ def _report(
     on_gha = gha == "always" or (gha == "auto" and os.environ.get("GITHUB_ACTIONS") == "true")
     if on_gha and (status != 0 or triggers):
         print(f"::error title=traceloop dump::{why}: the system calls before it are in {path}")
-
-

@@ -21,5 +21,3 @@ def open_dump(arg: str) -> DumpReader:
 
         return open_s3_dump(arg)
     return DumpReader(arg)
-
-

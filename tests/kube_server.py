@@ -142,8 +142,9 @@ def label_matcher(text: str) -> Callable[[dict[str, Any]], bool]:
 # ---- objects --------------------------------------------------------------------------
 
 
-def container_status(name: str, image: str, container_id: str = "",
-                     restart_count: int = 0) -> dict[str, Any]:
+def container_status(
+    name: str, image: str, container_id: str = "", restart_count: int = 0
+) -> dict[str, Any]:
     st: dict[str, Any] = {
         "name": name,
         "image": image,
@@ -222,8 +223,7 @@ def restart_container(
                 "exitCode": exit_code,
                 "reason": reason,
                 "message": "last words: password=hunter2",  # must never reach a dump
-                "startedAt": cs.get("state", {}).get("running", {}).get("startedAt",
-                                                                        now_rfc3339()),
+                "startedAt": cs.get("state", {}).get("running", {}).get("startedAt", now_rfc3339()),
                 "finishedAt": now_rfc3339(),
             }
             if signal is not None:
@@ -257,8 +257,13 @@ class _Change:
 
 
 class FakeKube:
-    def __init__(self, *, bookmark_interval: float | None = None, history_limit: int = 0,
-                 expired_as_http: bool = False):
+    def __init__(
+        self,
+        *,
+        bookmark_interval: float | None = None,
+        history_limit: int = 0,
+        expired_as_http: bool = False,
+    ):
         self.expired_as_http = expired_as_http
         self._lock = threading.Condition()
         self._pods: dict[tuple[str, str], dict[str, Any]] = {}
@@ -323,14 +328,18 @@ class FakeKube:
         return self._server is not None
 
     def write_kubeconfig(self, path: Path, token: str = TOKEN) -> Path:
-        path.write_text(json.dumps({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "users": [{"name": "fake", "user": {"token": token}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
-            "current-context": "fake",
-        }))
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+                    "users": [{"name": "fake", "user": {"token": token}}],
+                    "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+                    "current-context": "fake",
+                }
+            )
+        )
         return path
 
     # ---- store -----------------------------------------------------------------------
@@ -363,8 +372,9 @@ class FakeKube:
             self._record("ADDED", None, copy.deepcopy(pod))
             return copy.deepcopy(pod)
 
-    def update_pod(self, namespace: str, name: str,
-                   change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    def update_pod(
+        self, namespace: str, name: str, change: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any]:
         with self._lock:
             old = self._pods[(namespace, name)]
             pod = copy.deepcopy(old)
@@ -394,8 +404,11 @@ class FakeKube:
 
     def events(self, namespace: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
-            return [copy.deepcopy(e) for (ns, _), e in self._events.items()
-                    if namespace is None or ns == namespace]
+            return [
+                copy.deepcopy(e)
+                for (ns, _), e in self._events.items()
+                if namespace is None or ns == namespace
+            ]
 
     # ---- faults ----------------------------------------------------------------------
 
@@ -445,8 +458,9 @@ class FakeKube:
     def _match(self, q: dict[str, str], namespace: str | None) -> Callable[[dict[str, Any]], bool]:
         fsel = field_matcher(q.get("fieldSelector", ""))
         lsel = label_matcher(q.get("labelSelector", ""))
-        return lambda p: ((namespace is None or p["metadata"]["namespace"] == namespace)
-                          and fsel(p) and lsel(p))
+        return lambda p: (
+            (namespace is None or p["metadata"]["namespace"] == namespace) and fsel(p) and lsel(p)
+        )
 
     def list_pods(self, q: dict[str, str], namespace: str | None) -> dict[str, Any]:
         match = self._match(q, namespace)
@@ -458,8 +472,12 @@ class FakeKube:
                     item.pop("kind", None)  # list items carry no kind/apiVersion
                     item.pop("apiVersion", None)
                     items.append(item)
-            return {"kind": "PodList", "apiVersion": "v1",
-                    "metadata": {"resourceVersion": str(self._rv)}, "items": items}
+            return {
+                "kind": "PodList",
+                "apiVersion": "v1",
+                "metadata": {"resourceVersion": str(self._rv)},
+                "items": items,
+            }
 
     def watch_pods(self, q: dict[str, str], namespace: str | None) -> Generator[dict[str, Any]]:
         """Check the request (BadRequest), then return its stream of events.
@@ -478,8 +496,9 @@ class FakeKube:
                     raise Expired(f"too old resource version: {rv_text} ({self._compacted})")
         return self._watch_stream(q, match, rv_text)
 
-    def _watch_stream(self, q: dict[str, str], match: Callable[[dict[str, Any]], bool],
-                      rv_text: str) -> Generator[dict[str, Any]]:
+    def _watch_stream(
+        self, q: dict[str, str], match: Callable[[dict[str, Any]], bool], rv_text: str
+    ) -> Generator[dict[str, Any]]:
         timeout = float(q.get("timeoutSeconds") or 1800)
         deadline = time.monotonic() + timeout
         allow = q.get("allowWatchBookmarks") == "true"
@@ -490,14 +509,18 @@ class FakeKube:
         initial: list[dict[str, Any]] = []
         with self._lock:
             if rv_text in ("", "0"):
-                initial = [{"type": "ADDED", "object": copy.deepcopy(p)}
-                           for _, p in sorted(self._pods.items()) if match(p)]
+                initial = [
+                    {"type": "ADDED", "object": copy.deepcopy(p)}
+                    for _, p in sorted(self._pods.items())
+                    if match(p)
+                ]
                 last = self._rv
             else:
                 last = int(rv_text)
                 if last < self._compacted:
-                    expired = status(410, "Expired",
-                                     f"too old resource version: {last} ({self._compacted})")
+                    expired = status(
+                        410, "Expired", f"too old resource version: {last} ({self._compacted})"
+                    )
             if expired is None:
                 self._watches.append(w)
                 self._lock.notify_all()
@@ -536,14 +559,23 @@ class FakeKube:
                         yield {"type": "drop"}
                         return
                     if cmd == "expire":
-                        yield {"type": "ERROR", "object": status(
-                            410, "Expired", f"too old resource version: {last} ({self._rv})")}
+                        yield {
+                            "type": "ERROR",
+                            "object": status(
+                                410, "Expired", f"too old resource version: {last} ({self._rv})"
+                            ),
+                        }
                         return
                     if cmd == "bookmark" and allow:
                         last = max(last, bookmark_rv)
-                        yield {"type": "BOOKMARK", "object": {
-                            "kind": "Pod", "apiVersion": "v1",
-                            "metadata": {"resourceVersion": str(last)}}}
+                        yield {
+                            "type": "BOOKMARK",
+                            "object": {
+                                "kind": "Pod",
+                                "apiVersion": "v1",
+                                "metadata": {"resourceVersion": str(last)},
+                            },
+                        }
                 if time.monotonic() >= deadline:
                     return
         finally:
@@ -581,16 +613,25 @@ class FakeKube:
             ev = copy.deepcopy(body)
             ev.setdefault("kind", "Event")
             ev.setdefault("apiVersion", "v1")
-            ev["metadata"] = {**meta, "name": name, "namespace": namespace,
-                              "uid": str(uuid.uuid4()), "resourceVersion": str(self._rv),
-                              "creationTimestamp": now_rfc3339()}
+            ev["metadata"] = {
+                **meta,
+                "name": name,
+                "namespace": namespace,
+                "uid": str(uuid.uuid4()),
+                "resourceVersion": str(self._rv),
+                "creationTimestamp": now_rfc3339(),
+            }
             self._events[(namespace, name)] = ev
             return 201, copy.deepcopy(ev)
 
     def list_events(self, namespace: str | None) -> dict[str, Any]:
         items = self.events(namespace)
-        return {"kind": "EventList", "apiVersion": "v1",
-                "metadata": {"resourceVersion": str(self.resource_version)}, "items": items}
+        return {
+            "kind": "EventList",
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": str(self.resource_version)},
+            "items": items,
+        }
 
 
 def _visible(c: _Change, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
@@ -667,8 +708,7 @@ class _Handler(BaseHTTPRequestHandler):
                     try:
                         self._send_json(200, kube.get_pod(ns or "", name))
                     except KeyError:
-                        self._send_json(404, status(404, "NotFound",
-                                                    f'pods "{name}" not found'))
+                        self._send_json(404, status(404, "NotFound", f'pods "{name}" not found'))
                 elif q.get("watch") in ("true", "1"):
                     self._stream(kube.watch_pods(q, ns))
                 else:
@@ -676,8 +716,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif m := _EVENT_PATH.match(path):
                 self._send_json(200, kube.list_events(m.group("ns")))
             else:
-                self._send_json(404, status(404, "NotFound", "the server could not find "
-                                                             "the requested resource"))
+                self._send_json(
+                    404, status(404, "NotFound", "the server could not find the requested resource")
+                )
         except BadRequest as e:
             self._send_json(400, status(400, "BadRequest", str(e)))
         except Expired as e:

@@ -191,8 +191,9 @@ def check_every_restart_once(kube: FakeKube, got: Restarts) -> int:
     return sum(final.values())
 
 
-def daemon_chaos(runc: Any, tmp_path: Path, *, pods: int, rounds: int, outage: float,
-                 seed: int = 6) -> None:
+def daemon_chaos(
+    runc: Any, tmp_path: Path, *, pods: int, rounds: int, outage: float, seed: int = 6
+) -> None:
     """`traceloop daemon` with real containers restarting under API faults.
 
     Each round, every pod's container runs (a real runc container that exits 0,
@@ -212,11 +213,20 @@ def daemon_chaos(runc: Any, tmp_path: Path, *, pods: int, rounds: int, outage: f
         kc = kube.write_kubeconfig(tmp_path / "kubeconfig")
         names = [f"p{i}" for i in range(pods)]
         for n in names:
-            kube.create_pod(make_pod("chaos", n, "node1",
-                                     [("app", "busybox", f"containerd://{n}-0")]))
+            kube.create_pod(
+                make_pod("chaos", n, "node1", [("app", "busybox", f"containerd://{n}-0")])
+            )
         ended: list[str] = []
-        with daemon(runc.cgroup_root(), tmp_path / "dumps", "--kubernetes", "on",
-                    "--kubeconfig", str(kc), "--node-name", "node1") as d:
+        with daemon(
+            runc.cgroup_root(),
+            tmp_path / "dumps",
+            "--kubernetes",
+            "on",
+            "--kubeconfig",
+            str(kc),
+            "--node-name",
+            "node1",
+        ) as d:
             for r in range(rounds):
                 down = r == rounds // 2
                 if down:
@@ -234,8 +244,13 @@ def daemon_chaos(runc: Any, tmp_path: Path, *, pods: int, rounds: int, outage: f
                     elif not down and fault == "compact-drop":
                         kube.compact()
                         kube.drop_watches()
-                    kube.update_pod("chaos", n, lambda p, new=f"{n}-{r + 1}": restart_container(
-                        p, "app", f"containerd://{new}", exit_code=0, reason="Completed"))
+                    kube.update_pod(
+                        "chaos",
+                        n,
+                        lambda p, new=f"{n}-{r + 1}": restart_container(
+                            p, "app", f"containerd://{new}", exit_code=0, reason="Completed"
+                        ),
+                    )
                     ended.append(cid)
                 if down:
                     time.sleep(outage / 2)

@@ -169,7 +169,10 @@ def test_sigterm_stops_cleanly_and_logs_json(runc, tmp_path: Path) -> None:
 
 def test_window_keeps_only_the_last_seconds_before_the_trigger(runc, tmp_path: Path) -> None:
     with daemon(runc.cgroup_root(), tmp_path / "dumps", "--window", "0.5") as d:
-        res = runc.run(["/bin/sh", "-c", "cat /early-marker; sleep 1.5; cat /late-marker; exit 3"], name="windowed")
+        res = runc.run(
+            ["/bin/sh", "-c", "cat /early-marker; sleep 1.5; cat /late-marker; exit 3"],
+            name="windowed",
+        )
         assert res.returncode == 3
         [dump] = d.wait_dumps(1)
     header, recs = read(dump)
@@ -181,13 +184,24 @@ def test_window_keeps_only_the_last_seconds_before_the_trigger(runc, tmp_path: P
 
 
 def test_daemon_listen_address_errors_are_one_line(tmp_path: Path) -> None:
-    argv = [TRACELOOP, "daemon", "--sink", str(tmp_path / "d"), "--control-socket", str(tmp_path / "s")]
+    argv = [
+        TRACELOOP,
+        "daemon",
+        "--sink",
+        str(tmp_path / "d"),
+        "--control-socket",
+        str(tmp_path / "s"),
+    ]
     r = subprocess.run([*argv, "--metrics-addr", "localhost"], capture_output=True, text=True)
     assert r.returncode == 2 and "'localhost' is not HOST:PORT" in r.stderr
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         addr = f"127.0.0.1:{taken.getsockname()[1]}"
-        r = subprocess.run([*argv, "--metrics-addr", addr], capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [*argv, "--metrics-addr", addr], capture_output=True, text=True, timeout=120
+        )
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert r.stderr.strip().splitlines() == [f"traceloop: error: --metrics-addr {addr}: cannot listen: Address already in use"]
+    assert r.stderr.strip().splitlines() == [
+        f"traceloop: error: --metrics-addr {addr}: cannot listen: Address already in use"
+    ]

@@ -29,8 +29,9 @@ def kustomize(path: Path) -> list[dict[str, Any]]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("kubectl is not installed")
-    out = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True,
-                         check=False)
+    out = subprocess.run(
+        [kubectl, "kustomize", str(path)], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0, out.stderr
     return [d for d in yaml.safe_load_all(out.stdout) if d]
 
@@ -69,30 +70,45 @@ def test_every_object_validates(which: str, version: str, request: pytest.Fixtur
 
 
 def test_validation_can_fail() -> None:
-    bad = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
-           "spec": {"containers": [{"name": "c", "image": "i", "securityContxt": {}}]}}
+    bad = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "x"},
+        "spec": {"containers": [{"name": "c", "image": "i", "securityContxt": {}}]},
+    }
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(bad, VERSIONS[-1], strict=True)
 
 
 def test_base_objects(base: list[dict[str, Any]]) -> None:
     kinds = sorted(o["kind"] for o in base)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet",
-                     "Namespace", "ServiceAccount"]
+    assert kinds == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "DaemonSet",
+        "Namespace",
+        "ServiceAccount",
+    ]
     assert all(o["metadata"].get("namespace", "traceloop") == "traceloop" for o in base)
 
 
 def test_rbac_is_least_privilege(base: list[dict[str, Any]]) -> None:
     [role] = by_kind(base, "ClusterRole")
-    rules = {(g, r): sorted(rule["verbs"]) for rule in role["rules"]
-             for g in rule["apiGroups"] for r in rule["resources"]}
+    rules = {
+        (g, r): sorted(rule["verbs"])
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+    }
     assert rules == {("", "pods"): ["get", "list", "watch"], ("", "events"): ["create", "patch"]}
     [binding] = by_kind(base, "ClusterRoleBinding")
     [sa] = by_kind(base, "ServiceAccount")
     [ds] = by_kind(base, "DaemonSet")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
-                                    "namespace": "traceloop"}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": "traceloop"}
+    ]
     assert ds["spec"]["template"]["spec"]["serviceAccountName"] == sa["metadata"]["name"]
 
 
@@ -114,8 +130,14 @@ def test_daemonset(base: list[dict[str, Any]]) -> None:
     mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
     volumes = {v["name"]: v for v in spec["volumes"]}
     host = {path: volumes[m["name"]].get("hostPath", {}).get("path") for path, m in mounts.items()}
-    for path in ("/sys/kernel/tracing", "/sys/kernel/debug", "/sys/fs/cgroup", "/lib/modules",
-                 "/usr/src", "/var/lib/traceloop"):
+    for path in (
+        "/sys/kernel/tracing",
+        "/sys/kernel/debug",
+        "/sys/fs/cgroup",
+        "/lib/modules",
+        "/usr/src",
+        "/var/lib/traceloop",
+    ):
         assert host[path] == path, path
     for path in ("/sys/kernel/tracing", "/sys/fs/cgroup", "/lib/modules", "/usr/src"):
         assert mounts[path].get("readOnly") is True, path
@@ -136,8 +158,11 @@ def daemon_argv(objs: list[dict[str, Any]], c: dict[str, Any]) -> list[str]:
     values: dict[str, str] = {}
     for src in c.get("envFrom", []):
         if "configMapRef" in src:
-            [cm] = [o for o in by_kind(objs, "ConfigMap")
-                    if o["metadata"]["name"] == src["configMapRef"]["name"]]
+            [cm] = [
+                o
+                for o in by_kind(objs, "ConfigMap")
+                if o["metadata"]["name"] == src["configMapRef"]["name"]
+            ]
             values.update(cm["data"])
         else:
             values.update(AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y")  # the Secret
@@ -184,18 +209,25 @@ def test_sidecar_example(sidecar: list[dict[str, Any]]) -> None:
     assert spec["shareProcessNamespace"] is True
     c = next(c for c in spec["containers"] if c["name"] == "traceloop")
     env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"]}
-    assert env == {"NODE_NAME": "spec.nodeName", "POD_NAME": "metadata.name",
-                   "POD_NAMESPACE": "metadata.namespace", "POD_UID": "metadata.uid"}
+    assert env == {
+        "NODE_NAME": "spec.nodeName",
+        "POD_NAME": "metadata.name",
+        "POD_NAMESPACE": "metadata.namespace",
+        "POD_UID": "metadata.uid",
+    }
     assert set(c["securityContext"]["capabilities"]["add"]) == CAPS
     # Only its own namespace's pods, and it says which pod it is.
     assert by_kind(sidecar, "ClusterRole") == [] and len(by_kind(sidecar, "Role")) == 1
     script = c["args"][0].replace("$$(", "$(")  # the kubelet's escape for a literal $(
-    assert "--kube-pod \"$POD_NAMESPACE/$POD_NAME\"" in script
-    assert "python -m sidecar.discovery pod-cgroup \"$POD_UID\"" in script
+    assert '--kube-pod "$POD_NAMESPACE/$POD_NAME"' in script
+    assert 'python -m sidecar.discovery pod-cgroup "$POD_UID"' in script
     daemon = shlex.split(script.split("exec ", 1)[1])
     assert daemon[:2] == ["traceloop", "daemon"]
-    values = {"$root": "/sys/fs/cgroup/kubepods/podX", "$NODE_NAME": "node-a",
-              "$POD_NAMESPACE/$POD_NAME": "shop/crashy"}
+    values = {
+        "$root": "/sys/fs/cgroup/kubepods/podX",
+        "$NODE_NAME": "node-a",
+        "$POD_NAMESPACE/$POD_NAME": "shop/crashy",
+    }
     args = build_parser().parse_args(["daemon", *(values.get(a, a) for a in daemon[2:])])
     assert args.kube_pod == ("shop", "crashy") and args.kubernetes == "on"
 
@@ -222,8 +254,9 @@ def test_dockerfile_matches_the_repository() -> None:
 def test_the_image_gets_every_module() -> None:
     """The image installs the package (not editable): every directory of modules must be
     a package pyproject.toml lists, or `traceloop` in the image misses it."""
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-                 ["packages"])
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     for top in ("sidecar", "triggers"):
         for d in [ROOT / top, *(p for p in (ROOT / top).rglob("*") if p.is_dir())]:
             if any(d.glob("*.py")):

@@ -66,8 +66,14 @@ def kube() -> Iterator[FakeKube]:
 @pytest.fixture
 def running(kube: FakeKube, tmp_path: Path) -> Iterator[tuple[MainLoop, Kube]]:
     loop = MainLoop()
-    k = Kube(loop, core_for(kube, tmp_path), node="node1", own_pod=None,  # type: ignore[arg-type]
-             selection=selection_from(parse_args([])), events=True)
+    k = Kube(
+        loop,
+        core_for(kube, tmp_path),
+        node="node1",
+        own_pod=None,  # type: ignore[arg-type]
+        selection=selection_from(parse_args([])),
+        events=True,
+    )
     loop.pod_lookup = k.pod_lookup
     loop.on_dumped.append(k.on_dumped)
     loop.on_late.append(k.on_late)
@@ -84,9 +90,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def test_options() -> None:
-    a = parse_args(["--kubernetes", "on", "--kube-selector", "app=web,tier!=db",
-                    "--kube-exclude-namespaces", "kube-system, istio-system",
-                    "--kube-no-buffers-namespaces", "vault", "--kube-pod", "shop/web-1"])
+    a = parse_args(
+        [
+            "--kubernetes",
+            "on",
+            "--kube-selector",
+            "app=web,tier!=db",
+            "--kube-exclude-namespaces",
+            "kube-system, istio-system",
+            "--kube-no-buffers-namespaces",
+            "vault",
+            "--kube-pod",
+            "shop/web-1",
+        ]
+    )
     assert kube_enabled(a) and a.kube_pod == ("shop", "web-1")
     sel = selection_from(a)
     assert sel.exclude_namespaces == {"kube-system", "istio-system"}
@@ -127,8 +144,13 @@ def test_restart_triggers_the_incarnation_that_ended(
     loop.drain()
     old = loop.track(1, A)  # the watch knew the pod: named at once
     assert old.pod is not None and old.pod["name"] == "web" and old.pod["container_id"] == A
-    kube.update_pod("shop", "web", lambda p: restart_container(p, "app", f"containerd://{B}",
-                                                                exit_code=137, reason="OOMKilled"))
+    kube.update_pod(
+        "shop",
+        "web",
+        lambda p: restart_container(
+            p, "app", f"containerd://{B}", exit_code=137, reason="OOMKilled"
+        ),
+    )
     loop.track(2, B)  # the new incarnation
     wait_until(lambda: not loop.calls.empty())
     sync_point(kube, k.watcher)
@@ -156,8 +178,9 @@ def test_events_for_dumps_and_for_late_kubernetes_triggers(
     kube: FakeKube, running: tuple[MainLoop, Kube]
 ) -> None:
     loop, k = running
-    uid = kube.create_pod(make_pod("shop", "web", "node1",
-                                   [("app", "nginx", f"containerd://{A}")]))["metadata"]["uid"]
+    uid = kube.create_pod(
+        make_pod("shop", "web", "node1", [("app", "nginx", f"containerd://{A}")])
+    )["metadata"]["uid"]
     sync_point(kube, k.watcher)
     t = loop.track(7, A)
     kernel = Trigger("nonzero-exit", "kernel", 1, "2024-01-01T00:00:00Z", pid=9, exit_code=3)
@@ -172,9 +195,12 @@ def test_events_for_dumps_and_for_late_kubernetes_triggers(
     wait_until(lambda: len(kube.events("shop")) == 2)
     k.stop()
     evs = sorted(kube.events("shop"), key=lambda e: e["message"])
-    assert all(e["involvedObject"]["uid"] == uid and e["reason"] == "TraceloopDump"
-               for e in evs)
-    assert evs[0]["message"] == ("traceloop recorded container app: nonzero-exit (exit 3, pid 9); "
-                                 "dump: /dumps/shop_web_app/x.msgpack")
-    assert evs[1]["message"] == ("traceloop: Kubernetes reports pod-restart (Error, exit 3) of "
-                                 "container app; its dump: /dumps/shop_web_app/x.msgpack")
+    assert all(e["involvedObject"]["uid"] == uid and e["reason"] == "TraceloopDump" for e in evs)
+    assert evs[0]["message"] == (
+        "traceloop recorded container app: nonzero-exit (exit 3, pid 9); "
+        "dump: /dumps/shop_web_app/x.msgpack"
+    )
+    assert evs[1]["message"] == (
+        "traceloop: Kubernetes reports pod-restart (Error, exit 3) of "
+        "container app; its dump: /dumps/shop_web_app/x.msgpack"
+    )

@@ -27,14 +27,23 @@ def kube() -> Iterator[FakeKube]:
 
 def kube_daemon(runc: Any, tmp_path: Path, kube: FakeKube) -> Any:
     kc = kube.write_kubeconfig(tmp_path / "kubeconfig")
-    return daemon(runc.cgroup_root(), tmp_path / "dumps", "--kubernetes", "on",
-                  "--kubeconfig", str(kc), "--node-name", "node1")
+    return daemon(
+        runc.cgroup_root(),
+        tmp_path / "dumps",
+        "--kubernetes",
+        "on",
+        "--kubeconfig",
+        str(kc),
+        "--node-name",
+        "node1",
+    )
 
 
 def pod_with(kube: FakeKube, name: str, container_id: str) -> dict[str, Any]:
     """The pod the kubelet reports once its container started: runc's ID as containerID."""
-    return kube.create_pod(make_pod("shop", name, "node1",
-                                    [("app", "busybox:1.36", f"containerd://{container_id}")]))
+    return kube.create_pod(
+        make_pod("shop", name, "node1", [("app", "busybox:1.36", f"containerd://{container_id}")])
+    )
 
 
 def paths(recs: list[Any]) -> set[bytes]:
@@ -50,8 +59,13 @@ def test_restart_after_exit_0_gives_a_pod_restart_dump(
         assert res.returncode == 0
         wait_recorded(d, "web-1")
         # Exit 0 is no kernel trigger: the kubelet restarting the container is.
-        kube.update_pod("shop", "web", lambda p: restart_container(
-            p, "app", "containerd://web-2", exit_code=0, reason="Completed"))
+        kube.update_pod(
+            "shop",
+            "web",
+            lambda p: restart_container(
+                p, "app", "containerd://web-2", exit_code=0, reason="Completed"
+            ),
+        )
         [dump] = d.wait_dumps(1, timeout=30)
         wait_until(lambda: len(kube.events("shop")) == 1, 30, "the Event")
     header, recs = read(dump)
@@ -60,9 +74,15 @@ def test_restart_after_exit_0_gives_a_pod_restart_dump(
     assert trig["exit_code"] == 0
     assert trig["detail"]["reason"] == "Completed" and trig["detail"]["containerID"] == "web-1"
     assert "message" not in trig["detail"]
-    assert header["pod"] == {"node": "node1", "namespace": "shop", "name": "web",
-                             "uid": pod["metadata"]["uid"], "container": "app",
-                             "container_id": "web-1", "image": "busybox:1.36"}
+    assert header["pod"] == {
+        "node": "node1",
+        "namespace": "shop",
+        "name": "web",
+        "uid": pod["metadata"]["uid"],
+        "container": "app",
+        "container_id": "web-1",
+        "image": "busybox:1.36",
+    }
     assert header["container"]["name"] == "web-1"
     assert b"/marker-web" in paths(recs)
     assert "shop_web_app" in str(dump.parent)
@@ -83,8 +103,13 @@ def test_nonzero_exit_is_one_dump_with_both_views(
         [dump] = d.wait_dumps(1, timeout=30)
         wait_until(lambda: len(kube.events("shop")) == 1, 30, "the dump's Event")
         # Then the kubelet reports the restart: the same crash, already dumped.
-        kube.update_pod("shop", "api", lambda p: restart_container(
-            p, "app", "containerd://api-2", exit_code=3, reason="Error"))
+        kube.update_pod(
+            "shop",
+            "api",
+            lambda p: restart_container(
+                p, "app", "containerd://api-2", exit_code=3, reason="Error"
+            ),
+        )
         wait_until(lambda: len(kube.events("shop")) == 2, 30, "the Kubernetes view's Event")
         assert d.dumps() == [dump]  # the late trigger was handled: no second dump
         assert not any("Traceback" in line for line in d.log)
@@ -100,23 +125,49 @@ def test_nonzero_exit_is_one_dump_with_both_views(
     messages = sorted(e["message"] for e in events)
     assert messages[0].startswith("traceloop recorded container app: nonzero-exit (exit 3")
     assert messages[0].endswith(f"dump: {dump}")
-    assert messages[1] == ("traceloop: Kubernetes reports pod-restart (Error, exit 3) of "
-                           f"container app; its dump: {dump}")
+    assert messages[1] == (
+        "traceloop: Kubernetes reports pod-restart (Error, exit 3) of "
+        f"container app; its dump: {dump}"
+    )
 
 
 def test_opt_out_and_buffers_per_namespace_and_pod(
     runc: Any, tmp_path: Path, kube: FakeKube
 ) -> None:
-    kube.create_pod(make_pod("shop", "shy", "node1", [("app", "busybox", "containerd://shy-1")],
-                             annotations={"traceloop.io/record": "false"}))
-    kube.create_pod(make_pod("shop", "quiet", "node1", [("app", "busybox", "containerd://q-1")],
-                             annotations={"traceloop.io/buffers": "false"}))
+    kube.create_pod(
+        make_pod(
+            "shop",
+            "shy",
+            "node1",
+            [("app", "busybox", "containerd://shy-1")],
+            annotations={"traceloop.io/record": "false"},
+        )
+    )
+    kube.create_pod(
+        make_pod(
+            "shop",
+            "quiet",
+            "node1",
+            [("app", "busybox", "containerd://q-1")],
+            annotations={"traceloop.io/buffers": "false"},
+        )
+    )
     kube.create_pod(make_pod("vault", "v", "node1", [("app", "busybox", "containerd://v-1")]))
     kube.create_pod(make_pod("shop", "loud", "node1", [("app", "busybox", "containerd://l-1")]))
     kc = kube.write_kubeconfig(tmp_path / "kubeconfig")
     script = "echo SECRET-TOKEN-$(hostname); cat /marker; exit 3"
-    with daemon(runc.cgroup_root(), tmp_path / "dumps", "--kubernetes", "on", "--kubeconfig",
-                str(kc), "--node-name", "node1", "--kube-no-buffers-namespaces", "vault") as d:
+    with daemon(
+        runc.cgroup_root(),
+        tmp_path / "dumps",
+        "--kubernetes",
+        "on",
+        "--kubeconfig",
+        str(kc),
+        "--node-name",
+        "node1",
+        "--kube-no-buffers-namespaces",
+        "vault",
+    ) as d:
         for name in ("shy-1", "q-1", "v-1", "l-1"):
             assert runc.run(["/bin/sh", "-c", script], name=name).returncode == 3
         dumps = d.wait_dumps(3, timeout=30)  # the opted-out pod's crash came first

@@ -31,8 +31,13 @@ A, B, C = "a" * 64, "b" * 64, "c" * 64
 
 
 def pod(**kw: Any) -> dict[str, Any]:
-    p = make_pod("shop", "web-1", "node1", [("app", "nginx:1.27", f"containerd://{A}"),
-                                            ("log", "fluent", f"containerd://{C}")], **kw)
+    p = make_pod(
+        "shop",
+        "web-1",
+        "node1",
+        [("app", "nginx:1.27", f"containerd://{A}"), ("log", "fluent", f"containerd://{C}")],
+        **kw,
+    )
     p["metadata"].update(uid="u-1", resourceVersion="7")
     return p
 
@@ -80,19 +85,31 @@ def test_split_container_id() -> None:
 
 
 def test_parse_pod_keeps_what_dumps_need_and_nothing_secret() -> None:
-    raw = pod(labels={"app": "web"}, annotations={
-        "traceloop.io/record": "true",
-        "kubectl.kubernetes.io/last-applied-configuration": '{"env":"PASSWORD=x"}',
-    })
+    raw = pod(
+        labels={"app": "web"},
+        annotations={
+            "traceloop.io/record": "true",
+            "kubectl.kubernetes.io/last-applied-configuration": '{"env":"PASSWORD=x"}',
+        },
+    )
     restart_container(raw, "app", f"containerd://{B}", exit_code=139, reason="Error", signal=11)
     p = parse_pod(raw)
     assert (p.uid, p.namespace, p.name, p.node, p.resource_version) == (
-        "u-1", "shop", "web-1", "node1", raw["metadata"]["resourceVersion"])
+        "u-1",
+        "shop",
+        "web-1",
+        "node1",
+        raw["metadata"]["resourceVersion"],
+    )
     assert p.labels == {"app": "web"} and p.record and p.buffers
     app = p.container("app")
     assert app is not None
     assert (app.container_id, app.runtime, app.image, app.restart_count) == (
-        B, "containerd", "nginx:1.27", 1)
+        B,
+        "containerd",
+        "nginx:1.27",
+        1,
+    )
     assert app.previous_id == A
     term = app.last_terminated or {}
     assert term["exitCode"] == 139 and term["reason"] == "Error" and term["signal"] == 11
@@ -112,7 +129,9 @@ def test_parse_pod_times_are_spelled_one_way() -> None:
 
 
 def test_opt_out_annotations() -> None:
-    p = parse_pod(pod(annotations={"traceloop.io/record": "False", "traceloop.io/buffers": "false"}))
+    p = parse_pod(
+        pod(annotations={"traceloop.io/record": "False", "traceloop.io/buffers": "false"})
+    )
     assert not p.record and not p.buffers
     assert not Selection().wants(p)
     assert not Selection().buffers_allowed(p)
@@ -138,7 +157,12 @@ def test_restart_count_rise_is_a_restart() -> None:
     new = restarted(raw, exit_code=137, reason="OOMKilled")
     [r] = restarts(old, new, new_pod_counts=False)
     assert (r.namespace, r.pod, r.uid, r.node, r.container) == (
-        "shop", "web-1", "u-1", "node1", "app")
+        "shop",
+        "web-1",
+        "u-1",
+        "node1",
+        "app",
+    )
     assert (r.container_id, r.previous_container_id, r.image) == (B, A, "nginx:1.27")
     assert (r.restart_count, r.missed) == (1, 0)
     assert r.terminated["reason"] == "OOMKilled" and r.terminated["exitCode"] == 137
@@ -187,11 +211,16 @@ def test_init_container_restart() -> None:
 def test_restart_trigger() -> None:
     raw = pod()
     old = parse_pod(raw)
-    [r] = restarts(old, restarted(raw, exit_code=139, reason="Error", signal=11),
-                   new_pod_counts=False)
+    [r] = restarts(
+        old, restarted(raw, exit_code=139, reason="Error", signal=11), new_pod_counts=False
+    )
     t = restart_trigger(r)
     assert (t.reason, t.source, t.exit_code, t.signal) == (
-        "pod-restart", "kubernetes", 139, "SIGSEGV")
+        "pod-restart",
+        "kubernetes",
+        139,
+        "SIGSEGV",
+    )
     assert t.time == r.terminated["finishedAt"]
     assert t.detail == {**r.terminated, "restartCount": 1}
     wire = t.to_wire()
@@ -241,8 +270,15 @@ def test_pod_header_has_the_documented_keys() -> None:
     header = PodMeta("n", "ns", "p", "u", "c", "id", "img").to_header()
     for key in header:
         assert f"`{key}`" in line
-    assert header == {"node": "n", "namespace": "ns", "name": "p", "uid": "u",
-                      "container": "c", "container_id": "id", "image": "img"}
+    assert header == {
+        "node": "n",
+        "namespace": "ns",
+        "name": "p",
+        "uid": "u",
+        "container": "c",
+        "container_id": "id",
+        "image": "img",
+    }
 
 
 # ---- events -----------------------------------------------------------------------------
@@ -254,11 +290,15 @@ META = PodMeta("node1", "shop", "web-1", "u-1", "app", A, "nginx:1.27")
 def test_event_body() -> None:
     now = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
     ev = event_body(META, "hello", host="fallback", now=now)
-    assert ev["metadata"] == {"name": f"web-1.{int(now.timestamp() * 1e9):x}",
-                              "namespace": "shop"}
-    assert ev["involvedObject"] == {"apiVersion": "v1", "kind": "Pod", "namespace": "shop",
-                                    "name": "web-1", "uid": "u-1",
-                                    "fieldPath": "spec.containers{app}"}
+    assert ev["metadata"] == {"name": f"web-1.{int(now.timestamp() * 1e9):x}", "namespace": "shop"}
+    assert ev["involvedObject"] == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "namespace": "shop",
+        "name": "web-1",
+        "uid": "u-1",
+        "fieldPath": "spec.containers{app}",
+    }
     assert (ev["reason"], ev["type"], ev["message"]) == ("TraceloopDump", "Warning", "hello")
     assert ev["source"] == {"component": "traceloop", "host": "node1"}
     assert ev["reportingComponent"] == "traceloop"
@@ -267,13 +307,21 @@ def test_event_body() -> None:
 
 def test_dump_message() -> None:
     kernel = Trigger("fatal-signal", "kernel", 1, "t", pid=42, comm="app", signal="SIGSEGV")
-    kube = Trigger("pod-restart", "kubernetes", 0, "t", exit_code=139,
-                   detail={"reason": "Error", "exitCode": 139})
+    kube = Trigger(
+        "pod-restart",
+        "kubernetes",
+        0,
+        "t",
+        exit_code=139,
+        detail={"reason": "Error", "exitCode": 139},
+    )
     assert describe_trigger(kernel) == "fatal-signal (SIGSEGV, pid 42 app)"
     assert describe_trigger(kube) == "pod-restart (Error, exit 139)"
     msg = dump_message([kernel, kube], "app", "s3://b/k.msgpack")
-    assert msg == ("traceloop recorded container app: fatal-signal (SIGSEGV, pid 42 app), "
-                   "pod-restart (Error, exit 139); dump: s3://b/k.msgpack")
+    assert msg == (
+        "traceloop recorded container app: fatal-signal (SIGSEGV, pid 42 app), "
+        "pod-restart (Error, exit 139); dump: s3://b/k.msgpack"
+    )
     assert len(dump_message([kernel], "app", "x" * 5000)) == 1024
 
 
@@ -328,8 +376,12 @@ def real_cgroup() -> Iterator[Path]:
     made: list[Path] = []
     try:
         uid = str(uuid.uuid4())
-        for d in (root, root / "kubepods", root / "kubepods" / f"pod{uid}",
-                  root / "kubepods" / f"pod{uid}" / A):
+        for d in (
+            root,
+            root / "kubepods",
+            root / "kubepods" / f"pod{uid}",
+            root / "kubepods" / f"pod{uid}" / A,
+        ):
             d.mkdir()
             made.append(d)
         yield root

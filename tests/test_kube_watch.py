@@ -37,8 +37,9 @@ def watcher(core: Any, got: Restarts, **kw: Any) -> PodWatcher:
     return PodWatcher(core, got, watch_timeout=30, backoff_initial=0.05, backoff_max=0.5, **kw)
 
 
-def web(name: str = "web", ns: str = "shop", node: str = "node1", cid: str = A,
-        **kw: Any) -> dict[str, Any]:
+def web(
+    name: str = "web", ns: str = "shop", node: str = "node1", cid: str = A, **kw: Any
+) -> dict[str, Any]:
     return make_pod(ns, name, node, [("app", "nginx:1.27", f"containerd://{cid}")], **kw)
 
 
@@ -59,12 +60,26 @@ def test_restart_is_reported_with_last_state(kube: FakeKube, core: Any) -> None:
     [r] = got.items
     pod = kube.get_pod("shop", "web")
     assert (r.namespace, r.pod, r.uid, r.node, r.container) == (
-        "shop", "web", pod["metadata"]["uid"], "node1", "app")
+        "shop",
+        "web",
+        pod["metadata"]["uid"],
+        "node1",
+        "app",
+    )
     assert (r.container_id, r.previous_container_id, r.image, r.restart_count) == (
-        B, A, "nginx:1.27", 1)
+        B,
+        A,
+        "nginx:1.27",
+        1,
+    )
     term = pod["status"]["containerStatuses"][0]["lastState"]["terminated"]
-    assert r.terminated == {"reason": "OOMKilled", "exitCode": 137, "containerID": A,
-                            "startedAt": term["startedAt"], "finishedAt": term["finishedAt"]}
+    assert r.terminated == {
+        "reason": "OOMKilled",
+        "exitCode": 137,
+        "containerID": A,
+        "startedAt": term["startedAt"],
+        "finishedAt": term["finishedAt"],
+    }
     # The watch asked only for this node's pods, from the list's resourceVersion.
     lists = [q for m, path, q in kube.requests if path == "/api/v1/pods" and "watch" not in q]
     watches = [q for m, path, q in kube.requests if path == "/api/v1/pods" and "watch" in q]
@@ -149,8 +164,9 @@ def test_bookmarks_move_the_resource_version(kube: FakeKube, core: Any) -> None:
         wait_until(lambda: len(got) == 1)
         assert w.stats.lists == 1 and w.stats.expired == 0
     last = [q for _, _, q in kube.requests if "watch" in q][-1]
-    assert int(last["resourceVersion"]) >= int(kube.get_pod("shop", "elsewhere")["metadata"]
-                                               ["resourceVersion"])
+    assert int(last["resourceVersion"]) >= int(
+        kube.get_pod("shop", "elsewhere")["metadata"]["resourceVersion"]
+    )
 
 
 def test_dropped_connections_resume_from_the_last_revision(kube: FakeKube, core: Any) -> None:
@@ -209,12 +225,16 @@ def test_deleted_pods_are_kept_for_a_while(kube: FakeKube, core: Any) -> None:
 def test_selection_and_opt_out(kube: FakeKube, core: Any) -> None:
     kube.create_pod(web("web", labels={"app": "web"}))
     kube.create_pod(web("db", cid=B, labels={"app": "db"}))
-    kube.create_pod(web("shy", cid=C, labels={"app": "web"},
-                        annotations={"traceloop.io/record": "false"}))
+    kube.create_pod(
+        web("shy", cid=C, labels={"app": "web"}, annotations={"traceloop.io/record": "false"})
+    )
     kube.create_pod(web("sys", ns="kube-system", cid=D, labels={"app": "web"}))
     kube.create_pod(web("secret", ns="vault", cid=E, labels={"app": "web"}))
-    sel = Selection(exclude_namespaces=frozenset({"kube-system"}), selector=parse("app=web"),
-                    no_buffer_namespaces=frozenset({"vault"}))
+    sel = Selection(
+        exclude_namespaces=frozenset({"kube-system"}),
+        selector=parse("app=web"),
+        no_buffer_namespaces=frozenset({"vault"}),
+    )
     got = Restarts()
     with running(watcher(core, got, selection=sel)) as w:
         sync_point(kube, w)
@@ -223,8 +243,13 @@ def test_selection_and_opt_out(kube: FakeKube, core: Any) -> None:
         assert w.wants("f" * 64)  # unknown: record now, ask again at dump time
         assert w.buffers_allowed(A) and not w.buffers_allowed(E)
         assert not w.buffers_allowed("f" * 64)  # unknown while a namespace is restricted
-        for name, ns in [("web", "shop"), ("db", "shop"), ("shy", "shop"),
-                         ("sys", "kube-system"), ("secret", "vault")]:
+        for name, ns in [
+            ("web", "shop"),
+            ("db", "shop"),
+            ("shy", "shop"),
+            ("sys", "kube-system"),
+            ("secret", "vault"),
+        ]:
             restart(kube, name, "9" * 64, ns=ns)
         sync_point(kube, w)
         assert w.pod_for(B) is not None  # excluded pods are still known
@@ -336,8 +361,9 @@ def test_event_body_is_accepted_by_the_client_model() -> None:
 # ---- client configuration ------------------------------------------------------------------
 
 
-def test_kubeconfig_from_environment(kube: FakeKube, tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kubeconfig_from_environment(
+    kube: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     monkeypatch.setenv("KUBECONFIG", str(kube.write_kubeconfig(tmp_path / "env-kc")))
     kube.create_pod(web())

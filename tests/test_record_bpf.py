@@ -15,7 +15,9 @@ from sidecar.dumpfile import CAPS, COMM, NR
 pytestmark = pytest.mark.bpf
 
 
-def record(tmp_path: Path, *cmd: str, extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def record(
+    tmp_path: Path, *cmd: str, extra: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [TRACELOOP, "record", "--out", str(tmp_path / "d"), *extra, "--", *cmd],
         capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
@@ -76,7 +78,15 @@ def test_bad_command_and_usage_errors_are_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
     r = subprocess.run([TRACELOOP, "record"], capture_output=True, text=True)
     assert r.returncode == 2 and "no command given" in r.stderr
-    r = subprocess.run([TRACELOOP, "record", "--slots", "1000", "--", "true"], capture_output=True, text=True)
-    assert r.returncode == 2 and "power of two" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    r = subprocess.run([TRACELOOP, "record", "--syscall-filters", "nosuchcall", "--", "true"], capture_output=True, text=True)
+    r = subprocess.run(
+        [TRACELOOP, "record", "--slots", "1000", "--", "true"], capture_output=True, text=True
+    )
+    assert (
+        r.returncode == 2 and "power of two" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    )
+    r = subprocess.run(
+        [TRACELOOP, "record", "--syscall-filters", "nosuchcall", "--", "true"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "unknown syscall 'nosuchcall'" in r.stderr

@@ -37,9 +37,7 @@ def test_known_calls_in_order_with_strings_buffers_sockaddr_and_errno(
     mine = [r for r in recs if r[PID] == recs[-1][PID]]
     # The program's own story, from its execve to its exit_group (before the
     # execve: the forked child's set-up in Python, also recorded).
-    start = next(
-        i for i, r in enumerate(mine) if table().name(r[NR]) == "execve" and r[RET] == 0
-    )
+    start = next(i for i, r in enumerate(mine) if table().name(r[NR]) == "execve" and r[RET] == 0)
     seq = mine[start:]
     n = names(seq)
     assert caps_of(seq[0])[0][1] == str(progs / "known_calls").encode()
@@ -188,9 +186,11 @@ def test_ignored_cgroups_are_never_recorded_before_or_after_adoption(tmp_path: P
         run_in(other, ["sh", "-c", "cat /marker-other"])
         assert set(k.cgroups()) == {other.id}  # late's slab went back and served other
         _, recs = dump(k, other, tmp_path / "d")
-    assert {c[2] for r in recs for c in r[CAPS]} & {b"/marker-early", b"/marker-late", b"/marker-other"} == {
-        b"/marker-other"
-    }
+    assert {c[2] for r in recs for c in r[CAPS]} & {
+        b"/marker-early",
+        b"/marker-late",
+        b"/marker-other",
+    } == {b"/marker-other"}
 
 
 # 1 bucket: the first thread takes the fast path, every other one the

@@ -188,8 +188,15 @@ class PodWatcher:
         if found is None:
             return None
         pod, name, image = found
-        return PodMeta(pod.node, pod.namespace, pod.name, pod.uid, name,
-                       split_container_id(container_id)[1], image)
+        return PodMeta(
+            pod.node,
+            pod.namespace,
+            pod.name,
+            pod.uid,
+            name,
+            split_container_id(container_id)[1],
+            image,
+        )
 
     def wants(self, container_id: str) -> bool:
         """Should this container be recorded and dumped?
@@ -425,8 +432,9 @@ class PodWatcher:
                     continue
                 if cid not in self._ids:
                     ids.append(cid)
-                    self._new.append(PodMeta(pod.node, pod.namespace, pod.name, pod.uid,
-                                             c.name, cid, c.image))
+                    self._new.append(
+                        PodMeta(pod.node, pod.namespace, pod.name, pod.uid, c.name, cid, c.image)
+                    )
                 self._ids[cid] = (pod.uid, c.name, c.image)
         while len(ids) > MAX_IDS_PER_POD:
             self._ids.pop(ids.pop(0), None)
@@ -453,7 +461,10 @@ class PodWatcher:
             self.stats.restarts += 1
             log.info(
                 "pod-restart: %s/%s container %s (restart %d, %s)",
-                r.namespace, r.pod, r.container, r.restart_count,
+                r.namespace,
+                r.pod,
+                r.container,
+                r.restart_count,
                 r.terminated.get("reason", "no lastState"),
             )
             try:

@@ -33,7 +33,10 @@ def test_twenty_containers_crash_in_the_same_second(runc, tmp_path: Path) -> Non
     for path in dumps:
         header, recs = read(path)  # reads to the footer: complete
         name = header["container"]["name"]
-        why = f"{path.name}: {header['container']} {header['triggers']} {len(recs)} records; daemon log:\n" + "\n".join(d.log)
+        why = (
+            f"{path.name}: {header['container']} {header['triggers']} {len(recs)} records; daemon log:\n"
+            + "\n".join(d.log)
+        )
         assert f"/marker-{name[5:]}".encode() in {c[2] for r in recs for c in r[CAPS]}, why
         assert any(table().name(r[NR]) == "execve" for r in recs)
         assert table().name(recs[-1][NR]) == "exit_group" or any(
@@ -102,7 +105,9 @@ def test_full_disk_is_an_error_and_a_metric_and_recording_goes_on(runc, tmp_path
 
 
 def test_crash_loop_of_100_yields_the_configured_dumps(runc, tmp_path: Path) -> None:
-    with daemon(runc.cgroup_root(), tmp_path / "dumps", "--rate-limit", "3", "--rate-period", "60") as d:
+    with daemon(
+        runc.cgroup_root(), tmp_path / "dumps", "--rate-limit", "3", "--rate-period", "60"
+    ) as d:
         t0 = time.monotonic()
         for _ in range(100):
             runc.run(["/bin/sh", "-c", "exit 1"], name="crashloop")

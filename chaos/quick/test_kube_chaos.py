@@ -25,8 +25,14 @@ def kube() -> Iterator[FakeKube]:
 
 def test_watch_survives_drops_410s_and_an_outage(kube: FakeKube, tmp_path: Path) -> None:
     got = Restarts()
-    w = PodWatcher(core_for(kube, tmp_path), got, node="node1", watch_timeout=5,
-                   backoff_initial=0.1, backoff_max=1.0)
+    w = PodWatcher(
+        core_for(kube, tmp_path),
+        got,
+        node="node1",
+        watch_timeout=5,
+        backoff_initial=0.1,
+        backoff_max=1.0,
+    )
     chaos = Chaos(duration=10, outage=3)
     with running(w):
         chaos.run(kube, w)
@@ -36,5 +42,4 @@ def test_watch_survives_drops_410s_and_an_outage(kube: FakeKube, tmp_path: Path)
     assert total >= 20, chaos.log  # the run did restart things
     assert "outage" in chaos.log
     assert w.stats.expired >= 1 and w.stats.lists >= 2 and w.stats.errors >= 1
-    assert any(r.pod == "newcomer" and r.terminated["reason"] == "OOMKilled"
-               for r in got.items)
+    assert any(r.pod == "newcomer" and r.terminated["reason"] == "OOMKilled" for r in got.items)
