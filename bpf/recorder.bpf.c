@@ -88,6 +88,8 @@
 #define K_BUF_OUT 3
 #define K_SA_IN 4
 #define K_SA_OUT 5
+#define K_OBJ_IN 6   // fixed-size object; len_arg holds its size in bytes
+#define K_OBJ_OUT 7
 #define NO_LEN 0xff
 
 // Trigger reasons and event types (sidecar/events.py).
@@ -366,15 +368,23 @@ static __always_inline void freeze(struct slabmeta *m, u32 slab, u32 reason, s32
     emit(EV_TRIGGER, slab, m->cgroup, reason, code, m->gen);
 }
 
+static __always_inline int read_at_exit(u8 kind) {
+    return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT;
+}
+
 static __always_inline void capture_enter(struct slot *s, struct scinfo *si, int i) {
     u8 kind = si->kind[i];
     u8 a = si->arg[i] & 7;
     if (a > 5)
         return;
     const void *src = (const void *)s->args[a];
+    if (!src)
+        return;  // NULL: nothing to read, and not a failure (shown as NULL)
     u64 len = 0;
     u8 la = si->len_arg[i];
-    if (la < 6)
+    if (kind == K_OBJ_IN)
+        len = la;
+    else if (la < 6)
         len = s->args[la];
     if (kind == K_STR) {
         long n = bpf_probe_read_user_str(&s->cap[i * CAP], PATH_CAP, src);
@@ -386,8 +396,8 @@ static __always_inline void capture_enter(struct slot *s, struct scinfo *si, int
         } else {
             stat_add(ST_CAPTURE_FAIL);
         }
-    } else if (kind == K_BUF_IN || kind == K_SA_IN) {
-        u32 cap = kind == K_BUF_IN ? BUF_CAP : SA_CAP;
+    } else if (kind == K_BUF_IN || kind == K_SA_IN || kind == K_OBJ_IN) {
+        u32 cap = kind == K_BUF_IN ? BUF_CAP : kind == K_SA_IN ? SA_CAP : CAP;
         s->cap_full[i] = len > 0xffffffffull ? 0xffffffffu : (u32)len;
         u32 n = len > cap ? cap : (u32)len;
         n &= (CAP - 1) | CAP;  // keeps the verifier's bound explicit
@@ -420,13 +430,16 @@ static __always_inline void capture_exit(struct slot *s, int i, s64 ret) {
     if (si->kind[i] == K_BUF_OUT) {
         s->cap_full[i] = ret > 0xffffffffll ? 0xffffffffu : (u32)ret;
         n = ret > BUF_CAP ? BUF_CAP : (u32)ret;
+    } else if (si->kind[i] == K_OBJ_OUT) {
+        n = si->len_arg[i];
+        s->cap_full[i] = n;
     } else {
         n = SA_CAP;
         s->cap_full[i] = SA_CAP;
     }
     if (n > CAP)
         n = CAP;
-    if (n == 0) {
+    if (n == 0 && src) {
         s->captured |= 1 << i;  // read() = 0: an empty buffer
     } else if (src && bpf_probe_read_user(&s->cap[i * CAP], n, src) == 0) {
         s->captured |= 1 << i;
@@ -541,13 +554,13 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     s->cap_full[1] = 0;
     u8 pending = 0;
     if (si->kind[0]) {
-        if (si->kind[0] == K_BUF_OUT || si->kind[0] == K_SA_OUT)
+        if (read_at_exit(si->kind[0]))
             pending |= 1;
         else
             capture_enter(s, si, 0);
     }
     if (si->kind[1]) {
-        if (si->kind[1] == K_BUF_OUT || si->kind[1] == K_SA_OUT)
+        if (read_at_exit(si->kind[1]))
             pending |= 2;
         else
             capture_enter(s, si, 1);

@@ -2,7 +2,9 @@
 
 The kernel side gets this as a per-syscall entry in a map: up to two captured
 arguments per call, each with a kind and (for buffers and sockaddrs) the
-argument that holds the length. Everything else is recorded as a raw integer.
+argument that holds the length, or (for fixed-size objects: a stat, a
+timespec, a wait status) the object's size. Everything else is recorded as a
+raw integer.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ class Kind(IntEnum):
     BUF_OUT = 3  # buffer the call fills: read at exit, length = return value
     SA_IN = 4  # struct sockaddr passed in: length from another argument
     SA_OUT = 5  # struct sockaddr filled by the call: read at exit
+    OBJ_IN = 6  # fixed-size object the call reads (timespec, sigset...): read at enter
+    OBJ_OUT = 7  # fixed-size object the call fills (stat, wait status...): read at exit
 
 
 NO_LEN = 0xFF
@@ -28,11 +32,28 @@ MAX_CAPTURES = 2
 class Capture:
     arg: int
     kind: Kind
-    len_arg: int = NO_LEN
+    len_arg: int = NO_LEN  # for OBJ_IN and OBJ_OUT: the object's size in bytes
 
 
 def _s(*args: int) -> tuple[Capture, ...]:
     return tuple(Capture(a, Kind.STR) for a in args)
+
+
+def _in(arg: int, size: int) -> Capture:
+    return Capture(arg, Kind.OBJ_IN, size)
+
+
+def _out(arg: int, size: int) -> Capture:
+    return Capture(arg, Kind.OBJ_OUT, size)
+
+
+# strace shows a stat as {st_mode=..., st_size=... or st_rdev=..., ...}: all of
+# it lies in the first 56 bytes on x86_64 and arm64 alike.
+STAT = 56
+SIGACTION = 32  # the kernel's: handler, flags, restorer, mask
+SIGSET = 8
+TIMESPEC = 16
+RLIMIT = 16
 
 
 # Syscall name -> captures, at most MAX_CAPTURES each. Names missing on an
@@ -42,7 +63,8 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "open": _s(0), "creat": _s(0), "openat": _s(1), "openat2": _s(1),
     "execve": _s(0), "execveat": _s(1),
     "access": _s(0), "faccessat": _s(1), "faccessat2": _s(1),
-    "stat": _s(0), "lstat": _s(0), "newfstatat": _s(1), "statx": _s(1), "statfs": _s(0),
+    "stat": (Capture(0, Kind.STR), _out(1, STAT)), "lstat": (Capture(0, Kind.STR), _out(1, STAT)),
+    "newfstatat": (Capture(1, Kind.STR), _out(2, STAT)), "statx": _s(1), "statfs": _s(0),
     "readlink": (Capture(0, Kind.STR), Capture(1, Kind.BUF_OUT)),
     "readlinkat": (Capture(1, Kind.STR), Capture(2, Kind.BUF_OUT)),
     "unlink": _s(0), "unlinkat": _s(1), "rmdir": _s(0), "mkdir": _s(0), "mkdirat": _s(1),
@@ -73,6 +95,16 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "accept4": (Capture(1, Kind.SA_OUT),),
     "getsockname": (Capture(1, Kind.SA_OUT),),
     "getpeername": (Capture(1, Kind.SA_OUT),),
+    # fixed-size objects
+    "fstat": (_out(1, STAT),),
+    "pipe": (_out(0, 8),), "pipe2": (_out(0, 8),), "socketpair": (_out(3, 8),),
+    "wait4": (_out(1, 4),),
+    "rt_sigaction": (_in(1, SIGACTION), _out(2, SIGACTION)),
+    "rt_sigprocmask": (_in(1, SIGSET), _out(2, SIGSET)),
+    "nanosleep": (_in(0, TIMESPEC),), "clock_nanosleep": (_in(2, TIMESPEC),),
+    "clock_gettime": (_out(1, TIMESPEC),),
+    "getrlimit": (_out(1, RLIMIT),), "setrlimit": (_in(1, RLIMIT),),
+    "prlimit64": (_in(2, RLIMIT), _out(3, RLIMIT)),
 }  # fmt: skip
 
 

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.bpf
 COMPARED = {
     "openat", "access", "faccessat", "mmap", "mprotect", "munmap", "socket", "connect", "bind",
     "sendto", "write", "fcntl", "ioctl", "kill", "tgkill", "lseek", "dup3", "clone", "wait4",
-    "exit_group",
+    "exit_group", "newfstatat", "pipe2", "socketpair", "rt_sigaction", "rt_sigprocmask",
+    "nanosleep", "clock_nanosleep", "prlimit64",
 }  # fmt: skip
 START = 'openat(AT_FDCWD, "/nonexistent/traceloop"'  # after libc's start-up, which differs
 

@@ -10,7 +10,8 @@ chosen once, from the most specific rule that matches:
 2. the parameter's name (`dfd` -> AT_FDCWD, `*fd` -> signed int);
 3. its C type (pointers in hex, `int` as signed 32-bit, `size_t` unsigned...).
 
-Captured memory (paths, buffers, sockaddrs) replaces the raw pointer.
+Captured memory (paths, buffers, sockaddrs, objects such as a stat or a wait
+status: sidecar/render/structs.py) replaces the raw pointer.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .errnos import strace_error
 from .ioctls import ioctl_arg, ioctl_shown, request
 from .sockaddr import sockaddr, sockaddr_json
 from .strings import path_text, quote, quote_path, text
+from .structs import decoders
 from .values import (
     MASK32,
     MASK64,
@@ -51,6 +53,7 @@ from .values import (
 # Plain ints: compared in the per-record loop, where IntEnum comparisons cost.
 STR, BUF_IN, BUF_OUT = int(Kind.STR), int(Kind.BUF_IN), int(Kind.BUF_OUT)
 SA_IN, SA_OUT = int(Kind.SA_IN), int(Kind.SA_OUT)
+OBJ_IN, OBJ_OUT = int(Kind.OBJ_IN), int(Kind.OBJ_OUT)
 
 NORETURN = frozenset({"exit", "exit_group"})  # strace: `= ?`
 TABLE_X = frozenset({"exit", "exit_group", "rt_sigreturn"})  # traceloop's RET column: X
@@ -443,9 +446,9 @@ def _sockaddr_json(data: bytes) -> dict[str, Any]:
 class Call:
     """How to show one syscall number of one dump."""
 
-    __slots__ = ("eqs", "fmts", "jargs", "jfmts", "labels", "name", "noreturn", "out_bufs",
-                 "params", "plain_strace", "plain_table", "ret_fmt", "shown", "table_x", "tmpl",
-                 "vals")  # fmt: skip
+    __slots__ = ("eqs", "fmts", "jargs", "jfmts", "labels", "name", "noreturn", "objs",
+                 "out_bufs", "params", "plain_strace", "plain_table", "ret_fmt", "shown",
+                 "table_x", "tmpl", "vals")  # fmt: skip
 
     def __init__(
         self,
@@ -487,6 +490,7 @@ class Call:
         self.ret_fmt = _ret_fmt(name, ix, arch)
         self.noreturn = name in NORETURN
         self.table_x = name in TABLE_X
+        self.objs = decoders(name, arch)
         self.out_bufs = tuple(c[0] for c in captures if len(c) > 1 and c[1] == BUF_OUT
                               and 0 <= c[0] < len(self.params))  # fmt: skip
         # A call that captured nothing and shows all its arguments (most of
@@ -520,6 +524,10 @@ class Call:
                         vals[arg] = quote(data, full, limit)
                     elif kind in (SA_IN, SA_OUT):
                         vals[arg] = _sockaddr(data)
+                    elif kind in (OBJ_IN, OBJ_OUT) and arg in self.objs:
+                        obj = self.objs[arg](data, a, ret)
+                        if obj is not None:
+                            vals[arg] = obj[0]
         return vals
 
     def strace_args(
@@ -571,6 +579,11 @@ class Call:
                     out[p[arg]] = text(data)
                 elif kind in (SA_IN, SA_OUT):
                     out[p[arg]] = _sockaddr_json(data)
+                    continue
+                elif kind in (OBJ_IN, OBJ_OUT) and arg in self.objs:
+                    obj = self.objs[arg](data, a, ret)
+                    if obj is not None:
+                        out[p[arg]] = obj[1]
                     continue
                 else:
                     continue

@@ -10,12 +10,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/netlink.h>
@@ -33,6 +35,7 @@ static int closed_port(void) {
 }
 
 int main(int argc, char **argv) {
+    umask(022); // the created file's mode is checked
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     char path[512];
     strcpy(path, dir);
@@ -102,11 +105,47 @@ int main(int argc, char **argv) {
     // lseek whence, dup3 flags
     lseek(fd, 0, SEEK_END);
     dup3(fd, 20, O_CLOEXEC);
-    // clone flags (fork) and wait4
+    // fixed-size objects: stats, descriptor pairs, sigactions, sigsets, timespecs, rlimits
+    syscall(SYS_newfstatat, AT_FDCWD, dir, &st, 0);
+    syscall(SYS_newfstatat, AT_FDCWD, "/dev/null", &st, 0);
+    syscall(SYS_newfstatat, AT_FDCWD, "/nonexistent", &st, 0);
+    pipe2(pp, O_CLOEXEC);
+    struct sigaction sa = {.sa_handler = SIG_IGN, .sa_flags = SA_RESTART}, old;
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaction(SIGPIPE, &sa, &old);
+    sigaction(SIGPIPE, NULL, &old);
+    sigset_t set, was;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, &was);
+    sigfillset(&set);
+    sigprocmask(SIG_SETMASK, &set, NULL);
+    sigprocmask(SIG_SETMASK, &was, NULL);
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000};
+    syscall(SYS_nanosleep, &ts, NULL);
+    syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, NULL);
+    struct rlimit rl;
+    syscall(SYS_prlimit64, 0, RLIMIT_STACK, NULL, &rl);
+    struct rlimit big = {.rlim_cur = RLIM_INFINITY, .rlim_max = RLIM_INFINITY};
+    syscall(SYS_prlimit64, 0, RLIMIT_STACK, &big, NULL); // EPERM unless root: both fine
+    // clone flags (fork) and wait4 with and without a status
     pid_t child = fork();
     if (child == 0)
         _exit(0);
     waitpid(child, NULL, 0);
+    int status;
+    child = fork();
+    if (child == 0)
+        _exit(7);
+    waitpid(child, &status, 0);
+    child = fork();
+    if (child == 0) {
+        kill(getpid(), SIGKILL);
+        _exit(1);
+    }
+    waitpid(child, &status, 0);
+    waitpid(-1, &status, WNOHANG);
     syscall(SYS_exit_group, 3);
     return 3;
 }

@@ -1,0 +1,213 @@
+"""Fixed-size objects a call reads or fills (a stat, a wait status, a
+timespec, a sigset...), decoded from the bytes the kernel captured.
+
+Each decoder gets the captured bytes, the call's raw registers and its return
+value, and gives (strace's text, a JSON value), or None when the bytes cannot
+be decoded as strace would (too short, an architecture whose layout is not
+known here, a size argument that is not the one the kernel wants): the
+pointer is shown then, as strace shows it when it cannot read the object.
+Layouts are the kernel's for 64-bit x86 and arm64 (little-endian).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .flags import flags_of
+from .signals import SIGRTMAX, signal_name
+
+Decoded = tuple[str, Any]
+Decoder = Callable[[bytes, Sequence[int], int | None], Decoded | None]
+
+_S_IFMT = 0o170000
+_FILE_TYPES = {
+    0o140000: "S_IFSOCK", 0o120000: "S_IFLNK", 0o100000: "S_IFREG", 0o060000: "S_IFBLK",
+    0o040000: "S_IFDIR", 0o020000: "S_IFCHR", 0o010000: "S_IFIFO",
+}  # fmt: skip
+_MODE_BITS = ((0o4000, "S_ISUID"), (0o2000, "S_ISGID"), (0o1000, "S_ISVTX"))
+# Where st_mode, st_rdev and st_size lie: x86_64's own struct stat, and the
+# generic one arm64 uses.
+_STAT_AT = {"x86_64": (24, 40, 48), "aarch64": (16, 32, 48), "arm64": (16, 32, 48)}
+_SA_FLAGS = (
+    (0x04000000, "SA_RESTORER"), (0x08000000, "SA_ONSTACK"), (0x10000000, "SA_RESTART"),
+    (0x20000000, "SA_INTERRUPT"), (0x40000000, "SA_NODEFER"), (0x80000000, "SA_RESETHAND"),
+    (0x00000004, "SA_SIGINFO"), (0x00000001, "SA_NOCLDSTOP"), (0x00000002, "SA_NOCLDWAIT"),
+)  # fmt: skip
+_SA_RESTORER = 0x04000000
+_SIG_HANDLERS = {0: "SIG_DFL", 1: "SIG_IGN"}
+_RLIM_INFINITY = (1 << 64) - 1
+
+
+def file_mode(mode: int) -> str:
+    """`S_IFREG|S_ISUID|0755`, as strace writes st_mode."""
+    parts = []
+    kind = _FILE_TYPES.get(mode & _S_IFMT)
+    if kind is not None:
+        parts.append(kind)
+    elif mode & _S_IFMT:
+        parts.append(oct(mode & _S_IFMT).replace("0o", "0"))
+    parts += [name for bit, name in _MODE_BITS if mode & bit]
+    perm = mode & 0o777
+    parts.append((f"0{perm:o}" if perm else "0").rjust(3, "0"))  # C's %#03o
+    return "|".join(parts)
+
+
+def _makedev(dev: int) -> str:
+    # glibc's gnu_dev_major/minor: the kernel's encoding of a 64-bit dev_t.
+    major = ((dev >> 8) & 0xFFF) | ((dev >> 32) & 0xFFFF_F000)
+    minor = (dev & 0xFF) | ((dev >> 12) & 0xFFFF_FF00)
+    return f"makedev({hex(major) if major else 0}, {hex(minor) if minor else 0})"
+
+
+def stat_decoder(arch: str) -> Decoder | None:
+    at = _STAT_AT.get(arch)
+    if at is None:
+        return None
+    mode_at, rdev_at, size_at = at
+
+    def decode(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
+        if len(data) < size_at + 8:
+            return None
+        (mode,) = struct.unpack_from("<I", data, mode_at)
+        text = file_mode(mode)
+        if mode & _S_IFMT in (0o020000, 0o060000):  # devices: the number, not a size
+            (rdev,) = struct.unpack_from("<Q", data, rdev_at)
+            dev = _makedev(rdev)
+            return f"{{st_mode={text}, st_rdev={dev}, ...}}", {"st_mode": text, "st_rdev": dev}
+        (size,) = struct.unpack_from("<q", data, size_at)
+        return f"{{st_mode={text}, st_size={size}, ...}}", {"st_mode": text, "st_size": size}
+
+    return decode
+
+
+def fd_pair(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
+    """pipe's and socketpair's two descriptors: `[3, 4]`."""
+    if len(data) < 8:
+        return None
+    fds = list(struct.unpack_from("<ii", data))
+    return f"[{fds[0]}, {fds[1]}]", fds
+
+
+def wait_status(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
+    """wait4's status, strace's way: `[{WIFEXITED(s) && WEXITSTATUS(s) == 1}]`.
+    Only a call that reaped a child (ret > 0) wrote it."""
+    if len(data) < 4 or ret is None or ret <= 0:
+        return None
+    (s,) = struct.unpack_from("<I", data)
+    low = s & 0xFFFF
+    js: dict[str, Any]
+    if low & 0x7F == 0:
+        code = (low >> 8) & 0xFF
+        text, js = f"WIFEXITED(s) && WEXITSTATUS(s) == {code}", {"exit_status": code}
+    elif low == 0xFFFF:
+        text, js = "WIFCONTINUED(s)", {"continued": True}
+    elif low & 0xFF == 0x7F:
+        sig = signal_name((low >> 8) & 0xFF)
+        text, js = f"WIFSTOPPED(s) && WSTOPSIG(s) == {sig}", {"stop_signal": sig}
+    else:
+        sig = signal_name(low & 0x7F)
+        text, js = f"WIFSIGNALED(s) && WTERMSIG(s) == {sig}", {"term_signal": sig}
+        if low & 0x80:
+            text += " && WCOREDUMP(s)"
+        js["core_dumped"] = bool(low & 0x80)
+    # Bits above the low 16 (ptrace events) follow in hex, as strace does.
+    extra = f" | {hex(s & ~0xFFFF)}" if s & ~0xFFFF else ""
+    text = f"[{{{text}}}{extra}]"
+    return text, js
+
+
+def timespec(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
+    if len(data) < 16:
+        return None
+    sec, nsec = struct.unpack_from("<qq", data)
+    return f"{{tv_sec={sec}, tv_nsec={nsec}}}", {"tv_sec": sec, "tv_nsec": nsec}
+
+
+def _rlim(v: int) -> str:
+    if v == _RLIM_INFINITY:
+        return "RLIM64_INFINITY"
+    return f"{v // 1024}*1024" if v > 1024 and v % 1024 == 0 else str(v)
+
+
+def rlimit(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
+    if len(data) < 16:
+        return None
+    cur, top = (_rlim(v) for v in struct.unpack_from("<QQ", data))
+    return f"{{rlim_cur={cur}, rlim_max={top}}}", {"rlim_cur": cur, "rlim_max": top}
+
+
+def _sig_short(sig: int) -> str:
+    return signal_name(sig).removeprefix("SIG")
+
+
+def sigset_text(mask: int) -> str:
+    """`[INT TERM]`; more than two thirds set: the complement, `~[KILL STOP]`."""
+    sigs = range(1, SIGRTMAX + 1)
+    if mask.bit_count() >= SIGRTMAX * 2 // 3:
+        return "~[" + " ".join(_sig_short(s) for s in sigs if not mask >> (s - 1) & 1) + "]"
+    return "[" + " ".join(_sig_short(s) for s in sigs if mask >> (s - 1) & 1) + "]"
+
+
+def _sigset_json(mask: int) -> list[str]:
+    return [signal_name(s) for s in range(1, SIGRTMAX + 1) if mask >> (s - 1) & 1]
+
+
+def sigset(size_arg: int) -> Decoder:
+    """A sigset the kernel reads only when the call's size argument is 8."""
+
+    def decode(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
+        if len(data) < 8 or a[size_arg] != 8:
+            return None
+        (mask,) = struct.unpack_from("<Q", data)
+        return sigset_text(mask), _sigset_json(mask)
+
+    return decode
+
+
+def sigaction_decoder(arch: str) -> Decoder | None:
+    if arch != "x86_64":  # the only layout checked against strace here
+        return None
+
+    def decode(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
+        if len(data) < 32 or a[3] != 8:
+            return None
+        handler, flags, restorer, mask = struct.unpack_from("<QQQQ", data)
+        h = _SIG_HANDLERS.get(handler, hex(handler))
+        f = flags_of(_SA_FLAGS, flags)
+        text = f"{{sa_handler={h}, sa_mask={sigset_text(mask)}, sa_flags={f}"
+        js: dict[str, Any] = {"sa_handler": h, "sa_mask": _sigset_json(mask), "sa_flags": f}
+        if flags & _SA_RESTORER:
+            text += f", sa_restorer={hex(restorer)}"
+            js["sa_restorer"] = hex(restorer)
+        return text + "}", js
+
+    return decode
+
+
+def _fixed(d: Decoder) -> Callable[[str], Decoder | None]:
+    return lambda arch: d
+
+
+# Syscall -> argument index -> decoder for the dump's architecture; the same
+# arguments sidecar/argkinds.py has the kernel capture as objects.
+_BY_SYSCALL: dict[str, dict[int, Callable[[str], Decoder | None]]] = {
+    "stat": {1: stat_decoder}, "lstat": {1: stat_decoder}, "fstat": {1: stat_decoder},
+    "newfstatat": {2: stat_decoder},
+    "pipe": {0: _fixed(fd_pair)}, "pipe2": {0: _fixed(fd_pair)},
+    "socketpair": {3: _fixed(fd_pair)},
+    "wait4": {1: _fixed(wait_status)},
+    "rt_sigaction": {1: sigaction_decoder, 2: sigaction_decoder},
+    "rt_sigprocmask": {1: _fixed(sigset(3)), 2: _fixed(sigset(3))},
+    "nanosleep": {0: _fixed(timespec)}, "clock_nanosleep": {2: _fixed(timespec)},
+    "clock_gettime": {1: _fixed(timespec)},
+    "getrlimit": {1: _fixed(rlimit)}, "setrlimit": {1: _fixed(rlimit)},
+    "prlimit64": {2: _fixed(rlimit), 3: _fixed(rlimit)},
+}  # fmt: skip
+
+
+def decoders(name: str, arch: str) -> dict[int, Decoder]:
+    """Argument index -> decoder for one syscall of a dump from `arch`."""
+    found = {i: make(arch) for i, make in _BY_SYSCALL.get(name, {}).items()}
+    return {i: d for i, d in found.items() if d is not None}
