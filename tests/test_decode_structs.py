@@ -10,7 +10,8 @@ import pytest
 
 from sidecar.argkinds import TABLE, Kind
 from sidecar.render.calls import Call
-from sidecar.render.structs import decoders, file_mode, sigset_text
+from sidecar.render.flags import filetype_mode, makedev
+from sidecar.render.structs import decoders, sigset_text
 
 
 def x86_stat(mode: int, size: int = 0, rdev: int = 0) -> bytes:
@@ -43,10 +44,20 @@ def text(name: str, arg: int, data: bytes, **kw: object) -> str | None:
         (0o120777, "S_IFLNK|0777"),
         (0o010644, "S_IFIFO|0644"),
         (0o100007, "S_IFREG|007"),
+        # mknodat's modes, as strace 6.1 printed them
+        (0o024600, "S_IFCHR|S_ISUID|0600"),
+        (0o002755, "S_ISGID|0755"),
+        (0o170644, "0170644"),
+        (0o100000, "S_IFREG|000"),
     ],
 )
 def test_file_modes(mode: int, want: str) -> None:
-    assert file_mode(mode) == want
+    assert filetype_mode(mode, ()) == want
+
+
+def test_device_numbers() -> None:
+    assert makedev(1 << 8) == "makedev(0x1, 0)"
+    assert makedev(0) == "makedev(0, 0)"
 
 
 def test_stat_x86_64_and_arm64() -> None:

@@ -39,9 +39,7 @@ def test_strace_lines(dump: Path) -> None:
     assert 'sin_addr=inet_addr("127.0.0.1")}, 16) = -1 ECONNREFUSED (Connection refused)' in out
     assert "socket(AF_INET6, SOCK_STREAM|SOCK_NONBLOCK, IPPROTO_TCP) = 6" in out
     # The file written above: 28 + 36 bytes.
-    assert (
-        'newfstatat(3, "", {st_mode=S_IFREG|0640, st_size=64, ...}, AT_EMPTY_PATH) = 0' in out
-    )
+    assert 'newfstatat(3, "", {st_mode=S_IFREG|0640, st_size=64, ...}, AT_EMPTY_PATH) = 0' in out
     assert "[{WIFEXITED(s) && WEXITSTATUS(s) == 7}], 0, NULL) = " in out
     # Short lines are padded to strace's column of return values.
     lines = [" ".join(line.split()) for line in out.splitlines()]

@@ -132,16 +132,28 @@ def _futex_val3(v: int, op: int) -> str:
 # --- which arguments strace shows ---------------------------------------------
 
 
-def _shown_open(ix: Mapping[str, int]) -> Shown | None:
-    fi, mi = ix.get("flags"), ix.get("mode")
-    if fi is None or mi is None:
-        return None
-    without = tuple(i for i in range(len(ix)) if i != mi)
+def _shown_if(
+    by: str, hidden: str, needed: Callable[[int], bool]
+) -> Callable[[Mapping[str, int]], Shown | None]:
+    """strace leaves out parameter `hidden` unless `needed(parameter by)`."""
 
-    def shown(a: Sequence[int]) -> Sequence[int] | None:
-        return None if F.open_creates(a[fi]) else without
+    def make(ix: Mapping[str, int]) -> Shown | None:
+        bi, hi = ix.get(by), ix.get(hidden)
+        if bi is None or hi is None:
+            return None
+        without = tuple(i for i in range(len(ix)) if i != hi)
 
-    return shown
+        def shown(a: Sequence[int]) -> Sequence[int] | None:
+            return None if needed(a[bi]) else without
+
+        return shown
+
+    return make
+
+
+# open's mode counts only when it creates; mknod's device only for device files.
+_shown_open = _shown_if("flags", "mode", F.open_creates)
+_shown_mknod = _shown_if("mode", "dev", lambda m: m & 0o170000 in (0o020000, 0o060000))
 
 
 def _shown_fcntl(ix: Mapping[str, int]) -> Shown | None:
@@ -206,7 +218,8 @@ def _shown_clone(ix: Mapping[str, int]) -> Shown | None:
 
 SHOWN: dict[str, Callable[[Mapping[str, int]], Shown | None]] = {
     "open": _shown_open, "openat": _shown_open, "fcntl": _shown_fcntl, "futex": _shown_futex,
-    "ioctl": _shown_ioctl, "clone": _shown_clone,
+    "ioctl": _shown_ioctl, "clone": _shown_clone, "mknod": _shown_mknod,
+    "mknodat": _shown_mknod,
 }  # fmt: skip
 
 # strace names clone's arguments in its output.

@@ -64,24 +64,36 @@ S_IFMT = {
 }  # fmt: skip
 
 
+_MODE_BITS = ((0o4000, "S_ISUID"), (0o2000, "S_ISGID"), (0o1000, "S_ISVTX"))
+
+
 def _filetype_mode(v: int) -> str:
+    """strace's symbolic mode_t: `S_IFREG|S_ISUID|0755`, `S_ISGID|0755`; a
+    file type it does not know makes the whole value octal."""
     v &= MASK32
-    kind = S_IFMT.get(v & 0o170000)
-    perm = ("0" + format(v & 0o7777, "o")).rjust(3, "0")
-    if kind:
-        return f"{kind}|{perm}"
-    if v & 0o170000:
+    ftype = v & 0o170000
+    kind = S_IFMT.get(ftype)
+    if ftype and kind is None:
         return "0" + format(v, "o")
-    return perm
+    parts = [kind] if kind else []
+    parts += [name for bit, name in _MODE_BITS if v & bit]
+    perm = v & ~0o177000
+    parts.append(("0" + format(perm, "o") if perm else "0").rjust(3, "0"))  # C's %#03o
+    return "|".join(parts)
 
 
 filetype_mode = memo(_filetype_mode)
 
 
+def _hex0(v: int) -> str:
+    return hex(v) if v else "0"  # C's %#x
+
+
 def makedev(v: int) -> str:
+    """A dev_t as strace shows it (glibc's major/minor of the kernel's encoding)."""
     major = ((v >> 8) & 0xFFF) | ((v >> 32) & ~0xFFF & MASK32)
     minor = (v & 0xFF) | ((v >> 12) & ~0xFF & MASK32)
-    return f"makedev({hex(major)}, {hex(minor)})"
+    return f"makedev({_hex0(major)}, {_hex0(minor)})"
 
 
 # --- *at(2) ------------------------------------------------------------------

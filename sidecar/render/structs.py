@@ -15,18 +15,12 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .flags import flags_of
+from .flags import filetype_mode, flags_of, makedev
 from .signals import SIGRTMAX, signal_name
 
 Decoded = tuple[str, Any]
 Decoder = Callable[[bytes, Sequence[int], int | None], Decoded | None]
 
-_S_IFMT = 0o170000
-_FILE_TYPES = {
-    0o140000: "S_IFSOCK", 0o120000: "S_IFLNK", 0o100000: "S_IFREG", 0o060000: "S_IFBLK",
-    0o040000: "S_IFDIR", 0o020000: "S_IFCHR", 0o010000: "S_IFIFO",
-}  # fmt: skip
-_MODE_BITS = ((0o4000, "S_ISUID"), (0o2000, "S_ISGID"), (0o1000, "S_ISVTX"))
 # Where st_mode, st_rdev and st_size lie: x86_64's own struct stat, and the
 # generic one arm64 uses.
 _STAT_AT = {"x86_64": (24, 40, 48), "aarch64": (16, 32, 48), "arm64": (16, 32, 48)}
@@ -40,27 +34,6 @@ _SIG_HANDLERS = {0: "SIG_DFL", 1: "SIG_IGN"}
 _RLIM_INFINITY = (1 << 64) - 1
 
 
-def file_mode(mode: int) -> str:
-    """`S_IFREG|S_ISUID|0755`, as strace writes st_mode."""
-    parts = []
-    kind = _FILE_TYPES.get(mode & _S_IFMT)
-    if kind is not None:
-        parts.append(kind)
-    elif mode & _S_IFMT:
-        parts.append(oct(mode & _S_IFMT).replace("0o", "0"))
-    parts += [name for bit, name in _MODE_BITS if mode & bit]
-    perm = mode & 0o777
-    parts.append((f"0{perm:o}" if perm else "0").rjust(3, "0"))  # C's %#03o
-    return "|".join(parts)
-
-
-def _makedev(dev: int) -> str:
-    # glibc's gnu_dev_major/minor: the kernel's encoding of a 64-bit dev_t.
-    major = ((dev >> 8) & 0xFFF) | ((dev >> 32) & 0xFFFF_F000)
-    minor = (dev & 0xFF) | ((dev >> 12) & 0xFFFF_FF00)
-    return f"makedev({hex(major) if major else 0}, {hex(minor) if minor else 0})"
-
-
 def stat_decoder(arch: str) -> Decoder | None:
     at = _STAT_AT.get(arch)
     if at is None:
@@ -71,10 +44,10 @@ def stat_decoder(arch: str) -> Decoder | None:
         if len(data) < size_at + 8:
             return None
         (mode,) = struct.unpack_from("<I", data, mode_at)
-        text = file_mode(mode)
-        if mode & _S_IFMT in (0o020000, 0o060000):  # devices: the number, not a size
+        text = filetype_mode(mode, ())
+        if mode & 0o170000 in (0o020000, 0o060000):  # devices: the number, not a size
             (rdev,) = struct.unpack_from("<Q", data, rdev_at)
-            dev = _makedev(rdev)
+            dev = makedev(rdev)
             return f"{{st_mode={text}, st_rdev={dev}, ...}}", {"st_mode": text, "st_rdev": dev}
         (size,) = struct.unpack_from("<q", data, size_at)
         return f"{{st_mode={text}, st_size={size}, ...}}", {"st_mode": text, "st_size": size}

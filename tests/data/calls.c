@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -105,6 +106,10 @@ int main(int argc, char **argv) {
     // lseek whence, dup3 flags
     lseek(fd, 0, SEEK_END);
     dup3(fd, 20, O_CLOEXEC);
+    // file modes and device numbers
+    syscall(SYS_mknodat, AT_FDCWD, "/nonexistent/chr", S_IFCHR | S_ISUID | 0600, makedev(1, 0));
+    syscall(SYS_mknodat, AT_FDCWD, "/nonexistent/reg", S_ISGID | 0755, 0);
+    syscall(SYS_mknodat, AT_FDCWD, "/nonexistent/odd", 0170644, 0);
     // fixed-size objects: stats, descriptor pairs, sigactions, sigsets, timespecs, rlimits
     syscall(SYS_newfstatat, AT_FDCWD, dir, &st, 0);
     syscall(SYS_newfstatat, AT_FDCWD, "/dev/null", &st, 0);
