@@ -50,6 +50,7 @@ def _out(arg: int, size: int) -> Capture:
 # strace shows a stat as {st_mode=..., st_size=... or st_rdev=..., ...}: all of
 # it lies in the first 56 bytes on x86_64 and arm64 alike.
 STAT = 56
+STATX = 48  # up to stx_size, which strace shows last
 SIGACTION = 32  # the kernel's: handler, flags, restorer, mask
 SIGSET = 8
 TIMESPEC = 16
@@ -64,7 +65,8 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "execve": _s(0), "execveat": _s(1),
     "access": _s(0), "faccessat": _s(1), "faccessat2": _s(1),
     "stat": (Capture(0, Kind.STR), _out(1, STAT)), "lstat": (Capture(0, Kind.STR), _out(1, STAT)),
-    "newfstatat": (Capture(1, Kind.STR), _out(2, STAT)), "statx": _s(1), "statfs": _s(0),
+    "newfstatat": (Capture(1, Kind.STR), _out(2, STAT)),
+    "statx": (Capture(1, Kind.STR), _out(4, STATX)), "statfs": _s(0),
     "readlink": (Capture(0, Kind.STR), Capture(1, Kind.BUF_OUT)),
     "readlinkat": (Capture(1, Kind.STR), Capture(2, Kind.BUF_OUT)),
     "unlink": _s(0), "unlinkat": _s(1), "rmdir": _s(0), "mkdir": _s(0), "mkdirat": _s(1),

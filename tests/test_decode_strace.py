@@ -26,7 +26,7 @@ COMPARED = {
     "openat", "access", "faccessat", "mmap", "mprotect", "munmap", "socket", "connect", "bind",
     "sendto", "write", "fcntl", "ioctl", "kill", "tgkill", "lseek", "dup3", "clone", "wait4",
     "exit_group", "newfstatat", "pipe2", "socketpair", "rt_sigaction", "rt_sigprocmask",
-    "nanosleep", "clock_nanosleep", "prlimit64", "mknodat",
+    "nanosleep", "clock_nanosleep", "prlimit64", "mknodat", "statx",
 }  # fmt: skip
 START = 'openat(AT_FDCWD, "/nonexistent/traceloop"'  # after libc's start-up, which differs
 

@@ -10,7 +10,7 @@ import pytest
 
 from sidecar.argkinds import TABLE, Kind
 from sidecar.render.calls import Call
-from sidecar.render.flags import filetype_mode, makedev
+from sidecar.render.flags import filetype_mode, makedev, statx_flags
 from sidecar.render.structs import decoders, sigset_text
 
 
@@ -80,6 +80,24 @@ def test_stat_of_devices_shows_the_device_number() -> None:
     # Majors and minors past 12 and 8 bits (glibc's 64-bit dev_t encoding).
     big = (0x1234 & 0xFFF) << 8 | (0x1234 & ~0xFFF) << 32 | 0x56 | (0x789A00 << 12)
     assert "makedev(0x1234, 0x789a56)" in (text("stat", 1, x86_stat(0o20600, rdev=big)) or "")
+
+
+def test_statx() -> None:
+    # stx_mask, blksize, attributes, nlink, uid, gid, mode, pad, ino, size
+    data = struct.pack("<IIQIIIHHQQ", 0x17FF, 4096, 0x2000, 2, 0, 0, 0o40755, 0, 2, 4096)
+    assert decode("statx", 4, data) == (
+        "{stx_mask=STATX_BASIC_STATS|STATX_MNT_ID, stx_attributes=STATX_ATTR_MOUNT_ROOT, "
+        "stx_mode=S_IFDIR|0755, stx_size=4096, ...}",
+        {"stx_mask": "STATX_BASIC_STATS|STATX_MNT_ID", "stx_attributes": "STATX_ATTR_MOUNT_ROOT",
+         "stx_mode": "S_IFDIR|0755", "stx_size": 4096},
+    )  # fmt: skip
+
+
+def test_statx_flags_name_the_sync_mode_first() -> None:
+    assert statx_flags(0, ()) == "AT_STATX_SYNC_AS_STAT"
+    assert statx_flags(0x100, ()) == "AT_STATX_SYNC_AS_STAT|AT_SYMLINK_NOFOLLOW"
+    assert statx_flags(0x2800, ()) == "AT_STATX_FORCE_SYNC|AT_NO_AUTOMOUNT"
+    assert statx_flags(0x6000, ()) == "AT_STATX_FORCE_SYNC|AT_STATX_DONT_SYNC"
 
 
 def test_objects_too_short_or_of_unknown_layout_stay_pointers() -> None:

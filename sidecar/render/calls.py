@@ -262,7 +262,7 @@ def specs(arch: str) -> dict[str, Spec]:
         "newfstatat": {"flag": at},
         "fstatat64": {"flag": at},
         "statx": {
-            "flags": bitflags(F.AT_FLAGS, "AT_STATX_SYNC_AS_STAT"),
+            "flags": F.statx_flags,
             "mask": bitflags(F.STATX_MASK),
         },
         "unlinkat": {"flag": bitflags(F.AT_REMOVEDIR)},

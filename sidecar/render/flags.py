@@ -104,6 +104,20 @@ AT_FLAGS: Table = (
     (0x8000, "AT_RECURSIVE"),
 )  # fmt: skip
 AT_REMOVEDIR: Table = ((0x200, "AT_REMOVEDIR"),)
+_STATX_SYNC = {0: "AT_STATX_SYNC_AS_STAT", 0x2000: "AT_STATX_FORCE_SYNC",
+               0x4000: "AT_STATX_DONT_SYNC"}  # fmt: skip
+
+
+def _statx_flags(v: int) -> str:
+    """statx's flags: the sync mode always named first (strace), then the rest."""
+    v &= MASK32
+    sync = _STATX_SYNC.get(v & 0x6000)
+    if sync is None:  # both sync bits: not a mode, plain flags
+        return "|".join(bits_text(v, AT_FLAGS))
+    return "|".join([sync, *bits_text(v & ~0x6000, AT_FLAGS)])
+
+
+statx_flags = memo(_statx_flags)
 AT_EACCESS_FLAGS: Table = ((0x100, "AT_SYMLINK_NOFOLLOW"), (0x200, "AT_EACCESS"),
                            (0x1000, "AT_EMPTY_PATH"))  # fmt: skip
 ACCESS_MODES: Table = ((4, "R_OK"), (2, "W_OK"), (1, "X_OK"))

@@ -15,7 +15,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .flags import filetype_mode, flags_of, makedev
+from .flags import STATX_MASK, filetype_mode, flags_of, makedev
 from .signals import SIGRTMAX, signal_name
 
 Decoded = tuple[str, Any]
@@ -24,6 +24,12 @@ Decoder = Callable[[bytes, Sequence[int], int | None], Decoded | None]
 # Where st_mode, st_rdev and st_size lie: x86_64's own struct stat, and the
 # generic one arm64 uses.
 _STAT_AT = {"x86_64": (24, 40, 48), "aarch64": (16, 32, 48), "arm64": (16, 32, 48)}
+_STATX_ATTRS = (
+    (0x4, "STATX_ATTR_COMPRESSED"), (0x10, "STATX_ATTR_IMMUTABLE"), (0x20, "STATX_ATTR_APPEND"),
+    (0x40, "STATX_ATTR_NODUMP"), (0x800, "STATX_ATTR_ENCRYPTED"), (0x1000, "STATX_ATTR_AUTOMOUNT"),
+    (0x2000, "STATX_ATTR_MOUNT_ROOT"), (0x100000, "STATX_ATTR_VERITY"),
+    (0x200000, "STATX_ATTR_DAX"), (0x400000, "STATX_ATTR_WRITE_ATOMIC"),
+)  # fmt: skip
 _SA_FLAGS = (
     (0x04000000, "SA_RESTORER"), (0x08000000, "SA_ONSTACK"), (0x10000000, "SA_RESTART"),
     (0x20000000, "SA_INTERRUPT"), (0x40000000, "SA_NODEFER"), (0x80000000, "SA_RESETHAND"),
@@ -53,6 +59,23 @@ def stat_decoder(arch: str) -> Decoder | None:
         return f"{{st_mode={text}, st_size={size}, ...}}", {"st_mode": text, "st_size": size}
 
     return decode
+
+
+def statx(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
+    """struct statx (the same on every architecture), strace's short form."""
+    if len(data) < 48:
+        return None
+    (mask,) = struct.unpack_from("<I", data, 0)
+    (attrs,) = struct.unpack_from("<Q", data, 8)
+    (mode,) = struct.unpack_from("<H", data, 28)
+    (size,) = struct.unpack_from("<Q", data, 40)
+    js = {
+        "stx_mask": flags_of(STATX_MASK, mask),
+        "stx_attributes": flags_of(_STATX_ATTRS, attrs),
+        "stx_mode": filetype_mode(mode, ()),
+        "stx_size": size,
+    }
+    return "{" + ", ".join(f"{k}={v}" for k, v in js.items()) + ", ...}", js
 
 
 def fd_pair(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
@@ -167,7 +190,7 @@ def _fixed(d: Decoder) -> Callable[[str], Decoder | None]:
 # arguments sidecar/argkinds.py has the kernel capture as objects.
 _BY_SYSCALL: dict[str, dict[int, Callable[[str], Decoder | None]]] = {
     "stat": {1: stat_decoder}, "lstat": {1: stat_decoder}, "fstat": {1: stat_decoder},
-    "newfstatat": {2: stat_decoder},
+    "newfstatat": {2: stat_decoder}, "statx": {4: _fixed(statx)},
     "pipe": {0: _fixed(fd_pair)}, "pipe2": {0: _fixed(fd_pair)},
     "socketpair": {3: _fixed(fd_pair)},
     "wait4": {1: _fixed(wait_status)},

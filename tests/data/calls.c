@@ -114,6 +114,10 @@ int main(int argc, char **argv) {
     syscall(SYS_newfstatat, AT_FDCWD, dir, &st, 0);
     syscall(SYS_newfstatat, AT_FDCWD, "/dev/null", &st, 0);
     syscall(SYS_newfstatat, AT_FDCWD, "/nonexistent", &st, 0);
+    struct statx stx;
+    syscall(SYS_statx, AT_FDCWD, dir, 0, STATX_BASIC_STATS, &stx);
+    syscall(SYS_statx, AT_FDCWD, "/", AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE, &stx);
+    syscall(SYS_statx, AT_FDCWD, "/nonexistent", 0, STATX_ALL, &stx);
     pipe2(pp, O_CLOEXEC);
     struct sigaction sa = {.sa_handler = SIG_IGN, .sa_flags = SA_RESTART}, old;
     sigaddset(&sa.sa_mask, SIGINT);
