@@ -90,6 +90,11 @@
 #define K_SA_OUT 5
 #define K_OBJ_IN 6   // fixed-size object; len_arg holds its size in bytes
 #define K_OBJ_OUT 7
+#define K_ARGV 8     // execve's argv: the first ARGV_N strings, CAP / ARGV_N bytes each
+#ifndef ARGV_N
+#define ARGV_N 8
+#endif
+#define ARGV_EACH (CAP / ARGV_N)
 #define NO_LEN 0xff
 
 // Trigger reasons and event types (sidecar/events.py).
@@ -372,6 +377,38 @@ static __always_inline int read_at_exit(u8 kind) {
     return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT;
 }
 
+// An argv array: string j in bytes [j * ARGV_EACH, (j + 1) * ARGV_EACH) of
+// the capture area (fixed offsets keep the verifier simple), cap_len = the
+// strings read times ARGV_EACH, cap_full = their number, or ARGV_N + 1 when
+// more follow or one could not be read (the viewer then ends with `...`).
+static __always_inline void capture_argv(struct slot *s, int i, const u64 *vec) {
+    u32 got = 0, more = 0;
+#pragma unroll
+    for (int j = 0; j < ARGV_N; j++) {
+        u64 p = 0;
+        if (bpf_probe_read_user(&p, sizeof(p), &vec[j]) != 0) {
+            more = 1;
+            break;
+        }
+        if (!p)
+            break;
+        if (bpf_probe_read_user_str(&s->cap[i * CAP + j * ARGV_EACH], ARGV_EACH, (void *)p) < 0) {
+            more = 1;
+            break;
+        }
+        got = j + 1;
+    }
+    if (more) {
+        stat_add(ST_CAPTURE_FAIL);
+    } else if (got == ARGV_N) {
+        u64 p = 0;
+        more = bpf_probe_read_user(&p, sizeof(p), &vec[ARGV_N]) != 0 || p != 0;
+    }
+    s->captured |= 1 << i;
+    s->cap_len[i] = got * ARGV_EACH;
+    s->cap_full[i] = more ? ARGV_N + 1 : got;
+}
+
 static __always_inline void capture_enter(struct slot *s, struct scinfo *si, int i) {
     u8 kind = si->kind[i];
     u8 a = si->arg[i] & 7;
@@ -412,6 +449,8 @@ static __always_inline void capture_enter(struct slot *s, struct scinfo *si, int
         } else {
             stat_add(ST_CAPTURE_FAIL);
         }
+    } else if (kind == K_ARGV) {
+        capture_argv(s, i, src);
     }
 }
 

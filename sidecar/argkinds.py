@@ -22,10 +22,12 @@ class Kind(IntEnum):
     SA_OUT = 5  # struct sockaddr filled by the call: read at exit
     OBJ_IN = 6  # fixed-size object the call reads (timespec, sigset...): read at enter
     OBJ_OUT = 7  # fixed-size object the call fills (stat, wait status...): read at exit
+    ARGV = 8  # execve's argv: the first ARGV_N strings, read at enter
 
 
 NO_LEN = 0xFF
 MAX_CAPTURES = 2
+ARGV_N = 8  # argv strings captured, each in 1/ARGV_N of a capture area
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,8 @@ RLIMIT = 16
 TABLE: dict[str, tuple[Capture, ...]] = {
     # paths
     "open": _s(0), "creat": _s(0), "openat": _s(1), "openat2": _s(1),
-    "execve": _s(0), "execveat": _s(1),
+    "execve": (Capture(0, Kind.STR), Capture(1, Kind.ARGV)),
+    "execveat": (Capture(1, Kind.STR), Capture(2, Kind.ARGV)),
     "access": _s(0), "faccessat": _s(1), "faccessat2": _s(1),
     "stat": (Capture(0, Kind.STR), _out(1, STAT)), "lstat": (Capture(0, Kind.STR), _out(1, STAT)),
     "newfstatat": (Capture(1, Kind.STR), _out(2, STAT)),
@@ -110,12 +113,17 @@ TABLE: dict[str, tuple[Capture, ...]] = {
 }  # fmt: skip
 
 
+# What `--no-buffers` leaves out: data and command lines can hold secrets
+# (a token written to a socket, a password passed as an argument).
+SECRET_KINDS = (Kind.BUF_IN, Kind.BUF_OUT, Kind.ARGV)
+
+
 def captures_for(name: str, buffers: bool = True) -> tuple[Capture, ...]:
-    """Captures of a syscall; without `buffers`, data buffers are left out
-    (they can hold secrets) while paths and addresses stay."""
+    """Captures of a syscall; without `buffers`, data buffers and argv are
+    left out (they can hold secrets) while paths and addresses stay."""
     caps = TABLE.get(name, ())
     if not buffers:
-        caps = tuple(c for c in caps if c.kind not in (Kind.BUF_IN, Kind.BUF_OUT))
+        caps = tuple(c for c in caps if c.kind not in SECRET_KINDS)
     return caps
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .argkinds import MAX_CAPTURES, NO_LEN, captures_for
+from .argkinds import ARGV_N, MAX_CAPTURES, NO_LEN, captures_for
 from .errors import KernelError, MissingHeadersError, PermissionDeniedError
 from .events import EVENT_SIZE, STAT_NAMES, Event
 from .layout import META_DTYPE, Settings, slot_dtype
@@ -67,6 +67,7 @@ def cflags(cfg: KernelConfig, table: SyscallTable) -> list[str]:
         f"-DNSLABS={s.containers}",
         f"-DNSLOTS={s.slots}",
         f"-DCAP={s.cap}",
+        f"-DARGV_N={ARGV_N}",
         f"-DPATH_CAP={s.path_cap}",
         f"-DBUF_CAP={s.buf_cap}",
         f"-DSA_CAP={s.sa_cap}",

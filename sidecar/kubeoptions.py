@@ -94,7 +94,8 @@ def add_kube_options(p: argparse.ArgumentParser) -> None:
         type=_csv,
         default=frozenset(),
         metavar="NS,...",
-        help="leave read/write buffers out of dumps of these namespaces' pods (the "
+        help="leave read/write buffers and execve's arguments out of dumps of these "
+        "namespaces' pods (the "
         'traceloop.io/buffers: "false" annotation does it per pod)',
     )
     g.add_argument(

@@ -50,8 +50,8 @@ def add_recorder_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--no-buffers",
         action="store_true",
-        help="do not capture read/write buffers (they can hold secrets); paths and "
-        "addresses are still captured",
+        help="do not capture read/write buffers or execve's arguments (they can hold "
+        "secrets); paths and addresses are still captured",
     )
     g.add_argument(
         "--tracepoints",

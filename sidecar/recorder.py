@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .argkinds import Kind
+from .argkinds import SECRET_KINDS
 from .dumpfile import CAPS, TS, write_dump
 from .header import Trigger, build_header
 from .kernel import Kernel
@@ -35,13 +35,11 @@ class Snapshot:
         }
 
 
-BUFFER_KINDS = (Kind.BUF_IN, Kind.BUF_OUT)
-
-
 def drop_buffers(records: list[list[Any]]) -> None:
-    """Leave read/write buffers out (they can hold secrets); paths and addresses stay."""
+    """Leave read/write buffers and argv out (they can hold secrets); paths and
+    addresses stay."""
     for r in records:
-        r[CAPS] = [c for c in r[CAPS] if c[1] not in BUFFER_KINDS]
+        r[CAPS] = [c for c in r[CAPS] if c[1] not in SECRET_KINDS]
 
 
 class Recorder:

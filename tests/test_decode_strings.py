@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from sidecar.render.strings import escape, path_text, quote, quote_path, text
+from sidecar.render.strings import (
+    argv_strings,
+    escape,
+    path_text,
+    quote,
+    quote_argv,
+    quote_path,
+    text,
+)
 
 
 def test_printable_and_named_escapes() -> None:
@@ -50,3 +58,26 @@ def test_json_text() -> None:
     assert text(b"caf\xc3\xa9\n") == "café\n"
     assert text(b"\xff\x00a") == "\\xff\x00a"
     assert path_text(b"/x\0y") == "/x"
+
+
+def argv_area(*strings: bytes, each: int = 8, junk: bytes = b"\xaa") -> bytes:
+    """Strings as the kernel stores an argv: each cut to its share less the
+    NUL that always ends it, junk (an older call's bytes) after the NUL."""
+    return b"".join((s[: each - 1] + b"\0").ljust(each, junk) for s in strings)
+
+
+def test_argv_as_strace_writes_it() -> None:
+    data = argv_area(b"sh", b"-c", b"exit 3")
+    assert quote_argv(data, 3, 8, None) == '["sh", "-c", "exit 3"]'
+    assert argv_strings(data, 3, 8) == ([b"sh", b"-c", b"exit 3"], False)
+    assert quote_argv(b"", 0, 8, None) == "[]"
+
+
+def test_argv_cut_strings_and_more_strings_end_with_dots() -> None:
+    data = argv_area(b"1234567", b"x" * 20, each=8)  # the second filled its share
+    assert quote_argv(data, 2, 8, None) == '["1234567"..., "xxxxxxx"...]'
+    assert argv_strings(data, 2, 8) == ([b"1234567", b"xxxxxxx"], True)
+    eight = argv_area(*[b"a"] * 8)
+    assert quote_argv(eight, 9, 8, None) == '["a", "a", "a", "a", "a", "a", "a", "a", ...]'
+    assert argv_strings(eight, 9, 8)[1]
+    assert quote_argv(argv_area(b"abcdef"), 1, 8, 3) == '["abc"...]'  # --string-limit

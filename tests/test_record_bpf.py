@@ -90,3 +90,17 @@ def test_bad_command_and_usage_errors_are_one_line(tmp_path: Path) -> None:
         text=True,
     )
     assert r.returncode == 2 and "unknown syscall 'nosuchcall'" in r.stderr
+
+
+def test_no_buffers_keeps_paths_and_leaves_data_and_argv_out(tmp_path: Path) -> None:
+    script = "echo TOKEN-abc > /dev/null; cat /no/such/file; exit 5"
+    for extra in ((), ("--no-buffers",)):
+        out = tmp_path / ("without" if extra else "with")
+        r = record(out, "sh", "-c", script, extra=extra)
+        assert r.returncode == 5
+        [d] = dumps(out)
+        header, recs = read(d)
+        data = b"".join(c[2] for r in recs for c in r[CAPS])
+        assert b"/no/such/file" in data  # paths stay either way
+        assert (b"TOKEN-abc" in data) == (not extra)  # argv (and the echo's write)
+        assert header["recorder"]["buffers"] == (not extra)

@@ -65,3 +65,27 @@ def test_table_and_json(dump: Path) -> None:
     info = json.loads(show("--info", "-o", "json", str(dump)))
     assert info["read"]["complete"] and info["read"]["records"] >= len(objs)
     assert info["container"]["exit_status"] == 3
+
+
+def test_execve_shows_argv(tmp_path: Path) -> None:
+    long = "an-argument-longer-than-its-share-of-the-capture"
+    dump = record(["/bin/sh", "-c", f"/bin/echo {long} 1 2 3 4 5 6 7 8 > /dev/null; exit 0"],
+                  tmp_path / "dumps")  # fmt: skip
+    lines = [x for x in show("-o", "strace", str(dump)).splitlines() if "execve(" in x]
+    # 31 characters of each string and its NUL fill a 32-byte share of the capture.
+    assert lines[0].startswith(
+        'execve("/bin/sh", ["/bin/sh", "-c", "/bin/echo an-argument-longer-th"...], 0x'
+    )
+    # The child: eight strings captured, the ninth and on left out; the long one cut.
+    [echo] = [x for x in lines if 'execve("/bin/echo"' in x]
+    assert (
+        '["/bin/echo", "an-argument-longer-than-its-sha"..., "1", "2", "3", "4", "5", "6", ...]'
+        in echo
+    )
+    objs = [
+        json.loads(x)
+        for x in show("-o", "json", "--syscall-filters", "execve", str(dump)).splitlines()
+    ]
+    [child] = [o for o in objs if o["args"]["filename"] == "/bin/echo"]
+    assert child["args"]["argv"] == ["/bin/echo", long[:31], "1", "2", "3", "4", "5", "6"]
+    assert child["truncated"] == ["argv"]

@@ -20,12 +20,12 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from ..argkinds import Kind
+from ..argkinds import ARGV_N, Kind
 from . import flags as F
 from .errnos import strace_error
 from .ioctls import ioctl_arg, ioctl_shown, request
 from .sockaddr import sockaddr, sockaddr_json
-from .strings import path_text, quote, quote_path, text
+from .strings import argv_strings, path_text, quote, quote_argv, quote_path, text
 from .structs import decoders
 from .values import (
     MASK32,
@@ -53,7 +53,7 @@ from .values import (
 # Plain ints: compared in the per-record loop, where IntEnum comparisons cost.
 STR, BUF_IN, BUF_OUT = int(Kind.STR), int(Kind.BUF_IN), int(Kind.BUF_OUT)
 SA_IN, SA_OUT = int(Kind.SA_IN), int(Kind.SA_OUT)
-OBJ_IN, OBJ_OUT = int(Kind.OBJ_IN), int(Kind.OBJ_OUT)
+OBJ_IN, OBJ_OUT, ARGV = int(Kind.OBJ_IN), int(Kind.OBJ_OUT), int(Kind.ARGV)
 
 NORETURN = frozenset({"exit", "exit_group"})  # strace: `= ?`
 TABLE_X = frozenset({"exit", "exit_group", "rt_sigreturn"})  # traceloop's RET column: X
@@ -541,6 +541,8 @@ class Call:
                         obj = self.objs[arg](data, a, ret)
                         if obj is not None:
                             vals[arg] = obj[0]
+                    elif kind == ARGV:
+                        vals[arg] = quote_argv(data, full, ARGV_N, limit)
         return vals
 
     def strace_args(
@@ -597,6 +599,12 @@ class Call:
                     obj = self.objs[arg](data, a, ret)
                     if obj is not None:
                         out[p[arg]] = obj[1]
+                    continue
+                elif kind == ARGV:
+                    strings, missing = argv_strings(data, full, ARGV_N)
+                    out[p[arg]] = [text(x[:limit] if limit is not None else x) for x in strings]
+                    if missing or (limit is not None and any(len(x) > limit for x in strings)):
+                        cut.append(p[arg])
                     continue
                 else:
                     continue

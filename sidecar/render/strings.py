@@ -73,3 +73,35 @@ def text(data: bytes) -> str:
 def path_text(data: bytes) -> str:
     nul = data.find(b"\0")
     return text(data if nul < 0 else data[:nul])
+
+
+def argv_strings(data: bytes, full: int, count_max: int) -> tuple[list[bytes], bool]:
+    """A captured argv: its strings, and whether anything is missing: more
+    strings followed (or one could not be read), or a string filled its share
+    of the capture and may have been cut. The kernel stores string j in the
+    j-th of `count` equal parts of `data` and says `full` = count, or more
+    than `count_max` when the array went on."""
+    count = min(full, count_max)
+    if count <= 0:
+        return [], full > 0
+    each = len(data) // count
+    out = []
+    cut = full > count_max
+    for j in range(count):
+        part = data[j * each : (j + 1) * each]
+        nul = part.find(b"\0")
+        out.append(part if nul < 0 else part[:nul])
+        cut = cut or len(out[-1]) >= each - 1
+    return out, cut
+
+
+def quote_argv(data: bytes, full: int, count_max: int, limit: int | None) -> str:
+    """`["sh", "-c", "exit 3"]` as strace writes argv, `...` after a string
+    that filled its share of the capture (it may have been cut) and after the
+    last string when more followed."""
+    strings, _ = argv_strings(data, full, count_max)
+    each = len(data) // max(1, min(full, count_max))
+    items = [quote(a, len(a) + 1 if len(a) >= each - 1 else len(a), limit) for a in strings]
+    if full > count_max:
+        items.append("...")
+    return "[" + ", ".join(items) + "]"
