@@ -104,3 +104,22 @@ def test_no_buffers_keeps_paths_and_leaves_data_and_argv_out(tmp_path: Path) -> 
         assert b"/no/such/file" in data  # paths stay either way
         assert (b"TOKEN-abc" in data) == (not extra)  # argv (and the echo's write)
         assert header["recorder"]["buffers"] == (not extra)
+
+
+def test_classic_tracepoints_record_the_same_calls(tmp_path: Path) -> None:
+    # The kernel side built without raw tracepoints (older kernels, or by choice).
+    r = record(
+        tmp_path, "sh", "-c", "cat /no/such/file; exit 4", extra=("--tracepoints", "classic")
+    )
+    assert r.returncode == 4
+    [d] = dumps(tmp_path)
+    header, _ = read(d)
+    assert header["recorder"]["raw_tracepoints"] is False
+    out = subprocess.run([TRACELOOP, "show", "-o", "strace", str(d)], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    argv = '["sh", "-c", "cat /no/such/file; exit 4"]'
+    assert any(
+        x.startswith("execve(") and argv in x and x.endswith(" = 0") for x in out.splitlines()
+    )
+    assert 'openat(AT_FDCWD, "/no/such/file", O_RDONLY) = -1 ENOENT' in out
+    assert "exit_group(4)" in out
