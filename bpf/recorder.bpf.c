@@ -650,6 +650,19 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     return 0;
 }
 
+// The call this thread left in task storage (the slower path), taken out.
+static __always_inline int inflight_take(u64 *seq, u32 *idx, u8 *kinds) {
+    struct inflight *in = inflight.task_storage_get(
+        (struct task_struct *)bpf_get_current_task_btf(), 0, 0);
+    if (!in || !in->seq)
+        return 0;
+    *seq = in->seq;
+    *idx = in->idx;
+    *kinds = in->kinds;
+    in->seq = 0;
+    return 1;
+}
+
 #ifdef USE_RAW_TP
 RAW_TRACEPOINT_PROBE(sys_exit) {
     u64 regp = ctx->args[0];
@@ -667,29 +680,17 @@ RAW_TRACEPOINT_PROBE(sys_exit) {
         idx = x->idx;
         kinds = x->kinds;
         x->seq = 0;
-    } else if (x->any) {
-        struct inflight *in = inflight.task_storage_get(
-            (struct task_struct *)bpf_get_current_task_btf(), 0, 0);
-        if (!in || !in->seq)
-            return 0;
-        seq = in->seq;
-        idx = in->idx;
-        kinds = in->kinds;
-        in->seq = 0;
-    } else {
+    } else if (!x->any || !inflight_take(&seq, &idx, &kinds)) {
         return 0;  // this thread has no recorded call in flight
     }
 #else
 TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
     s64 ret = args->ret;
-    struct inflight *in = inflight.task_storage_get(
-        (struct task_struct *)bpf_get_current_task_btf(), 0, 0);
-    if (!in || !in->seq)
+    u32 idx;
+    u64 seq;
+    u8 kinds;
+    if (!inflight_take(&seq, &idx, &kinds))
         return 0;
-    u32 idx = in->idx;
-    u64 seq = in->seq;
-    u8 kinds = in->kinds;
-    in->seq = 0;
 #endif
     struct slot *s = slots.lookup(&idx);
     if (!s || s->seq_begin != seq)

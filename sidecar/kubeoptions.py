@@ -95,8 +95,7 @@ def add_kube_options(p: argparse.ArgumentParser) -> None:
         default=frozenset(),
         metavar="NS,...",
         help="leave read/write buffers and execve's arguments out of dumps of these "
-        "namespaces' pods (the "
-        'traceloop.io/buffers: "false" annotation does it per pod)',
+        'namespaces\' pods (the traceloop.io/buffers: "false" annotation does it per pod)',
     )
     g.add_argument(
         "--no-kube-events",

@@ -191,6 +191,17 @@ def check_every_restart_once(kube: FakeKube, got: Restarts) -> int:
     return sum(final.values())
 
 
+def kube_daemon(runc: Any, tmp_path: Path, kube: FakeKube, *extra: str) -> Any:
+    """`traceloop daemon` on node1 of `kube`, recording runc's containers."""
+    from daemonutil import daemon
+
+    kc = kube.write_kubeconfig(tmp_path / "kubeconfig")
+    return daemon(
+        runc.cgroup_root(), tmp_path / "dumps",
+        "--kubernetes", "on", "--kubeconfig", str(kc), "--node-name", "node1", *extra,
+    )  # fmt: skip
+
+
 def daemon_chaos(
     runc: Any, tmp_path: Path, *, pods: int, rounds: int, outage: float, seed: int = 6
 ) -> None:
@@ -205,28 +216,18 @@ def daemon_chaos(
     and one Event; nothing is reported late (that would be a second report);
     the daemon never exits.
     """
-    from daemonutil import daemon, read, wait_recorded
+    from daemonutil import read, wait_recorded
 
     kube = FakeKube().start()
     rnd = random.Random(seed)
     try:
-        kc = kube.write_kubeconfig(tmp_path / "kubeconfig")
         names = [f"p{i}" for i in range(pods)]
         for n in names:
             kube.create_pod(
                 make_pod("chaos", n, "node1", [("app", "busybox", f"containerd://{n}-0")])
             )
         ended: list[str] = []
-        with daemon(
-            runc.cgroup_root(),
-            tmp_path / "dumps",
-            "--kubernetes",
-            "on",
-            "--kubeconfig",
-            str(kc),
-            "--node-name",
-            "node1",
-        ) as d:
+        with kube_daemon(runc, tmp_path, kube) as d:
             for r in range(rounds):
                 down = r == rounds // 2
                 if down:

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemonutil import daemon, read, wait_recorded
+from daemonutil import read, wait_recorded
 from kube_server import FakeKube, make_pod, restart_container
-from kubetest import wait_until
+from kubetest import kube_daemon, wait_until
 
 from sidecar.dumpfile import CAPS
 
@@ -23,20 +23,6 @@ def kube() -> Iterator[FakeKube]:
     k = FakeKube().start()
     yield k
     k.stop()
-
-
-def kube_daemon(runc: Any, tmp_path: Path, kube: FakeKube) -> Any:
-    kc = kube.write_kubeconfig(tmp_path / "kubeconfig")
-    return daemon(
-        runc.cgroup_root(),
-        tmp_path / "dumps",
-        "--kubernetes",
-        "on",
-        "--kubeconfig",
-        str(kc),
-        "--node-name",
-        "node1",
-    )
 
 
 def pod_with(kube: FakeKube, name: str, container_id: str) -> dict[str, Any]:
@@ -154,20 +140,8 @@ def test_opt_out_and_buffers_per_namespace_and_pod(
     )
     kube.create_pod(make_pod("vault", "v", "node1", [("app", "busybox", "containerd://v-1")]))
     kube.create_pod(make_pod("shop", "loud", "node1", [("app", "busybox", "containerd://l-1")]))
-    kc = kube.write_kubeconfig(tmp_path / "kubeconfig")
     script = "echo SECRET-TOKEN-$(hostname); cat /marker; exit 3"
-    with daemon(
-        runc.cgroup_root(),
-        tmp_path / "dumps",
-        "--kubernetes",
-        "on",
-        "--kubeconfig",
-        str(kc),
-        "--node-name",
-        "node1",
-        "--kube-no-buffers-namespaces",
-        "vault",
-    ) as d:
+    with kube_daemon(runc, tmp_path, kube, "--kube-no-buffers-namespaces", "vault") as d:
         for name in ("shy-1", "q-1", "v-1", "l-1"):
             assert runc.run(["/bin/sh", "-c", script], name=name).returncode == 3
         dumps = d.wait_dumps(3, timeout=30)  # the opted-out pod's crash came first

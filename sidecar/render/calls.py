@@ -153,7 +153,7 @@ def _shown_if(
 
 # open's mode counts only when it creates; mknod's device only for device files.
 _shown_open = _shown_if("flags", "mode", F.open_creates)
-_shown_mknod = _shown_if("mode", "dev", lambda m: m & 0o170000 in (0o020000, 0o060000))
+_shown_mknod = _shown_if("mode", "dev", F.is_device)
 
 
 def _shown_fcntl(ix: Mapping[str, int]) -> Shown | None:

@@ -67,6 +67,11 @@ S_IFMT = {
 _MODE_BITS = ((0o4000, "S_ISUID"), (0o2000, "S_ISGID"), (0o1000, "S_ISVTX"))
 
 
+def is_device(mode: int) -> bool:
+    """A character or block device: its number (st_rdev, mknod's dev) matters."""
+    return mode & 0o170000 in (0o020000, 0o060000)
+
+
 def _filetype_mode(v: int) -> str:
     """strace's symbolic mode_t: `S_IFREG|S_ISUID|0755`, `S_ISGID|0755`; a
     file type it does not know makes the whole value octal."""

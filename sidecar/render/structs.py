@@ -15,7 +15,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .flags import STATX_MASK, filetype_mode, flags_of, makedev
+from .flags import STATX_MASK, filetype_mode, flags_of, is_device, makedev
 from .signals import SIGRTMAX, signal_name
 
 Decoded = tuple[str, Any]
@@ -51,7 +51,7 @@ def stat_decoder(arch: str) -> Decoder | None:
             return None
         (mode,) = struct.unpack_from("<I", data, mode_at)
         text = filetype_mode(mode, ())
-        if mode & 0o170000 in (0o020000, 0o060000):  # devices: the number, not a size
+        if is_device(mode):  # the device's number, not a size
             (rdev,) = struct.unpack_from("<Q", data, rdev_at)
             dev = makedev(rdev)
             return f"{{st_mode={text}, st_rdev={dev}, ...}}", {"st_mode": text, "st_rdev": dev}
