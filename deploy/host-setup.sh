@@ -25,7 +25,13 @@ fi
 # headers; real headers are never replaced.
 kdir=/lib/modules/$(uname -r)
 if [ ! -e "$kdir/build/include" ]; then
-  arch=$(ls -d /usr/src/linux-headers-*-amd64 /usr/src/linux-headers-*-arm64 2>/dev/null | sort -V | tail -n1)
+  # The glob of the other architecture matches nothing: list with the shell,
+  # not ls, whose nonzero status would stop this script under pipefail.
+  shopt -s nullglob
+  candidates=(/usr/src/linux-headers-*-amd64 /usr/src/linux-headers-*-arm64)
+  shopt -u nullglob
+  arch=""
+  [ ${#candidates[@]} -eq 0 ] || arch=$(printf '%s\n' "${candidates[@]}" | sort -V | tail -n1)
   common=${arch%-*}-common
   [ -n "$arch" ] && [ -d "$common" ] || { echo "host-setup: no linux-headers under /usr/src" >&2; exit 1; }
   mkdir -p "$kdir"
