@@ -23,13 +23,15 @@ from typing import Any
 
 from harness import OUT, BenchCgroups, compile_c, load_kernel, median, run_in, spread, verdict
 
-from sidecar.dumpfile import DumpReader, write_dump
-from sidecar.header import Trigger
-from sidecar.kernel import Kernel
-from sidecar.layout import Settings
-from sidecar.recorder import Recorder, Snapshot
-from sidecar.sinks import DumpName, LocalSink
-from sidecar.slab import read_consistent, to_records
+from sidecar.dump.naming import DumpName
+from sidecar.dump.reader import DumpReader
+from sidecar.dump.writer import write_dump
+from sidecar.kernel.layout import Settings
+from sidecar.kernel.loader import Kernel
+from sidecar.kernel.recorder import Recorder, Snapshot
+from sidecar.kernel.slab import read_consistent, to_records
+from sidecar.model.trigger import Trigger
+from sidecar.sinks.local import LocalSink
 
 TARGET_MS = 100.0
 

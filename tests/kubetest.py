@@ -13,9 +13,9 @@ from typing import Any
 
 from kube_server import FakeKube, make_pod, restart_container
 
-from sidecar.kubeclient import api_client, core_v1
-from sidecar.kubemeta import PodRestart
-from triggers.kube import PodWatcher
+from sidecar.kube.client import api_client, core_v1
+from sidecar.kube.informer import PodWatcher
+from triggers.kube import PodRestart
 
 
 def wait_until(cond: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:

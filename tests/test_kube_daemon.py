@@ -14,13 +14,13 @@ import pytest
 from kube_server import FakeKube, make_pod, restart_container
 from kubetest import core_for, sync_point, wait_until
 
-from sidecar.cgroups import Cgroup
-from sidecar.containers import ContainerRef
-from sidecar.daemon import Tracked
-from sidecar.header import Trigger
-from sidecar.incidents import Incident
-from sidecar.kubedaemon import Kube
-from sidecar.kubeoptions import add_kube_options, kube_enabled, selection_from
+from sidecar.cli.kube_options import add_kube_options, kube_enabled, selection_from
+from sidecar.daemon.engine import Tracked
+from sidecar.daemon.kube import Kube
+from sidecar.host.cgroups import Cgroup
+from sidecar.model.containers import ContainerRef
+from sidecar.model.incidents import Incident
+from sidecar.model.trigger import Trigger
 
 A, B = "a" * 64, "b" * 64
 

@@ -11,11 +11,11 @@ import pytest
 from kube_server import FakeKube, make_pod, restart_container
 from kubetest import Restarts, core_for, running, sync_point, wait_until
 
-from sidecar.kube_events import EventPoster, event_body
-from sidecar.kubeclient import KubeConfigError, api_client, core_v1
-from sidecar.kubemeta import PodMeta, Selection
-from sidecar.labelselector import parse
-from triggers.kube import PodWatcher
+from sidecar.kube.client import KubeConfigError, api_client, core_v1
+from sidecar.kube.events import EventPoster, event_body
+from sidecar.kube.informer import PodWatcher
+from sidecar.kube.meta import PodMeta, Selection
+from sidecar.kube.selector import parse
 
 A, B, C, D, E = ("a" * 64, "b" * 64, "c" * 64, "d" * 64, "e" * 64)
 

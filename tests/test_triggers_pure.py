@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sidecar.containers import identify, normalize_id
-from sidecar.errors import UsageError
-from sidecar.events import SIGNALED, Reason
-from sidecar.header import Trigger
-from sidecar.incidents import Incidents, Outcome
+from sidecar.model.containers import identify, normalize_id
+from sidecar.model.errors import UsageError
+from sidecar.model.incidents import Incidents, Outcome
+from sidecar.model.kernel_events import SIGNALED, Reason
+from sidecar.model.trigger import Trigger
 from triggers.kernel import Exit, confirm_main, main_exit, parse_trigger_names
 
 CID = "4f2a" + "0" * 58 + "9b"

@@ -1,6 +1,6 @@
 """Kernel triggers: events from the BPF ring buffer turned into `Trigger`s.
 
-The detection itself is in bpf/recorder.bpf.c (exit_group with a nonzero
+The detection itself is in sidecar/kernel/bpf/recorder.bpf.c (exit_group with a nonzero
 code, fatal signal delivery with the default action, OOM kill through
 oom:mark_victim then the victim's SIGKILL). The container-exit decision needs
 to know the cgroup became empty, which userspace checks (`container_exited`).
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sidecar.events import REASON_NAMES, SIGNALED, Event, Reason
-from sidecar.header import Trigger, iso, signal_name
+from sidecar.model.clock import iso
+from sidecar.model.kernel_events import REASON_NAMES, SIGNALED, Event, Reason
+from sidecar.model.trigger import Trigger, signal_name
 
 
 def trigger_from_event(ev: Event, boot_offset_ns: int) -> Trigger:
@@ -105,8 +106,8 @@ def parse_trigger_names(spec: str) -> tuple[int, int]:
     A `:main` suffix limits a trigger to the container's main process;
     `:any` (the default) counts any process of the container.
     """
-    from sidecar.errors import UsageError
-    from sidecar.events import NAME_TO_REASON
+    from sidecar.model.errors import UsageError
+    from sidecar.model.kernel_events import NAME_TO_REASON
 
     enabled = main_only = 0
     for item in (s.strip() for s in spec.split(",")):

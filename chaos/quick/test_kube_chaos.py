@@ -11,7 +11,7 @@ import pytest
 from kube_server import FakeKube
 from kubetest import Chaos, Restarts, check_every_restart_once, core_for, running, sync_point
 
-from triggers.kube import PodWatcher
+from sidecar.kube.informer import PodWatcher
 
 pytestmark = pytest.mark.chaos
 
