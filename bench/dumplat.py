@@ -45,8 +45,7 @@ def _fill(k: Kernel, cgs: BenchCgroups, fill: Path, slots: int) -> int:
     if p.returncode != 0:
         raise RuntimeError(f"fill failed: {p.stderr[-300:]}")
     slab: int = k.cgroups()[cgs.rec.id]
-    meta = k.meta[slab]
-    if int(meta["head"]) - int(meta["base"]) < slots:
+    if k.usage(slab)["calls"] < slots:
         raise RuntimeError("the window is not full after the fill")
     return slab
 

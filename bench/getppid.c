@@ -12,12 +12,16 @@
 // loop is printed next to it for reference.
 //
 // usage: getppid N [BATCHES]   -> prints "<mean ns/call> <fastest batch ns/call>\n"
-//        getppid --serve        -> for each line "N BATCHES" on stdin, the same
-//                                  figures for N calls (the bench keeps one such
-//                                  process per cgroup and switches tracing
-//                                  between requests, so variants interleave
-//                                  within a second)
+//        getppid --serve        -> for each line "N BATCHES [openat]" on stdin,
+//                                  the same figures for N calls (the bench keeps
+//                                  one such process per cgroup and switches
+//                                  tracing between requests, so variants
+//                                  interleave within a second); with `openat`,
+//                                  the calls are openat() of a 40-byte path that
+//                                  does not exist (ENOENT at its first
+//                                  component): a call whose path is captured
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,16 @@ static double now_ns(void) {
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+static const char MISSING[] = "/traceloop-bench-missing/dir/file-0.txt";
+static int use_openat;
+
+static inline void one_call(void) {
+    if (use_openat)
+        syscall(SYS_openat, AT_FDCWD, MISSING, O_RDONLY);
+    else
+        syscall(SYS_getppid);
+}
+
 // Times n calls in `batches` batches; returns the mean, sets *best to the
 // fastest batch's ns/call.
 static double timed(long n, long batches, double *best) {
@@ -40,7 +54,7 @@ static double timed(long n, long batches, double *best) {
     for (long b = 0; b < batches; b++) {
         double b0 = now_ns();
         for (long i = 0; i < per; i++)
-            syscall(SYS_getppid);
+            one_call();
         double ns = (now_ns() - b0) / per;
         if (ns < *best)
             *best = ns;
@@ -52,8 +66,11 @@ static int serve(void) {
     char line[64];
     while (fgets(line, sizeof line, stdin)) {
         long n = 0, batches = 1;
-        if (sscanf(line, "%ld %ld", &n, &batches) < 1 || n <= 0 || batches <= 0 || batches > n)
+        char op[16] = "";
+        if (sscanf(line, "%ld %ld %15s", &n, &batches, op) < 1 || n <= 0 || batches <= 0 ||
+            batches > n)
             return 2;
+        use_openat = strcmp(op, "openat") == 0;
         double best;
         double mean = timed(n, batches, &best);
         printf("%.2f %.2f\n", mean, best);

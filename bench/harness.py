@@ -96,10 +96,12 @@ def bench_cgroups() -> Iterator[BenchCgroups]:
             cgroups.remove(cg)
 
 
-def load_kernel(settings: Settings, root: Cgroup, bpf_dir: Path | None = None) -> Kernel:
+def load_kernel(
+    settings: Settings, root: Cgroup, bpf_dir: Path | None = None, **config: Any
+) -> Kernel:
     """The recorder, recording `root` and every cgroup below it (like
     `traceloop record`), from bpf/ or from `bpf_dir`/recorder.bpf.c."""
-    cfg = KernelConfig(settings, root_id=root.id, root_level=root.level, adopt_root=True)
+    cfg = KernelConfig(settings, root_id=root.id, root_level=root.level, adopt_root=True, **config)
     if bpf_dir is None:
         return Kernel(cfg, syscall_table())
     # sidecar.kernel.bpf_source() reads this when the Kernel is built.
@@ -162,6 +164,10 @@ class Probes:
         self.attached = on
 
 
+# Processes of this bench that hold programs of their own (RemoteProbes).
+OWN_PIDS: set[int] = set()
+
+
 class RemoteProbes:
     """A recorder from another source tree (`--compare-bpf DIR` with DIR a
     checkout: its kernel side may need its own loader), loaded by
@@ -174,6 +180,7 @@ class RemoteProbes:
             argv.append(str(ignored.path))
         argv += [f"{k}={v}" for k, v in settings.items()]
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        OWN_PIDS.add(self.proc.pid)
         self.attached = True
         self._ack("loading")
 
@@ -196,6 +203,7 @@ class RemoteProbes:
             self.proc.stdin.write("quit\n")
             self.proc.stdin.close()
         self.proc.wait(timeout=60)
+        OWN_PIDS.discard(self.proc.pid)
 
 
 def is_tree(alt: Path) -> bool:
@@ -250,12 +258,12 @@ def foreign_syscall_probes() -> list[str]:
         entries = json.loads(p.stdout or "[]")
     except json.JSONDecodeError:
         return []
-    me = os.getpid()
+    ours = {os.getpid(), *OWN_PIDS}
     return sorted(
         {
             f"pid {e.get('pid')} prog {e.get('prog_id')} on {e.get('tracepoint')}"
             for e in entries
-            if e.get("tracepoint") in ("sys_enter", "sys_exit") and e.get("pid") != me
+            if e.get("tracepoint") in ("sys_enter", "sys_exit") and e.get("pid") not in ours
         }
     )
 

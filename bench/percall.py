@@ -11,7 +11,15 @@ told to time a batch of calls; tracing is switched between batches):
   ignored-raw  the loop's cgroup is explicitly ignored (Kernel.ignore): one map hit
   rec-tp       as rec-raw, classic tracepoints (Settings(raw_tracepoints=False))
   unrec-tp     as unrec-raw, classic tracepoints
+  rec-cache, unrec-cache   as rec-raw, unrec-raw with the per-thread cache of the
+               recording decision, its migration hook emulated (this VM has no
+               kprobes or fentry; the loops' moves into their cgroups are
+               announced): what the cache would save where the kernel has the hook
   rec-alt, unrec-alt   with --compare-bpf DIR: DIR/recorder.bpf.c, raw tracepoints
+               (or, DIR being a checkout of another commit, that commit's recorder)
+  *@openat     none, floor, rec-raw, unrec-raw (and rec-alt) on a loop of openat()
+               of a missing 40-byte path (a call whose path is captured), against
+               their own untraced openat loop
 
 A round times every variant in PASSES interleaved passes (each pass one
 request per variant, its figure the fastest of SUB_BATCHES batches; the
@@ -86,6 +94,14 @@ class Variant:
     label: str
     probes: AnyProbes | None  # the one program set attached while it runs
     cgroup: Cgroup
+    op: str = ""  # the loop's call: getppid, or "openat" (of a path that does not exist)
+
+
+OPENAT = "@openat"  # suffix of the openat variants; their baseline is none@openat
+
+
+def base_of(name: str) -> str:
+    return "none" + OPENAT if name.endswith(OPENAT) else "none"
 
 
 @dataclass(frozen=True)
@@ -108,8 +124,13 @@ RATIOS = [
     Ratio("unrecorded / floor (classic tp)", "unrec-tp", "floor"),
     Ratio("recorded classic / classic floor", "rec-tp", "floor-tp"),
     Ratio("unrecorded classic / classic floor", "unrec-tp", "floor-tp"),
+    Ratio("recorded, decision cache (emulated hook) / floor", "rec-cache", "floor"),
+    Ratio("unrecorded, decision cache (emulated hook) / floor", "unrec-cache", "floor"),
     Ratio("ALT recorded / floor (raw tp)", "rec-alt", "floor"),
     Ratio("ALT unrecorded / floor (raw tp)", "unrec-alt", "floor"),
+    Ratio("recorded openat / floor (raw tp)", "rec-raw" + OPENAT, "floor" + OPENAT, 3),
+    Ratio("unrecorded openat / floor (raw tp)", "unrec-raw" + OPENAT, "floor" + OPENAT),
+    Ratio("ALT recorded openat / floor (raw tp)", "rec-alt" + OPENAT, "floor" + OPENAT),
 ]
 # Tracer / recorded overhead: at least this much.
 TRACER_TARGETS = {"strace": 50.0, "perf": 25.0}
@@ -130,9 +151,9 @@ class LoopServer:
         self.stdin: IO[str] = self.proc.stdin  # type: ignore[assignment]
         self.stdout: IO[str] = self.proc.stdout  # type: ignore[assignment]
 
-    def batch(self, n: int) -> tuple[float, float]:
+    def batch(self, n: int, op: str = "") -> tuple[float, float]:
         """(mean, fastest of SUB_BATCHES) ns/call over n calls."""
-        self.stdin.write(f"{n} {SUB_BATCHES}\n")
+        self.stdin.write(f"{n} {SUB_BATCHES} {op}\n")
         self.stdin.flush()
         line = self.stdout.readline()
         if not line:
@@ -164,15 +185,15 @@ class Results:
         return clean if len(clean) >= 5 else self.rounds
 
     def overheads(self, name: str) -> list[float]:
-        return [r[name] - r["none"] for r in self.used() if name in r]
+        return [r[name] - r[base_of(name)] for r in self.used() if name in r]
 
     def ratios(self, num: str, den: str) -> list[float]:
         out = []
         for r in self.used():
             if num in r and den in r:
-                d = r[den] - r["none"]
+                d = r[den] - r[base_of(den)]
                 if d > 0:
-                    out.append((r[num] - r["none"]) / d)
+                    out.append((r[num] - r[base_of(num)]) / d)
         return out
 
 
@@ -201,7 +222,8 @@ def measure(
                 for attempt in range(REDO):
                     seen = foreign_syscall_probes()
                     only(v.probes, everything)
-                    mean, fast = servers[v.cgroup.name].batch(batch // PASSES)
+                    n = batch // PASSES // (4 if v.op else 1)  # openat takes ~4x longer
+                    mean, fast = servers[v.cgroup.name].batch(n, v.op)
                     seen += foreign_syscall_probes()
                     if not seen:
                         break
@@ -223,7 +245,11 @@ def measure(
             base = got["none"]
             print(
                 f"  round {rnd + 1}: none {base:.0f} ns; overhead: "
-                + ", ".join(f"{v.name} {got[v.name] - base:+.0f}" for v in variants[1:])
+                + ", ".join(
+                    f"{v.name} {got[v.name] - got[base_of(v.name)]:+.0f}"
+                    for v in variants[1:]
+                    if not v.name.startswith("none")
+                )
                 + (f"  [DISTURBED: {'; '.join(foreign)}]" if foreign else "")
             )
 
@@ -269,10 +295,15 @@ def run(
     floor_tp = Probes(floor.load(classic=True))
     k_raw = load_kernel(Settings(raw_tracepoints=True), cgs.rec)
     k_tp = load_kernel(Settings(raw_tracepoints=False), cgs.rec)
+    # The per-thread decision cache where the kernel has no hook on cgroup
+    # migration (this VM): its hook emulated, the loop servers' moves into
+    # their cgroups announced. What the cache would save where it runs.
+    k_cache = load_kernel(Settings(), cgs.rec, decision_cache="emulated")
     k_raw.ignore(cgs.ignored.id)
     k_tp.ignore(cgs.ignored.id)
-    rec_raw, rec_tp = Probes(k_raw.bpf), Probes(k_tp.bpf)
-    everything: list[AnyProbes] = [floor_raw, floor_tp, rec_raw, rec_tp]
+    k_cache.ignore(cgs.ignored.id)
+    rec_raw, rec_tp, rec_cache = Probes(k_raw.bpf), Probes(k_tp.bpf), Probes(k_cache.bpf)
+    everything: list[AnyProbes] = [floor_raw, floor_tp, rec_raw, rec_tp, rec_cache]
     k_alt = None
     variants = [
         Variant("none", "no tracing", None, cgs.other),
@@ -283,6 +314,8 @@ def run(
         Variant("ignored-raw", "traceloop, ignored cgroup (raw tp)", rec_raw, cgs.ignored),
         Variant("rec-tp", "traceloop, recorded (classic tp)", rec_tp, cgs.rec),
         Variant("unrec-tp", "traceloop, not recorded (classic tp)", rec_tp, cgs.other),
+        Variant("rec-cache", "recorded, decision cache (emulated)", rec_cache, cgs.rec),
+        Variant("unrec-cache", "not recorded, decision cache (emulated)", rec_cache, cgs.other),
     ]
     remote = None
     rec_alt: AnyProbes | None = None
@@ -301,6 +334,17 @@ def run(
             Variant("rec-alt", f"ALT ({alt_bpf}), recorded", rec_alt, cgs.rec),
             Variant("unrec-alt", f"ALT ({alt_bpf}), not recorded", rec_alt, cgs.other),
         ]
+    # openat() of a missing 40-byte path: a call whose path is captured.
+    variants += [
+        Variant("none" + OPENAT, "openat: no tracing", None, cgs.other, "openat"),
+        Variant("floor" + OPENAT, "openat: floor (raw tp)", floor_raw, cgs.other, "openat"),
+        Variant("rec-raw" + OPENAT, "openat: recorded (raw tp)", rec_raw, cgs.rec, "openat"),
+        Variant("unrec-raw" + OPENAT, "openat: not recorded", rec_raw, cgs.other, "openat"),
+    ]
+    if alt_bpf is not None:
+        variants.append(
+            Variant("rec-alt" + OPENAT, "openat: ALT, recorded", rec_alt, cgs.rec, "openat")
+        )
     res = Results(batch=batch)
     tracers: dict[str, list[str]] = {"strace": ["strace", "-f", "-o", "/dev/null"]}
     why_not_perf = perf_trace_works()
@@ -312,7 +356,10 @@ def run(
     res.tracer_iterations = {t: tracer_n[t] for t in tracers}
 
     only(None, everything)
-    servers = {cg.name: LoopServer(exe, cg) for cg in (cgs.other, cgs.rec, cgs.ignored)}
+    with k_cache.migrating():
+        servers = {cg.name: LoopServer(exe, cg) for cg in (cgs.other, cgs.rec, cgs.ignored)}
+        for s in servers.values():
+            s.batch(1000)  # in their cgroups now
     try:
         for s in servers.values():
             s.batch(batch)  # warm up
@@ -338,7 +385,7 @@ def run(
             fl.bpf.cleanup()
         if remote is not None:
             remote.close()
-        for kern in (k_raw, k_tp, k_alt):
+        for kern in (k_raw, k_tp, k_cache, k_alt):
             if kern is not None:
                 kern.close()
 
@@ -362,7 +409,8 @@ def report(res: Results, variants: list[Variant]) -> dict[str, Any]:
     for v in variants:
         ns = median([r[v.name] for r in res.used()])
         ov = res.overheads(v.name)
-        xf = res.ratios(v.name, "floor") if v.name != "none" else []
+        floor_v = "floor" + OPENAT if v.name.endswith(OPENAT) else "floor"
+        xf = res.ratios(v.name, floor_v) if not v.name.startswith("none") else []
         out["ns"][v.name], out["overhead_ns"][v.name] = ns, median(ov)
         print(
             f"  {v.label:<40} {ns:>8.1f} {median(ov):>9.1f} "
@@ -384,7 +432,9 @@ def report(res: Results, variants: list[Variant]) -> dict[str, Any]:
         # The sharpest A/B: each round's own difference, new minus ALT.
         print()
         print("new minus ALT, ns per call (median of per-round differences)")
-        for new, alt in (("rec-raw", "rec-alt"), ("unrec-raw", "unrec-alt")):
+        for new, alt in (
+            ("rec-raw", "rec-alt"), ("unrec-raw", "unrec-alt"), ("rec-raw" + OPENAT, "rec-alt" + OPENAT)
+        ):  # fmt: skip
             d = sorted(r[new] - r[alt] for r in res.used() if new in r and alt in r)
             q = len(d) // 4
             faster = sum(1 for x in d if x < 0)

@@ -234,10 +234,10 @@ def test_ignored_cgroups_are_never_recorded_before_or_after_adoption(tmp_path: P
         assert early.id not in k.cgroups() and late.id in k.cgroups()
         slab = k.cgroups()[late.id]
         k.ignore(late.id)  # as the daemon does once it names a new cgroup a non-container
-        head = int(k.meta[slab]["head"])
+        made = k.usage(slab)["calls"]
         for _ in range(2):
             run_in(late, ["sh", "-c", "cat /marker-late"])
-        assert int(k.meta[slab]["head"]) == head  # nothing more went into its old slab
+        assert k.usage(slab)["calls"] == made  # nothing more went into its old slot
         run_in(other, ["sh", "-c", "cat /marker-other"])
         assert set(k.cgroups()) == {other.id}  # late's slab went back and served other
         _, recs = dump(k, other, tmp_path / "d")
@@ -502,3 +502,64 @@ def test_the_maps_stay_within_the_memory_budget() -> None:
     total = sum(mine.values())
     assert s.nchunks * s.chunk <= total <= s.memory
     assert total >= 0.9 * s.memory
+
+
+def test_without_a_migration_hook_the_decision_is_not_cached(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """This machine has neither kprobes nor working fentry: the per-thread
+    cache of the recording decision stays off (the uncached path every other
+    test here exercises), and the log says so once."""
+    monkeypatch.setattr(loader, "_warned_no_hook", False)
+    caplog.set_level(logging.DEBUG, logger="traceloop.kernel")
+    for _ in range(2):
+        with watched_parent(Settings()) as (k, _parent):
+            assert k.decision_cache is None
+            assert b"migr" not in {t for t in k.bpf.tables}
+    said = [r for r in caplog.records if "cgroup_migrate_execute" in r.getMessage()]
+    assert len(said) == 1
+
+
+def _waiting_child(cg: cgroups.Cgroup | None) -> subprocess.Popen[str]:
+    """A process that makes calls, then waits for a line before it closes fd 77777."""
+    code = "import os,sys\nfor _ in range(3): os.getppid()\nsys.stdin.readline()\n"
+    code += "try: os.close(77777)\nexcept OSError: pass\n"
+    return subprocess.Popen(
+        ["python3", "-c", code],
+        stdin=subprocess.PIPE,
+        text=True,
+        preexec_fn=(lambda: cgroups.join(cg)) if cg else None,
+    )
+
+
+def test_the_cached_decision_follows_a_migration_it_is_told_of(tmp_path: Path) -> None:
+    """The decision cache with its hook emulated (the test announces the
+    migrations it makes): a thread that made calls outside the recorded
+    root, then is moved into a container, is recorded from its next call;
+    moved without the announcement, it keeps its cached "not recorded"
+    decision, which is why the cache needs an exact hook on migration."""
+    with watched_parent(Settings(), decision_cache="emulated") as (k, parent):
+        assert k.decision_cache == "emulated"
+        told, untold = child_cgroup(parent), child_cgroup(parent)
+        with k.migrating():  # run_in's children move themselves into the cgroups
+            run_in(told, ["true"])  # both cgroups have slots already
+            run_in(untold, ["true"])
+        procs = []
+        for cg, announce in ((told, True), (untold, False)):
+            p = _waiting_child(None)  # starts outside the root: "not recorded", cached
+            time.sleep(0.5)
+            if announce:
+                with k.migrating():
+                    cgroups.join(cg, p.pid)
+            else:
+                cgroups.join(cg, p.pid)
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.close()
+            assert p.wait(timeout=30) == 0
+            procs.append(p)
+        _, told_recs = dump(k, told, tmp_path / "told")
+        _, untold_recs = dump(k, untold, tmp_path / "untold")
+    closes = [r for r in told_recs if table().name(r[NR]) == "close" and r[ARGS][0] == 77777]
+    assert len(closes) == 1 and closes[0][PID] == procs[0].pid
+    assert procs[1].pid not in {r[PID] for r in untold_recs}

@@ -177,15 +177,15 @@ REC_DTYPE = np.dtype(
 )
 assert REC_DTYPE.itemsize == REC_BYTES
 
-HDR_DTYPE = np.dtype([("fill", "<u8"), ("gen", "<u4"), ("calls", "<u4")])
+HDR_DTYPE = np.dtype([("fill", "<u8"), ("base", "<u8"), ("gen", "<u4"), ("calls", "<u4")])
 
 
 def meta_dtype(ring: int) -> np.dtype[Any]:
     """struct slabmeta with a ring of `ring` chunk indexes."""
     return np.dtype(
         [
-            ("head", "<u8"),
-            ("base", "<u8"),
+            ("head", "<u8"),  # calls in the closed chunks (see slab.calls_made)
+            ("base", "<u8"),  # 0: sequence numbers start at 1
             ("cgroup", "<u8"),
             ("frozen_at", "<u8"),
             ("after_freeze", "<u8"),

@@ -7,12 +7,13 @@ their mmap-ed memory, so reading a slab costs no syscall per event.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import mmap
 import os
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,7 @@ from sidecar.dump.captures import ARGV_N, MAX_CAPTURES, NO_LEN, captures_for
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.kernel.btf import BTF, BTFError, TaskOffsets, task_offsets
 from sidecar.kernel.layout import HDR_DTYPE, REC_BYTES, Settings, meta_dtype
+from sidecar.kernel.slab import calls_made
 from sidecar.model.clock import time_boot_ns
 from sidecar.model.errors import KernelError, MissingHeadersError, PermissionDeniedError
 from sidecar.model.kernel_events import EVENT_SIZE, STAT_NAMES, Event
@@ -69,6 +71,12 @@ class KernelConfig:
     # offsets from the kernel's BTF (cheaper than the helpers); False, or a
     # BTF without those fields, uses the helpers.
     task_walk: bool = True
+    # The per-thread cache of the recording decision (raw tracepoints only):
+    # "auto" uses it where the kernel offers an exact hook on cgroup
+    # migration (fentry, else a kprobe, on cgroup_migrate_execute), "off"
+    # never; "emulated" is for tests: the cache without a hook, migrations
+    # announced by the test through Kernel.migrating().
+    decision_cache: str = "auto"
 
 
 def _btf_path() -> Path:
@@ -104,7 +112,69 @@ def _arch_define() -> str:
     return {"x86_64": "x86", "aarch64": "arm64"}.get(m, m)
 
 
-def cflags(cfg: KernelConfig, table: SyscallTable, walk: TaskOffsets | None = None) -> list[str]:
+# Tiny programs that tell whether the kernel lets us hook cgroup migration.
+_HOOK_PROBES = {
+    "fentry": b"KFUNC_PROBE(cgroup_migrate_execute) { return 0; }",
+    "kprobe": b"int kprobe__cgroup_migrate_execute(struct pt_regs *ctx) { return 0; }",
+}
+_hook_checked: dict[str, bool] = {}
+_warned_no_hook = False
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """bcc and libbpf print a failed attempt's errors on fd 2 themselves."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def migration_hook(cfg: KernelConfig) -> str | None:
+    """The hook the decision cache will use ("fentry", "kprobe", "emulated"),
+    or None (the cache is off). Each kind is tried once per process, by
+    loading and attaching a program that does nothing."""
+    global _warned_no_hook
+    mode = cfg.decision_cache
+    if mode == "off" or not cfg.settings.raw_tracepoints:
+        return None
+    if mode == "emulated":
+        return mode
+    if mode != "auto":
+        raise KernelError(f"unknown decision_cache mode {mode!r}")
+    from bcc import BPF
+
+    for kind, src in _HOOK_PROBES.items():
+        if kind not in _hook_checked:
+            try:
+                with _quiet_stderr():
+                    BPF(text=src).cleanup()
+                _hook_checked[kind] = True
+            except Exception:  # bcc raises bare Exception; any failure means no
+                _hook_checked[kind] = False
+        if _hook_checked[kind]:
+            return kind
+    if not _warned_no_hook:
+        # Debug: most kernels without kprobes run it this way, and nothing
+        # about the recording changes but its cost.
+        log.debug(
+            "this kernel offers no hook on cgroup migration (fentry or kprobe on "
+            "cgroup_migrate_execute): the per-thread cache of the recording decision is off"
+        )
+        _warned_no_hook = True
+    return None
+
+
+def cflags(
+    cfg: KernelConfig,
+    table: SyscallTable,
+    walk: TaskOffsets | None = None,
+    hook: str | None = None,
+) -> list[str]:
     s = cfg.settings
     flags = [
         f"-DNSLABS={s.containers}",
@@ -144,6 +214,8 @@ def cflags(cfg: KernelConfig, table: SyscallTable, walk: TaskOffsets | None = No
         flags.append(f"-DXTHREADS={cfg.thread_buckets}")
     if walk is not None:
         flags.extend(walk.cflags())
+    if hook is not None and s.raw_tracepoints:
+        flags += ["-DDECISION_CACHE", f"-DMIGRATE_HOOK_{hook.upper()}"]
     return flags
 
 
@@ -186,9 +258,11 @@ class Kernel:
                 "traceloop from a venv that sees it (deploy/host-setup.sh)"
             ) from None
         self.task_walk = task_walk_offsets(cfg)
+        self.decision_cache = migration_hook(cfg)
         try:
             self.bpf = BPF(
-                src_file=str(bpf_source()).encode(), cflags=cflags(cfg, table, self.task_walk)
+                src_file=str(bpf_source()).encode(),
+                cflags=cflags(cfg, table, self.task_walk, self.decision_cache),
             )
         except Exception as e:  # bcc raises bare Exception for everything
             raise _explain(e) from None
@@ -330,7 +404,7 @@ class Kernel:
         return {
             "chunks": held,
             "bytes": held * self.settings.chunk,
-            "calls": int(m["head"]) - int(m["base"]),
+            "calls": calls_made(m, self.chunkhdrs) - int(m["base"]),
         }
 
     def pool(self) -> dict[str, int]:
@@ -347,6 +421,27 @@ class Kernel:
         for cg in gone:
             del m[ctypes.c_uint64(cg)]
         return gone
+
+    @contextlib.contextmanager
+    def migrating(self) -> Iterator[None]:
+        """Tests of the emulated decision cache: cgroup migrations made inside
+        this block are announced to the kernel side as its hook would."""
+        if self.decision_cache != "emulated":
+            raise KernelError("migrating() is for the emulated decision cache only")
+        m = self.bpf[b"migr"]
+        key = ctypes.c_int(0)
+
+        def edge(delta: int) -> None:
+            v = m[key]
+            v.epoch += 1
+            v.active += delta
+            m[key] = v
+
+        edge(1)
+        try:
+            yield
+        finally:
+            edge(-1)
 
     # -- events and counters ------------------------------------------------
     def on_event(self, callback: Callable[[Event], None]) -> None:

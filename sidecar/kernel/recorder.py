@@ -79,6 +79,8 @@ class Recorder:
             recorder={
                 **s.to_wire(),
                 "raw_tracepoints": s.raw_tracepoints,
+                "task_walk": self.kernel.task_walk is not None,
+                "decision_cache": self.kernel.decision_cache,
                 "kernel_stats": self.kernel.stats(),
             },
             counts=snap.counts(),

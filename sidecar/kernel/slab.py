@@ -43,6 +43,20 @@ def chunk_ids(meta: Any) -> list[int]:
     return [int(ring[(tail + i) % n]) for i in range(count)]
 
 
+def calls_made(meta: Any, hdrs: Array) -> int:
+    """Calls the slot's owner made (its newest sequence number): those of the
+    closed chunks (meta head) and those reserved in the current one."""
+    ids = chunk_ids(meta)
+    head = int(meta["head"])
+    if ids:
+        h = hdrs[ids[-1]]
+        head = max(head, int(h["base"]) + min(int(h["fill"]) & 0xFFFFFFFF, RPC_MAX))
+    return head
+
+
+RPC_MAX = 1 << 16  # more records than any chunk holds: the cap is the chunk's own
+
+
 def read_slab(meta: Any, chunks: Array, hdrs: Array, window: int | None = None) -> SlabRead:
     """Copy the valid window of one container slot out of live memory.
 
@@ -58,9 +72,12 @@ def read_slab(meta: Any, chunks: Array, hdrs: Array, window: int | None = None) 
     more).
     """
     m = np.array(meta, copy=True)
-    head, base = int(m["head"]), int(m["base"])
     ids = np.array(chunk_ids(m), dtype=np.int64)
     rpc = chunks.shape[1] // REC_BYTES
+    head, base = int(m["head"]), int(m["base"])
+    if len(ids):
+        last = hdrs[ids[-1]]
+        head = max(head, int(last["base"]) + min(int(last["fill"]) & 0xFFFFFFFF, rpc))
     live = chunks.view(REC_DTYPE).reshape(chunks.shape[0], rpc)
     gen0 = np.array(hdrs["gen"][ids], copy=True)
     fill = np.array(hdrs["fill"][ids], copy=True)

@@ -23,6 +23,22 @@
 // first chunk. A slot userspace releases (`releaseq`) gives its chunks back
 // the next time a container is adopted or needs to grow.
 //
+// Only helpers, tracepoint fields and UAPI structs are used, and, with
+// TASK_WALK, loads from the current task at offsets the loader read from the
+// running kernel's BTF (sidecar/kernel/btf.py), never from the headers'
+// layouts: the program compiles against whatever headers the node has.
+//
+// Compile-time settings (-D...): NSLABS (container slots), NCHUNKS, CHUNK
+// (bytes, a power of two), RING (chunks a container may hold, a power of
+// two), FLOOR, SPARE (chunks), WINDOW (calls), CAP (bytes of the largest
+// capture), PATH_CAP, BUF_CAP, SA_CAP (<= CAP), ROOT_ID, ROOT_LEVEL,
+// ADOPT_ROOT, MAX_NR, USE_RAW_TP, TRIG_ENABLED, TRIG_MAIN_ONLY,
+// FREEZE_ON_TRIGGER, EVENT_PAGES, MAX_CGROUPS, CGCACHE, XTHREADS (powers of
+// two), COMM_EVERY, TASK_WALK with OFF_TASK_CGROUPS, OFF_CSS_SET_DFL_CGRP,
+// OFF_CGROUP_KN, OFF_KERNFS_NODE_ID, OFF_TASK_PID, OFF_TASK_TGID,
+// OFF_TASK_COMM, DECISION_CACHE with one of MIGRATE_HOOK_FENTRY,
+// MIGRATE_HOOK_KPROBE, MIGRATE_HOOK_EMULATED (raw tracepoints only).
+
 #include <uapi/linux/ptrace.h>
 #include <uapi/linux/bpf.h>
 
@@ -177,13 +193,15 @@ struct chunk {
 // atomic add, not the data's).
 struct chunkhdr {
     u64 fill;           // captured bytes << 32 | records reserved (both count up)
+    u64 base;           // sequence number of the call before its first record
     u32 gen;            // incarnation: bumped each time the chunk is (re)started
     u32 calls;          // records it held when it was closed
 };
 
 struct slabmeta {
-    u64 head;           // next sequence number; never reset
-    u64 base;           // head when the current owner adopted the slot
+    u64 head;           // calls in the chunks closed so far (the current one's
+                        // count is in its fill word: sidecar/kernel/slab.py)
+    u64 base;           // 0: sequence numbers start at 1 for each owner
     u64 cgroup;         // owner cgroup id (0: free)
     u64 frozen_at;      // CLOCK_BOOTTIME ns of the freeze, 0 while recording
     u64 after_freeze;   // syscalls not recorded because the slot was frozen
@@ -218,7 +236,8 @@ struct inflight {
     u64 seq;            // sequence number of the open call; 0 when none
     u32 idx;            // its record: chunk * RPC + position
     u8 kinds;           // capture areas still to read at exit (bit i)
-    u8 pad[3];
+    u8 pad;
+    u16 gen;            // its chunk's incarnation (sequence numbers restart per owner)
 };
 
 struct event {
@@ -297,10 +316,81 @@ struct xthread {
     u32 tid;            // whose comm is cached (the owner's, once read)
     u8 kinds;           // capture areas still to read at exit (bit i)
     u8 comm_left;       // calls left before comm is read again
-    u8 pad[6];
+    u16 gen;            // its chunk's incarnation (sequence numbers restart per owner)
+    u8 pad[4];
     char comm[16];
+#ifdef DECISION_CACHE
+    u64 dec_mark;       // migration epoch + 1 when dec_slab was decided; 0: none
+    u64 dec_gen;        // the slot's generation then
+    u32 dec_slab;       // the owner's container slot, or IGNORED
+    u32 pad2;
+#endif
 };
 BPF_ARRAY(xthreads, struct xthread, XTHREADS);
+
+#ifdef DECISION_CACHE
+// The per-thread cache of the recording decision. Which container a thread's
+// calls go to changes only when the thread moves to another cgroup, so its
+// bucket can keep the decision (slot or "not recorded") and skip the task
+// walk and the cgroup lookups on later calls. It is exact only because
+// every migration is seen before it happens: a hook on cgroup_migrate_execute
+// (fentry, or a kprobe; MIGRATE_HOOK_*) bumps `epoch` and counts the
+// migrations running in `active` at its start, and again at its end. A
+// decision is kept only when taken while no migration ran, and used only
+// while the epoch is still the one it was taken in (epoch first, then
+// active, on both sides). The tracepoint cgroup:cgroup_attach_task fires
+// after the move, too late: without such a hook (kprobes and fentry missing)
+// the loader leaves all this out. MIGRATE_HOOK_EMULATED (tests only): no
+// hook, userspace bumps the epoch around the migrations it makes.
+struct migr {
+    u64 epoch;
+    s64 active;
+};
+BPF_ARRAY(migr, struct migr, 1);
+
+static __always_inline void migr_edge(s64 delta) {
+    u32 zero = 0;
+    struct migr *g = migr.lookup(&zero);
+    if (!g)
+        return;
+    __sync_fetch_and_add(&g->epoch, 1);
+    __sync_fetch_and_add(&g->active, delta);
+}
+#if defined(MIGRATE_HOOK_FENTRY)
+KFUNC_PROBE(cgroup_migrate_execute) {
+    migr_edge(1);
+    return 0;
+}
+KRETFUNC_PROBE(cgroup_migrate_execute) {
+    migr_edge(-1);
+    return 0;
+}
+#elif defined(MIGRATE_HOOK_KPROBE)
+int kprobe__cgroup_migrate_execute(struct pt_regs *ctx) {
+    migr_edge(1);
+    return 0;
+}
+int kretprobe__cgroup_migrate_execute(struct pt_regs *ctx) {
+    migr_edge(-1);
+    return 0;
+}
+#elif !defined(MIGRATE_HOOK_EMULATED)
+#error "DECISION_CACHE needs a migration hook"
+#endif
+
+// epoch + 1 if no migration runs now (a decision may be cached or used), else 0.
+static __always_inline u64 migr_mark(void) {
+    u32 zero = 0;
+    struct migr *g = migr.lookup(&zero);
+    if (!g)
+        return 0;
+    u64 epoch = *(volatile u64 *)&g->epoch;
+    barrier();
+    if (*(volatile s64 *)&g->active != 0)
+        return 0;
+    return epoch + 1;
+}
+#endif
 
 static __always_inline struct xthread *xthread_of(u64 regs) {
     u32 b = (u32)((regs * 0x9E3779B97F4A7C15ull) >> 32) & (XTHREADS - 1);
@@ -410,14 +500,16 @@ static __always_inline struct rec *rec_at(u8 *base, u32 r) {
     return (struct rec *)(base + off);
 }
 
-// Start chunk `c` afresh (its records and bytes are free to overwrite) and
-// return the `cur` word naming this incarnation.
-static __always_inline u64 chunk_start(u32 c) {
+// Start chunk `c` afresh (its records and bytes are free to overwrite), its
+// first record being call base + 1, and return the `cur` word naming this
+// incarnation.
+static __always_inline u64 chunk_start(u32 c, u64 base) {
     struct chunkhdr *h = hdr_of(c);
     if (!h)
         return 0;
     h->gen += 1;
     h->calls = 0;
+    h->base = base;
     h->fill = 0;
     return ((u64)h->gen << 32) | c;
 }
@@ -498,6 +590,7 @@ static __always_inline int chunk_next(struct slabmeta *m, u64 seen, u32 nfail) {
     }
     u32 cur = (u32)seen;
     struct chunkhdr *ch = hdr_of(cur);
+    u64 next_base = 0;
     if (ch) {
         // The first reservation that did not fit stops all later ones
         // (records and bytes only grow), so its position is the number of
@@ -507,6 +600,8 @@ static __always_inline int chunk_next(struct slabmeta *m, u64 seen, u32 nfail) {
             n = nfail;
         ch->calls = n > RPC ? RPC : n;
         m->calls += ch->calls;
+        // The next chunk's calls are numbered on from this one's.
+        next_base = ch->base + ch->calls;
     }
     u32 oldest = m->ring[m->tail & (RING - 1)];
     struct chunkhdr *oh = hdr_of(oldest);
@@ -554,7 +649,8 @@ static __always_inline int chunk_next(struct slabmeta *m, u64 seen, u32 nfail) {
     } else {
         m->held += 1;
     }
-    u64 next = chunk_start(c);
+    u64 next = chunk_start(c, next_base);
+    m->head = next_base;
     m->top += 1;
     m->ring[m->top & (RING - 1)] = c;
     barrier();
@@ -573,6 +669,7 @@ struct spot {
     u32 idx;            // chunk * RPC + position (pairing)
     u32 off;            // where the captures start
     u64 fill;           // the chunk's fill word after our reservation
+    u64 seq;            // the call's sequence number: its chunk's base + position + 1
     u16 gen;
 };
 
@@ -599,28 +696,39 @@ static __always_inline int reserve_in(struct slabmeta *m, u32 need, struct spot 
     sp->idx = c * RPC + r;
     sp->off = used;
     sp->fill = old + add;
+    sp->seq = h->base + r + 1;
     sp->gen = (u16)(*cur >> 32);
     return 1;
+}
+
+// Another CPU is switching this container's chunk: it takes a few hundred
+// ns (bounded: a switcher that was preempted is not waited for).
+static __always_inline void await_switch(struct slabmeta *m, u64 cur) {
+    // A clock read per turn: few turns (the verifier walks each) for ~2 us.
+    for (int i = 0; i < 64; i++) {
+        if (*(volatile u64 *)&m->cur != cur)
+            break;
+        bpf_ktime_get_ns();
+    }
 }
 
 static __always_inline int reserve(struct slabmeta *m, u32 need, struct spot *sp) {
     u64 cur;
     u32 nfail = RPC;
+    if (reserve_in(m, need, sp, &cur, &nfail))
+        return 1;
+    // One switch per call at most (chunk_next is inlined once: the verifier's
+    // paths multiply with every copy); then twice more into whatever chunk
+    // is current, waiting for a switch another CPU is making.
+    int sw = chunk_next(m, cur, nfail);
+    if (sw == SW_FAIL)
+        return 0;
 #pragma unroll
-    for (int attempt = 0; attempt < 3; attempt++) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (sw == SW_BUSY || attempt)
+            await_switch(m, cur);
         if (reserve_in(m, need, sp, &cur, &nfail))
             return 1;
-        int sw = chunk_next(m, cur, nfail);
-        if (sw == SW_FAIL)
-            return 0;
-        if (sw == SW_BUSY) {
-            // Another CPU is switching this container's chunk: it takes a
-            // few hundred ns (bounded: a preempted switcher is not waited for).
-            for (int i = 0; i < 1024; i++) {
-                if (*(volatile u64 *)&m->cur != cur)
-                    break;
-            }
-        }
     }
     return 0;
 }
@@ -665,8 +773,9 @@ static __always_inline u32 adopt(u64 cg, struct cgcache *c) {
     m->top = 0;
     m->ring[0] = first;
     m->calls = 0;
-    m->cur = chunk_start(first);
-    m->base = m->head;
+    m->cur = chunk_start(first, 0);
+    m->head = 0;
+    m->base = 0;
     m->cgroup = cg;
     m->frozen_at = 0;
     m->after_freeze = 0;
@@ -906,14 +1015,54 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
 TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     long nrl = args->id;
 #endif
-    task_t task = current_task();
-    u64 cg = task_cgroup_id(task);
-    u32 slab = slab_of_current(cg);
-    if (slab == IGNORED)
-        return 0;
     if (nrl < 0 || nrl >= MAX_NR)
         return 0;
     u32 nr = nrl;
+    u32 slab = IGNORED;
+#ifdef DECISION_CACHE
+    u64 regc = ctx->args[0];
+    struct xthread *xc = xthread_of(regc);
+    u64 mark = migr_mark();
+    int hit = xc && mark && xc->regs == regc && xc->dec_mark == mark;
+    if (hit) {
+        slab = xc->dec_slab;
+        if (slab == IGNORED) {
+            xthread_release(regc, nr);
+            return 0;
+        }
+        struct slabmeta *mc = slabs.lookup(&slab);
+        if (!mc || mc->gen != xc->dec_gen || !mc->cgroup)
+            hit = 0;  // the slot was released or went to another cgroup
+    }
+#endif
+    task_t task = current_task();
+#ifdef DECISION_CACHE
+    if (!hit) {
+#endif
+        u64 cg = task_cgroup_id(task);
+        slab = slab_of_current(cg);
+#ifdef DECISION_CACHE
+        if (xc && mark) {
+            // Every thread keeps its decision, recorded or not: claim the
+            // bucket if it is free (only its owner writes it).
+            if (xc->regs == 0 && __sync_val_compare_and_swap(&xc->regs, 0, regc) == 0)
+                xc->comm_left = 0;
+            if (xc->regs == regc) {
+                struct slabmeta *mc = slabs.lookup(&slab);
+                xc->dec_slab = slab;
+                xc->dec_gen = mc ? mc->gen : 0;
+                xc->dec_mark = mark;
+            }
+        }
+    }
+    if (slab == IGNORED) {
+        xthread_release(regc, nr);
+        return 0;
+    }
+#else
+    if (slab == IGNORED)
+        return 0;
+#endif
     struct scinfo *si = scinfo.lookup(&nr);
     struct slabmeta *m = slabs.lookup(&slab);
     int wanted = si && si->on;
@@ -967,7 +1116,6 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
 #endif
     u32 need0 = si->kind[0] ? cap_need(si, 0, a) : 0;
     u32 need1 = si->kind[1] ? cap_need(si, 1, a) : 0;
-    u64 seq = __sync_fetch_and_add(&m->head, 1) + 1;
     struct spot sp = {};
     if (!reserve(m, need0 + need1, &sp)) {
         // No chunk to be had (or its container's chunks are being switched
@@ -978,6 +1126,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
 #endif
         return 0;
     }
+    u64 seq = sp.seq;
     struct rec *s = sp.r;
     s->seq = 0;
     barrier();
@@ -1078,6 +1227,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
         x->seq = seq;
         x->idx = sp.idx;
         x->kinds = pending;
+        x->gen = sp.gen;
 #endif
     } else {
 #ifdef TASK_WALK
@@ -1090,6 +1240,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
             in->seq = seq;
             in->idx = sp.idx;
             in->kinds = pending;
+            in->gen = sp.gen;
         }
     }
 
@@ -1118,7 +1269,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
 }
 
 // The call this thread left in task storage (the slower path), taken out.
-static __always_inline int inflight_take(u64 *seq, u32 *idx, u8 *kinds) {
+static __always_inline int inflight_take(u64 *seq, u32 *idx, u8 *kinds, u16 *gen) {
     struct inflight *in = inflight.task_storage_get(
         (struct task_struct *)bpf_get_current_task_btf(), 0, 0);
     if (!in || !in->seq)
@@ -1126,6 +1277,7 @@ static __always_inline int inflight_take(u64 *seq, u32 *idx, u8 *kinds) {
     *seq = in->seq;
     *idx = in->idx;
     *kinds = in->kinds;
+    *gen = in->gen;
     in->seq = 0;
     return 1;
 }
@@ -1140,14 +1292,16 @@ RAW_TRACEPOINT_PROBE(sys_exit) {
     u32 idx;
     u64 seq;
     u8 kinds;
+    u16 gen;
     if (x->regs == regp) {
         seq = x->seq;
         if (!seq)
             return 0;
         idx = x->idx;
         kinds = x->kinds;
+        gen = x->gen;
         x->seq = 0;
-    } else if (!x->any || !inflight_take(&seq, &idx, &kinds)) {
+    } else if (!x->any || !inflight_take(&seq, &idx, &kinds, &gen)) {
         return 0;  // this thread has no recorded call in flight
     }
 #else
@@ -1156,7 +1310,8 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
     u32 idx;
     u64 seq;
     u8 kinds;
-    if (!inflight_take(&seq, &idx, &kinds))
+    u16 gen;
+    if (!inflight_take(&seq, &idx, &kinds, &gen))
         return 0;
 #endif
     u32 c = idx / RPC;
@@ -1165,7 +1320,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
     if (!base)
         return 0;
     struct rec *s = rec_at(base, r);
-    if (s->seq != seq)
+    if (s->seq != seq || s->gen != gen)
         return 0;  // overwritten meanwhile: the record belongs to a newer call
     if (s->nr == NR_EXECVE || s->nr == NR_EXECVEAT) {
         u32 tgid = bpf_get_current_pid_tgid() >> 32;
