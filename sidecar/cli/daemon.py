@@ -10,13 +10,15 @@ import socket
 from typing import Any
 
 from sidecar.cli.argtypes import count, seconds
-from sidecar.cli.kube_options import add_kube_options, start_kube
+from sidecar.cli.kube_options import add_kube_options, kube_settings_from
 from sidecar.cli.options import add_recorder_options, settings_from
 from sidecar.cli.s3options import add_s3_options, s3_options_from
 from sidecar.daemon import metrics
 from sidecar.daemon.control import DEFAULT_SOCKET, ControlServer
 from sidecar.daemon.engine import Daemon
+from sidecar.daemon.enrichment import Nothing
 from sidecar.daemon.logs import setup as setup_logging
+from sidecar.daemon.settings import DaemonSettings
 from sidecar.host import cgroups
 from sidecar.kernel.loader import Kernel, KernelConfig
 from sidecar.kernel.syscalls import load_table
@@ -172,6 +174,12 @@ def run(args: argparse.Namespace) -> int:
             n = clean_partials(s.root)
             if n:
                 log.warning("removed partial files of an earlier crash", extra={"fields": {"n": n}})
+    kube_settings = kube_settings_from(args)
+    kube = None
+    if kube_settings is not None:
+        from sidecar.daemon.kube import connect
+
+        kube = connect(kube_settings)
     table = load_table()
     root = cgroups.resolve_root(args.cgroup_root)
     kernel = Kernel(
@@ -186,7 +194,19 @@ def run(args: argparse.Namespace) -> int:
         table,
     )
     d = Daemon(
-        kernel, root, sinks, args, Incidents(args.coalesce, args.rate_limit, args.rate_period)
+        kernel,
+        root,
+        sinks,
+        DaemonSettings(
+            node_name=args.node_name,
+            cluster=args.cluster,
+            window=args.window,
+            grace=args.grace,
+            dump_on_exit=args.dump_on_exit,
+            keep_dead=args.keep_dead,
+        ),
+        Incidents(args.coalesce, args.rate_limit, args.rate_period),
+        enrichment=kube if kube is not None else Nothing(),
     )
     ignored = d.ignore_host_cgroups()
     kernel.on_event(d.on_event)
@@ -196,7 +216,8 @@ def run(args: argparse.Namespace) -> int:
         if args.metrics_addr
         else None
     )
-    stops = [stop for stop in [start_kube(args, d)] if stop is not None]
+    if kube is not None:
+        kube.start(d)
 
     def on_term(*_: object) -> None:
         d.stopping.set()
@@ -222,8 +243,8 @@ def run(args: argparse.Namespace) -> int:
         d.run()
     finally:
         log.info("stopping: finishing dumps in flight")
-        for stop in stops:
-            stop()
+        if kube is not None:
+            kube.stop()
         d.shutdown()
         control.close()
         d.watch.close()

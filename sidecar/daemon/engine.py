@@ -11,7 +11,6 @@ workers) hand work to it through `self.calls`.
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import logging
 import queue
@@ -22,31 +21,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sidecar.daemon import metrics
+from sidecar.daemon.enrichment import Enrichment, Nothing
+from sidecar.daemon.settings import DaemonSettings
 from sidecar.dump.naming import DumpName
 from sidecar.host import cgroups
 from sidecar.host.watch import CgroupWatch
 from sidecar.kernel.loader import Kernel
 from sidecar.kernel.recorder import Recorder
-from sidecar.model.clock import boot_offset_ns, iso, time_boot_ns
-from sidecar.model.containers import ContainerRef, identify, normalize_id
+from sidecar.model.clock import boot_offset_ns, time_boot_ns
+from sidecar.model.containers import ContainerRef, identify
 from sidecar.model.errors import TraceloopError, UsageError
 from sidecar.model.incidents import Incident, Incidents, Outcome
 from sidecar.model.kernel_events import Event, EventType, Reason
 from sidecar.model.trigger import Trigger
 from sidecar.sinks.base import Sink
 from triggers.kernel import (
+    MAIN_END_NS,
     Exit,
-    confirm_main,
-    container_exited,
-    main_exit,
+    container_end,
     trigger_from_event,
 )
+from triggers.manual import check_request, manual_trigger, named
 
 log = logging.getLogger("traceloop.daemon")
-
-# A trigger limited to the main process counts if the container ended within
-# this long after it (the end of a pid namespace's init kills the rest at once).
-MAIN_END_NS = 250_000_000
 
 
 @dataclass
@@ -81,28 +78,20 @@ class Daemon:
     kernel: Kernel
     root: cgroups.Cgroup
     sinks: list[Sink]
-    args: argparse.Namespace
+    settings: DaemonSettings
     incidents: Incidents
+    enrichment: Enrichment = field(default_factory=Nothing)
     tracked: dict[int, Tracked] = field(default_factory=dict)
     calls: queue.Queue[Callable[[], None]] = field(default_factory=queue.Queue)
     health: metrics.Health = field(default_factory=metrics.Health)
     stopping: threading.Event = field(default_factory=threading.Event)
     exits: list[tuple[float, Event]] = field(default_factory=list)
-    # Hooks: attach a late trigger to a written dump (Kubernetes Events etc.).
-    on_dumped: list[Callable[[Incident, Tracked], None]] = field(default_factory=list)
-    on_late: list[Callable[[Incident, Trigger], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.offset = boot_offset_ns()
         self.recorder = Recorder(self.kernel)
         self.pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="dump")
         self.inflight: set[concurrent.futures.Future[None]] = set()
-        self.pod_lookup: Callable[[ContainerRef], dict[str, Any] | None] = lambda ref: None
-        # Kubernetes selection (sidecar/kubedaemon.py), asked at dump time: dump
-        # this container at all (opt-out annotation, namespaces, labels), and
-        # with its read/write buffers?
-        self.dump_wanted: Callable[[ContainerRef], bool] = lambda ref: True
-        self.buffers_allowed: Callable[[ContainerRef], bool] = lambda ref: True
         self.watch = CgroupWatch(self.root)
         self.table_full_seen = 0
 
@@ -179,7 +168,7 @@ class Daemon:
                 # The exiting task is still in its cgroup at this tracepoint:
                 # check for emptiness shortly after.
                 t.last_exit = ev
-                t.ends.append(Exit.from_code(ev.ts, ev.pid, ev.code))
+                t.ends.append(Exit.from_event(ev))
                 self.exits.append((time.monotonic(), ev))
 
     def _tracked_for(self, ev: Event) -> Tracked | None:
@@ -209,7 +198,7 @@ class Daemon:
                 return
             ref = found
         t = Tracked(ev.cgroup, ev.slab, ev.gen, ref, cg)
-        t.pod = self.pod_lookup(ref)
+        t.pod = self.enrichment.pod_of(ref)
         self.tracked[ev.cgroup] = t
         # Slabs are handed out by the kernel itself: keep its free list stocked.
         self._reclaim(time.monotonic())
@@ -254,37 +243,27 @@ class Daemon:
         t.alive = False
         t.died_at = time.monotonic()
         self.kernel.freeze(t.slab)
-        # Only what happened just before the end ended the container; a
-        # child that failed earlier while the container went on did not.
-        end = ev.ts
-        burst = [e for e in t.ends if end - e.ts_ns <= MAIN_END_NS]
-        confirmed, code = confirm_main(t.candidates, burst)
-        for trig in confirmed:
-            metrics.TRIGGERS.labels(trig.reason).inc()
-            self._add(t, trig)
+        found, code = container_end(
+            ev,
+            t.candidates,
+            t.ends,
+            self.offset,
+            container_exit=bool(int(self.kernel.cfg.triggers) & Reason.CONTAINER_EXIT),
+            dump_on_exit=self.settings.dump_on_exit,
+        )
         t.exit_code = code
         t.candidates = []
         log.info("container exited", extra={"fields": {"container": t.ref.name, "code": code}})
-        enabled = int(self.kernel.cfg.triggers) & Reason.CONTAINER_EXIT
-        if enabled and (code != 0 or self.args.dump_on_exit):
-            trig = container_exited(ev, self.offset, code)
-            main = main_exit(burst)
-            if main is not None:
-                trig.pid = main.pid
+        for trig in found:
             metrics.TRIGGERS.labels(trig.reason).inc()
             self._add(t, trig)
 
     # -- incidents ---------------------------------------------------------
     def _add(self, t: Tracked, trig: Trigger, force: bool = False) -> Outcome:
-        limit, limited_before = self.incidents.limit, self.incidents.limited
-        if force:
-            self.incidents.limit = 1 << 30  # a person asked: never rate-limited
-        try:
-            outcome, inc = self.incidents.add(t.key, t.ref.name, trig, time.monotonic())
-        finally:
-            self.incidents.limit = limit
-        if outcome is Outcome.NEW and inc is not None and self.args.grace:
-            inc.due = max(inc.due, time.monotonic() + self.args.grace)
+        limited_before = self.incidents.limited
+        outcome, inc = self.incidents.add(t.key, t.ref.name, trig, time.monotonic(), force=force)
+        if outcome is Outcome.NEW and inc is not None and self.settings.grace:
+            inc.due = max(inc.due, time.monotonic() + self.settings.grace)
         if outcome is Outcome.LIMITED and self.incidents.limited > limited_before:
             metrics.RATE_LIMITED.inc()
             log.warning(
@@ -300,8 +279,7 @@ class Daemon:
                     "fields": {"container": t.ref.name, "reason": trig.reason, "dump": inc.location}
                 },
             )
-            for hook in self.on_late:
-                hook(inc, trig)
+            self.enrichment.late(inc, trig, t.pod or self.enrichment.pod_of(t.ref))
         return outcome
 
     def trigger(
@@ -320,9 +298,11 @@ class Daemon:
     def _start_dump(self, inc: Incident) -> None:
         t = self.tracked.get(inc.key[0])
         if t is None:
+            inc.finished.set()
             return
-        if not self.dump_wanted(t.ref):
+        if not self.enrichment.wants(t.ref):
             log.info("not dumped: not selected", extra={"fields": {"container": t.ref.name}})
+            inc.finished.set()
             return
         fut = self.pool.submit(self._dump, inc, t)
         self.inflight.add(fut)
@@ -336,6 +316,12 @@ class Daemon:
             log.error("dump crashed", exc_info=e)
 
     def _dump(self, inc: Incident, t: Tracked) -> None:
+        try:
+            self._write(inc, t)
+        finally:
+            inc.finished.set()
+
+    def _write(self, inc: Incident, t: Tracked) -> None:
         started = time.monotonic()
         self.kernel.freeze(t.slab)
         first = inc.triggers[0]
@@ -343,30 +329,22 @@ class Daemon:
         name = DumpName(
             time=first.time,
             reason=first.reason,
-            id=f"{self.args.node_name}-{t.cgroup_id}-{t.gen}-{t.epoch}",
+            id=f"{self.settings.node_name}-{t.cgroup_id}-{t.gen}-{t.epoch}",
             container=pod.get("container") or t.ref.name,
             namespace=pod.get("namespace", ""),
             pod=pod.get("name", ""),
-            cluster=self.args.cluster,
-            node=self.args.node_name,
+            cluster=self.settings.cluster,
+            node=self.settings.node_name,
         )
-        window = int(self.args.window * 1e9) if self.args.window else None
+        window = int(self.settings.window * 1e9) if self.settings.window else None
         locations = []
-        buffers = self.buffers_allowed(t.ref)
+        buffers = self.enrichment.buffers_allowed(t.ref)
+        write = self.recorder.writer(
+            t.slab, list(inc.triggers), t.container_header(), t.pod, window, buffers
+        )
         for sink in self.sinks:
             try:
-                locations.append(
-                    self.recorder.store(
-                        sink,
-                        name,
-                        t.slab,
-                        list(inc.triggers),
-                        t.container_header(),
-                        t.pod,
-                        window,
-                        buffers,
-                    )
-                )
+                locations.append(sink.store(name, write))
                 metrics.DUMPS.labels("written").inc()
             except TraceloopError as e:
                 metrics.DUMPS.labels("failed").inc()
@@ -386,8 +364,7 @@ class Daemon:
                     }
                 },
             )
-            for hook in self.on_dumped:
-                hook(inc, t)
+            self.enrichment.dumped(inc, t.pod or self.enrichment.pod_of(t.ref))
         self.calls.put(lambda: self._after_dump(t))
 
     def _after_dump(self, t: Tracked) -> None:
@@ -434,7 +411,7 @@ class Daemon:
         )
         free = n - len(self.tracked)
         for t in dead:
-            expired = now - (t.died_at or now) > self.args.keep_dead
+            expired = now - (t.died_at or now) > self.settings.keep_dead
             if not expired and free >= reserve:
                 continue
             self.kernel.release(t.cgroup_id, t.slab)
@@ -463,15 +440,13 @@ class Daemon:
         """Handle a control-socket request (called from the control thread)."""
         if req.get("cmd") != "dump":
             raise UsageError(f"unknown command {req.get('cmd')!r}")
-        want = str(req.get("container") or "")
         everything = bool(req.get("all"))
+        want = "" if everything else check_request(str(req.get("container") or ""))
 
         def match(t: Tracked) -> bool:
             if everything:
                 return t.alive
-            return want in (t.ref.name, str(t.cgroup_id)) or (
-                len(want) >= 6 and t.ref.id.startswith(normalize_id(want))
-            ) or (t.pod is not None and want == t.pod.get("container"))  # fmt: skip
+            return named(want, t.ref, t.cgroup_id, (t.pod or {}).get("container"))
 
         incs = self.call(lambda: self.trigger(match, self.manual_trigger(), force=True))
         if not incs:
@@ -479,13 +454,12 @@ class Daemon:
                 f"no recorded container matches {want!r}" if want else "no containers"
             )
         deadline = time.monotonic() + 25
-        while time.monotonic() < deadline and any(i.location is None for i in incs):
-            time.sleep(0.05)
+        for inc in incs:
+            inc.finished.wait(max(deadline - time.monotonic(), 0))
         return {"ok": True, "dumps": [i.location for i in incs if i.location]}
 
     def manual_trigger(self) -> Trigger:
-        now = time_boot_ns()
-        return Trigger(reason="manual", source="manual", ts_ns=now, time=iso(now + self.offset))
+        return manual_trigger(time_boot_ns(), self.offset)
 
     def dump_all(self) -> None:
         self.trigger(lambda t: t.alive, self.manual_trigger(), force=True)

@@ -6,11 +6,13 @@ seconds of the first become one incident, dumped once with all of them. A
 trigger for an incarnation already dumped is *late*: it is attached to that
 incident (the caller records it next to the dump) instead of a second dump.
 Per container name, at most `limit` incidents are dumped per `period`
-seconds; the rest are counted.
+seconds; the rest are counted. A forced trigger (a person asked) is never
+limited.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
@@ -34,6 +36,8 @@ class Incident:
     triggers: list[Trigger]
     due: float
     location: str | None = None  # where its dump went, once written
+    # Set once the incident is settled: dumped (or failed, or not wanted).
+    finished: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
 
 @dataclass
@@ -48,7 +52,7 @@ class Incidents:
     _limited_keys: set[Key] = field(default_factory=set)
 
     def add(
-        self, key: Key, container: str, trigger: Trigger, now: float
+        self, key: Key, container: str, trigger: Trigger, now: float, *, force: bool = False
     ) -> tuple[Outcome, Incident | None]:
         if key in self.pending:
             self.pending[key].triggers.append(trigger)
@@ -56,12 +60,12 @@ class Incidents:
         if key in self.done:
             self.done[key].triggers.append(trigger)
             return Outcome.LATE, self.done[key]
-        if key in self._limited_keys:
+        if key in self._limited_keys and not force:
             return Outcome.LIMITED, None
         hist = self._history.setdefault(container, deque())
         while hist and hist[0] <= now - self.period:
             hist.popleft()
-        if len(hist) >= self.limit:
+        if len(hist) >= self.limit and not force:
             self.limited += 1
             self._limited_keys.add(key)
             return Outcome.LIMITED, None
