@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
+
+from sidecar.model.clock import iso
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, object] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": iso(int(record.created * 1e9)),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

@@ -24,6 +24,7 @@ from kubernetes.client import CoreV1Event
 from kubernetes.client.exceptions import ApiException
 
 from sidecar.kube.meta import PodMeta
+from sidecar.model.clock import utc_text
 from sidecar.model.trigger import Trigger
 
 log = logging.getLogger("traceloop.kube")
@@ -52,10 +53,6 @@ def dump_message(triggers: Sequence[Trigger], container: str, location: str) -> 
     what = ", ".join(describe_trigger(t) for t in triggers) or "dump"
     msg = f"traceloop recorded container {container}: {what}; dump: {location}"
     return msg if len(msg) <= MAX_MESSAGE else msg[: MAX_MESSAGE - 3] + "..."
-
-
-def _rfc3339(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def event_body(
@@ -87,8 +84,8 @@ def event_body(
         "message": message,
         "type": type_,
         "count": 1,
-        "firstTimestamp": _rfc3339(now),
-        "lastTimestamp": _rfc3339(now),
+        "firstTimestamp": utc_text(now),
+        "lastTimestamp": utc_text(now),
         "source": {"component": COMPONENT, "host": pod.node or host},
         "reportingComponent": COMPONENT,
         "reportingInstance": pod.node or host,
