@@ -15,8 +15,8 @@ from kube_server import FakeKube, make_pod, restart_container
 from kubetest import core_for, sync_point, wait_until
 
 from sidecar.cli.kube_options import add_kube_options, kube_enabled, selection_from
-from sidecar.daemon.engine import Tracked
 from sidecar.daemon.kube import Kube
+from sidecar.daemon.tracked import Tracked
 from sidecar.host.cgroups import Cgroup
 from sidecar.model.containers import ContainerRef
 from sidecar.model.incidents import Incident

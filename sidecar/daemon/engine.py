@@ -4,9 +4,9 @@ Shaped like a bcc tool: options -> kernel settings -> load -> attach -> poll.
 The kernel side hands slabs to new cgroups by itself and reports them, and
 reports triggers, through its ring buffer; this loop names the containers,
 turns triggers into incidents, and has incidents dumped by a small worker
-pool, so a slow sink never stalls the polling. All registry state is touched
-only by the main loop; other threads (control socket, Kubernetes watch, dump
-workers) hand work to it through `self.calls`.
+pool (sidecar/daemon/dumper.py), so a slow sink never stalls the polling.
+All registry state is touched only by the main loop; other threads (control
+socket, Kubernetes watch, dump workers) hand work to it through `self.calls`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sidecar.daemon import metrics
+from sidecar.daemon.dumper import Dumper
 from sidecar.daemon.enrichment import Enrichment, Nothing
 from sidecar.daemon.settings import DaemonSettings
-from sidecar.dump.naming import DumpName
+from sidecar.daemon.tracked import Tracked
 from sidecar.host import cgroups
 from sidecar.host.watch import CgroupWatch
 from sidecar.kernel.loader import Kernel
@@ -47,33 +48,6 @@ log = logging.getLogger("traceloop.daemon")
 
 
 @dataclass
-class Tracked:
-    """A recorded cgroup: one container incarnation and its slab."""
-
-    cgroup_id: int
-    slab: int
-    gen: int
-    ref: ContainerRef
-    cgroup: cgroups.Cgroup
-    epoch: int = 0  # bumped when the window resumes after a dump of a live container
-    alive: bool = True
-    died_at: float | None = None
-    exit_code: int | None = None
-    pod: dict[str, Any] | None = None
-    # Triggers limited to the main process, waiting for the container to end.
-    candidates: list[Trigger] = field(default_factory=list)
-    last_exit: Event | None = None
-    ends: list[Exit] = field(default_factory=list)  # recent process ends
-
-    @property
-    def key(self) -> tuple[int, int, int]:
-        return (self.cgroup_id, self.gen, self.epoch)
-
-    def container_header(self) -> dict[str, Any]:
-        return {**self.ref.to_wire(), "cgroup_id": self.cgroup_id, "exit_code": self.exit_code}
-
-
-@dataclass
 class Daemon:
     kernel: Kernel
     root: cgroups.Cgroup
@@ -90,8 +64,14 @@ class Daemon:
     def __post_init__(self) -> None:
         self.offset = boot_offset_ns()
         self.recorder = Recorder(self.kernel)
-        self.pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="dump")
-        self.inflight: set[concurrent.futures.Future[None]] = set()
+        self.dumper = Dumper(
+            self.kernel,
+            self.recorder,
+            self.sinks,
+            self.settings,
+            self.enrichment,
+            lambda t: self.calls.put(lambda: self._after_dump(t)),
+        )
         self.watch = CgroupWatch(self.root)
         self.table_full_seen = 0
 
@@ -300,72 +280,7 @@ class Daemon:
         if t is None:
             inc.finished.set()
             return
-        if not self.enrichment.wants(t.ref):
-            log.info("not dumped: not selected", extra={"fields": {"container": t.ref.name}})
-            inc.finished.set()
-            return
-        fut = self.pool.submit(self._dump, inc, t)
-        self.inflight.add(fut)
-        fut.add_done_callback(self._dump_done)
-
-    def _dump_done(self, fut: concurrent.futures.Future[None]) -> None:
-        self.inflight.discard(fut)
-        e = fut.exception()
-        if e is not None:  # a bug, not a sink error: say so, never lose it silently
-            metrics.DUMPS.labels("failed").inc()
-            log.error("dump crashed", exc_info=e)
-
-    def _dump(self, inc: Incident, t: Tracked) -> None:
-        try:
-            self._write(inc, t)
-        finally:
-            inc.finished.set()
-
-    def _write(self, inc: Incident, t: Tracked) -> None:
-        started = time.monotonic()
-        self.kernel.freeze(t.slab)
-        first = inc.triggers[0]
-        pod = t.pod or {}
-        name = DumpName(
-            time=first.time,
-            reason=first.reason,
-            id=f"{self.settings.node_name}-{t.cgroup_id}-{t.gen}-{t.epoch}",
-            container=pod.get("container") or t.ref.name,
-            namespace=pod.get("namespace", ""),
-            pod=pod.get("name", ""),
-            cluster=self.settings.cluster,
-            node=self.settings.node_name,
-        )
-        window = int(self.settings.window * 1e9) if self.settings.window else None
-        locations = []
-        buffers = self.enrichment.buffers_allowed(t.ref)
-        write = self.recorder.writer(
-            t.slab, list(inc.triggers), t.container_header(), t.pod, window, buffers
-        )
-        for sink in self.sinks:
-            try:
-                locations.append(sink.store(name, write))
-                metrics.DUMPS.labels("written").inc()
-            except TraceloopError as e:
-                metrics.DUMPS.labels("failed").inc()
-                log.error(
-                    "dump failed", extra={"fields": {"container": t.ref.name, "error": str(e)}}
-                )
-        metrics.DUMP_SECONDS.observe(time.monotonic() - started)
-        inc.location = locations[0] if locations else None
-        if locations:
-            log.info(
-                "dump written",
-                extra={
-                    "fields": {
-                        "container": t.ref.name,
-                        "reason": ",".join(sorted({x.reason for x in inc.triggers})),
-                        "dump": " ".join(locations),
-                    }
-                },
-            )
-            self.enrichment.dumped(inc, t.pod or self.enrichment.pod_of(t.ref))
-        self.calls.put(lambda: self._after_dump(t))
+        self.dumper.start(inc, t)
 
     def _after_dump(self, t: Tracked) -> None:
         if t.alive and t.cgroup.populated():
@@ -404,7 +319,9 @@ class Daemon:
         oldest already-dumped ones whenever fewer than a few slabs are free."""
         n = self.kernel.settings.containers
         reserve = max(2, n // 4)
-        busy = {k[0] for k in self.incidents.pending}
+        # A slab is reused only once its dump is written: an incident waiting
+        # to be dumped, or being dumped, keeps it.
+        busy = {k[0] for k in self.incidents.pending} | self.dumper.writing()
         dead = sorted(
             (t for t in self.tracked.values() if not t.alive and t.cgroup_id not in busy),
             key=lambda t: (t.key not in self.incidents.done, t.died_at or 0),
@@ -470,5 +387,5 @@ class Daemon:
             inc.due = 0
         for inc in self.incidents.due(float("inf")):
             self._start_dump(inc)
-        self.pool.shutdown(wait=True)
+        self.dumper.shutdown()
         self._drain_calls()

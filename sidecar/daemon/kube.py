@@ -34,7 +34,7 @@ from sidecar.model.trigger import Trigger
 from triggers.kube import PodRestart, RestartDetector, restart_trigger
 
 if TYPE_CHECKING:
-    from sidecar.daemon.engine import Tracked
+    from sidecar.daemon.tracked import Tracked
     from sidecar.model.containers import ContainerRef
     from sidecar.model.incidents import Incident
 
