@@ -5,6 +5,7 @@ does), and recording a failing command from another directory."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,6 +16,8 @@ import pytest
 pytestmark = pytest.mark.bpf
 
 ROOT = Path(__file__).resolve().parent.parent
+SKIP = (".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis",
+        "traceloop-dumps", "out")  # fmt: skip
 
 
 def run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -28,9 +31,13 @@ def test_the_installed_wheel_records_from_another_directory(tmp_path: Path) -> N
         for k, v in os.environ.items()
         if k not in ("PYTHONPATH", "VIRTUAL_ENV", "TRACELOOP_BPF_DIR", "PYTHONHOME")
     }
+    # Built from a copy: setuptools keeps build/ in the source tree and would
+    # both leave it in the checkout and put its stale files into the next wheel.
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(*SKIP))
     wheels = tmp_path / "wheels"
-    r = run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT), "-w",
-             str(wheels)], ROOT, env)  # fmt: skip
+    r = run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", ".", "-w", str(wheels)],
+            src, env)  # fmt: skip
     assert r.returncode == 0, r.stderr
     [wheel] = wheels.glob("traceloop_sidecar-*.whl")
     with zipfile.ZipFile(wheel) as z:
