@@ -49,9 +49,12 @@ class Daemon:
             f"{len(self.dumps())} dumps, wanted {n}:\n" + "\n".join(self.log[-30:])
         )
 
-    def metrics(self) -> dict[str, float]:
+    def metrics_text(self) -> str:
         with urllib.request.urlopen(f"http://{self.metrics_addr}/metrics", timeout=5) as r:
-            text = r.read().decode()
+            return str(r.read().decode())
+
+    def metrics(self) -> dict[str, float]:
+        text = self.metrics_text()
         out = {}
         for line in text.splitlines():
             if line and not line.startswith("#"):
@@ -66,13 +69,19 @@ class Daemon:
 
 
 @contextlib.contextmanager
-def daemon(cgroup_root: Path, sink: Path, *extra: str, ready_timeout: float = 60):
+def daemon(
+    cgroup_root: Path,
+    sink: Path,
+    *extra: str,
+    ready_timeout: float = 60,
+    env: dict[str, str] | None = None,
+):
     sock = str(sink.parent / f"ctl-{os.getpid()}-{time.monotonic_ns()}.sock")
     addr = f"127.0.0.1:{free_port()}"
     proc = subprocess.Popen(
         [TRACELOOP, "daemon", "--cgroup-root", str(cgroup_root), "--sink", str(sink),
          "--control-socket", sock, "--metrics-addr", addr, *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
     d = Daemon(proc, sink, sock, addr)
     ready = threading.Event()

@@ -23,6 +23,7 @@ from sidecar.sinks.s3._keys import (
     spool_basename,
     spool_dirname,
 )
+from sidecar.sinks.s3._metrics import ERROR_KINDS
 from sidecar.sinks.s3._policy import DROP_OLDEST, REFUSE, Spooled, admit
 from sidecar.sinks.s3._uploader import RetrySettings, backoff
 
@@ -213,6 +214,8 @@ def test_classify(exc: BaseException, kind: str, transient: bool, store_wide: bo
     f = classify(exc, "s3://bkt/k")
     assert (f.kind, f.transient, f.store_wide) == (kind, transient, store_wide)
     assert f.message.startswith("s3://bkt/k: ")
+    # Its traceloop_s3_errors_total{kind} series exists from the start.
+    assert f.kind in ERROR_KINDS
 
 
 def test_classify_looks_through_wrappers() -> None:

@@ -349,8 +349,7 @@ class Daemon:
             over += max(seen - size, 0)
         metrics.SYSCALLS.set(total)
         metrics.OVERWRITTEN.set(over)
-        for name, v in self.kernel.stats().items():
-            metrics.KERNEL.labels(name).set(v)
+        metrics.set_kernel_stats(self.kernel.stats())
 
     # -- manual ---------------------------------------------------------------
     def control(self, req: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sidecar.daemon import metrics
 from sidecar.kube.client import api_client, core_v1
-from sidecar.kube.events import EventPoster, describe_trigger, dump_message
+from sidecar.kube.events import EventPoster, EventStats, describe_trigger, dump_message
 from sidecar.kube.informer import PodWatcher
 from sidecar.kube.meta import PodMeta, Selection
 from sidecar.model.errors import UsageError
@@ -104,10 +104,24 @@ class Kube:
     def start(self, daemon: Engine) -> None:
         """Start watching, handing work to `daemon`'s main loop."""
         self.daemon = daemon
+        metrics.watch_kube(self.counts)
         if self.events is not None:
             self.events.start()
         self.watcher.start()
         log.info("watching pods", extra={"fields": {"scope": self.scope}})
+
+    def counts(self) -> dict[str, int]:
+        """The pod watch's and the Event poster's counters, for metrics (any thread)."""
+        w = self.watcher.stats
+        e = self.events.stats if self.events is not None else EventStats()
+        return {
+            "watch_restarts": max(w.watches - 1, 0),
+            "relists": max(w.lists - 1, 0),
+            "watch_errors": w.errors,
+            "events_posted": e.posted,
+            "events_failed": e.failed,
+            "events_dropped": e.dropped,
+        }
 
     # -- Enrichment: the engine's questions (any thread) --------------------------
 
