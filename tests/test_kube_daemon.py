@@ -198,3 +198,29 @@ def test_events_for_dumps_and_for_late_kubernetes_triggers(
         "traceloop: Kubernetes reports pod-restart (Error, exit 3) of "
         "container app; its dump: /dumps/shop_web_app/x.msgpack"
     )
+
+
+def test_counts_for_metrics_follow_the_watch_and_the_events(
+    kube: FakeKube, running: tuple[MainLoop, Kube]
+) -> None:
+    loop, k = running
+    kube.create_pod(make_pod("shop", "web", "node1", [("app", "nginx", f"containerd://{A}")]))
+    sync_point(kube, k.watcher)
+    assert k.counts() == dict.fromkeys(
+        ("watch_restarts", "relists", "watch_errors", "events_posted", "events_failed",
+         "events_dropped"), 0,
+    )  # fmt: skip
+    # 410 Gone: the watch ends, the pods are listed again and watched anew.
+    kube.expire_watches()
+    wait_until(lambda: k.counts()["relists"] == 1, what="a re-list")
+    wait_until(lambda: k.counts()["watch_restarts"] >= 1, what="a new watch")
+    # The API server goes away: failed requests, counted.
+    kube.go_down()
+    wait_until(lambda: k.counts()["watch_errors"] >= 1, what="a failed request")
+    kube.come_up()
+    sync_point(kube, k.watcher)
+    t = loop.track(7, A)
+    trig = Trigger("nonzero-exit", "kernel", 1, "2024-01-01T00:00:00Z", pid=9, exit_code=3)
+    k.dumped(Incident(t.key, "app", [trig], 0.0, location="/dumps/x.msgpack"), t.pod)
+    wait_until(lambda: k.counts()["events_posted"] == 1, what="an Event posted")
+    assert k.counts()["events_failed"] == 0
