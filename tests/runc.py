@@ -57,7 +57,11 @@ class Runc:
     def cgroup(self, name: str, mount: Path = Path("/sys/fs/cgroup/unified")) -> Path:
         return mount / self.parent / name
 
-    def bundle(self, name: str, args: list[str], memory: int | None = None) -> Path:
+    def bundle(
+        self, name: str, args: list[str], memory: int | None = None, cgroup: str | None = None
+    ) -> Path:
+        """`cgroup`: the container's cgroup below the session's (default: its name),
+        e.g. `kubepods/pod<uid>/<name>` as a kubelet's runtime nests it."""
         b = self.workdir / "bundles" / name
         b.mkdir(parents=True, exist_ok=True)
         cfg = json.loads(self._spec())
@@ -65,7 +69,7 @@ class Runc:
         cfg["process"]["args"] = args
         cfg["root"] = {"path": str(self.rootfs), "readonly": True}
         cfg["hostname"] = name
-        cfg["linux"]["cgroupsPath"] = f"/{self.parent}/{name}"
+        cfg["linux"]["cgroupsPath"] = f"/{self.parent}/{cgroup or name}"
         if memory:
             cfg["linux"].setdefault("resources", {})["memory"] = {"limit": memory}
         (b / "config.json").write_text(json.dumps(cfg))
@@ -101,11 +105,11 @@ class Runc:
             self.delete(name)
 
     def start(
-        self, args: list[str], name: str | None = None
+        self, args: list[str], name: str | None = None, cgroup: str | None = None
     ) -> tuple[str, subprocess.Popen[bytes]]:
         """Start a container in the background (runc run, not detached)."""
         name = name or f"c-{uuid.uuid4().hex[:10]}"
-        b = self.bundle(name, args)
+        b = self.bundle(name, args, cgroup=cgroup)
         self.names.append(name)
         proc = subprocess.Popen(
             self._cmd("run", "--bundle", str(b), name),
@@ -125,8 +129,6 @@ class Runc:
         for mount in Path("/sys/fs/cgroup").iterdir():
             d = mount / self.parent
             if d.is_dir():
-                for child in sorted(d.glob("*/"), reverse=True):
+                for dirpath, _, _ in os.walk(d, topdown=False):  # nested ones first
                     with contextlib.suppress(OSError):
-                        child.rmdir()
-                with contextlib.suppress(OSError):
-                    d.rmdir()
+                        Path(dirpath).rmdir()

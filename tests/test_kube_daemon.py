@@ -48,12 +48,23 @@ class MainLoop:
                 out.append(Incident(t.key, t.ref.name, [trig], 0.0))
         return out
 
-    def track(self, cgroup_id: int, cid: str) -> Tracked:
-        ref = ContainerRef(cid[:12], cid, "containerd", None, f"/kubepods/{cid}")
+    untracked: list[tuple[int, str]] = field(default_factory=list)
+    recorded: Callable[[ContainerRef], None] = lambda ref: None
+
+    def track(self, cgroup_id: int, cid: str, pod_uid: str | None = None) -> Tracked:
+        """As the engine's _new_slab: tracked, named, and the enrichment told."""
+        path = f"/kubepods/pod{pod_uid}/{cid}" if pod_uid else f"/kubepods/{cid}"
+        ref = ContainerRef(cid[:12], cid, "containerd", pod_uid, path)
         t = Tracked(cgroup_id, 0, 0, ref, Cgroup(Path("/nonexistent") / cid, Path("/")))
         t.pod = self.pod_of(ref)
         self.tracked[cgroup_id] = t
+        self.recorded(ref)
         return t
+
+    def untrack(self, t: Tracked, why: str) -> bool:
+        del self.tracked[t.cgroup_id]
+        self.untracked.append((t.cgroup_id, why))
+        return True
 
 
 @pytest.fixture
@@ -74,6 +85,7 @@ def running(kube: FakeKube, tmp_path: Path) -> Iterator[tuple[MainLoop, Kube]]:
         events=True,
     )
     loop.pod_of = k.pod_of
+    loop.recorded = k.recorded
     k.start(loop)
     yield loop, k
     k.stop()
@@ -224,3 +236,61 @@ def test_counts_for_metrics_follow_the_watch_and_the_events(
     k.dumped(Incident(t.key, "app", [trig], 0.0, location="/dumps/x.msgpack"), t.pod)
     wait_until(lambda: k.counts()["events_posted"] == 1, what="an Event posted")
     assert k.counts()["events_failed"] == 0
+
+
+SANDBOX, INIT = "5" * 64, "1" * 64
+
+
+def test_the_pods_sandbox_is_not_recorded_once_a_younger_container_is_reported(
+    kube: FakeKube, running: tuple[MainLoop, Kube]
+) -> None:
+    loop, k = running
+    uid = kube.create_pod(
+        make_pod("shop", "web", "node1", [("app", "nginx", "")],
+                 init_containers=[("init", "busybox", "")])
+    )["metadata"]["uid"]  # fmt: skip
+    sync_point(kube, k.watcher)
+    loop.drain()
+    # The sandbox starts first; its ID never shows in the pod's status.
+    loop.track(10, SANDBOX, uid)
+    loop.track(11, INIT, uid)
+    assert loop.untracked == []  # nothing reported yet: nothing to tell them apart by
+    kube.update_pod("shop", "web", lambda p: set_ids(p, init=INIT))
+    sync_point(kube, k.watcher)
+    loop.drain()
+    assert loop.untracked == [(10, "pod sandbox")]
+    # The app container, and its next incarnation before the kubelet reports it:
+    # younger than every reported container, so it is not taken for a sandbox.
+    loop.track(12, A, uid)
+    kube.update_pod("shop", "web", lambda p: set_ids(p, init=INIT, app=A))
+    sync_point(kube, k.watcher)
+    loop.drain()
+    loop.track(13, B, uid)
+    loop.drain()
+    assert loop.untracked == [(10, "pod sandbox")] and 13 in loop.tracked
+
+
+def test_an_ended_unreported_container_is_kept_for_its_dump(
+    kube: FakeKube, running: tuple[MainLoop, Kube]
+) -> None:
+    loop, k = running
+    uid = kube.create_pod(make_pod("shop", "web", "node1", [("app", "nginx", "")]))["metadata"][
+        "uid"
+    ]
+    sync_point(kube, k.watcher)
+    gone = loop.track(10, SANDBOX, uid)
+    gone.alive = False  # crashed before the kubelet ever reported it
+    loop.track(11, A, uid)
+    kube.update_pod("shop", "web", lambda p: set_ids(p, app=A))
+    sync_point(kube, k.watcher)
+    loop.drain()
+    assert loop.untracked == [] and 10 in loop.tracked
+
+
+def set_ids(pod: dict[str, Any], *, init: str = "", app: str = "") -> dict[str, Any]:
+    """The kubelet's report: these containers run with these IDs."""
+    for key, cid in (("initContainerStatuses", init), ("containerStatuses", app)):
+        for st in pod["status"].get(key, []):
+            if cid:
+                st["containerID"] = f"containerd://{cid}"
+    return pod

@@ -187,6 +187,25 @@ class Daemon:
             "recording container",
             extra={"fields": {"container": ref.name, "cgroup": cg.name, "slab": ev.slab}},
         )
+        self.enrichment.recorded(ref)
+
+    def untrack(self, t: Tracked, why: str) -> bool:
+        """Stop recording a container for good (a pod's sandbox): the kernel
+        ignores its cgroup from now on and its slab goes back to the free list.
+        Not while a dump of it waits or is being written."""
+        busy = {k[0] for k in self.incidents.pending} | self.dumper.writing()
+        if self.tracked.get(t.cgroup_id) is not t or t.cgroup_id in busy:
+            return False
+        self.kernel.ignore(t.cgroup_id)
+        del self.tracked[t.cgroup_id]
+        self.watch.forget(t.cgroup_id)
+        self.incidents.forget(t.cgroup_id)
+        metrics.CONTAINERS.set(len(self.tracked))
+        log.info(
+            "not recording container",
+            extra={"fields": {"container": t.ref.name, "cgroup": t.cgroup.name, "why": why}},
+        )
+        return True
 
     def _check_exits(self, now: float) -> None:
         if not self.exits:

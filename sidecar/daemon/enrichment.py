@@ -19,6 +19,10 @@ class Enrichment(Protocol):
         """The pod fields of a dump header (docs/dump-format.md), if known."""
         ...
 
+    def recorded(self, ref: ContainerRef) -> None:
+        """A new container got a slab and is tracked (main loop)."""
+        ...
+
     def wants(self, ref: ContainerRef) -> bool:
         """Dump this container at all (opt-out annotation, namespaces, labels)?"""
         ...
@@ -41,6 +45,9 @@ class Nothing:
 
     def pod_of(self, ref: ContainerRef) -> dict[str, Any] | None:
         return None
+
+    def recorded(self, ref: ContainerRef) -> None:
+        pass
 
     def wants(self, ref: ContainerRef) -> bool:
         return True

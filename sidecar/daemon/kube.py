@@ -6,6 +6,7 @@ state it touches only on the engine's main loop (through `Daemon.calls`):
 
 - `pod_of`: a new container is named after its pod (if the watch knows it);
   a container ID the watch learns later names an already-recorded container;
+- a pod's sandbox (pause) container is not recorded (`_sandboxes`);
 - a pod restart becomes a `pod-restart` trigger on the container incarnation
   that ended (found by the ID in lastState.terminated). If the kernel already
   dumped that crash, the engine calls it late and no second dump is written:
@@ -51,6 +52,8 @@ class Engine(Protocol):
     def trigger(
         self, match: Callable[[Tracked], bool], trig: Trigger, force: bool = False
     ) -> list[Incident]: ...
+
+    def untrack(self, t: Tracked, why: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,11 @@ class Kube:
         meta = self.watcher.pod_for(ref.id)
         return meta.to_header() if meta is not None else None
 
+    def recorded(self, ref: ContainerRef) -> None:
+        """A new container of a pod: maybe what tells its sandbox apart (main loop)."""
+        if ref.pod_uid:
+            self._sandboxes(ref.pod_uid)
+
     def wants(self, ref: ContainerRef) -> bool:
         return self.watcher.wants(ref.id)
 
@@ -172,6 +180,32 @@ class Kube:
         for t in self.daemon.tracked.values():
             if t.pod is None and t.ref.id == meta.container_id:
                 t.pod = meta.to_header()
+        self._sandboxes(meta.uid)
+
+    def _sandboxes(self, pod_uid: str) -> None:
+        """Stop recording the pod's sandbox (the pause container), which CRI
+        runtimes put in a container cgroup of its own in the pod's cgroup.
+
+        The pod's status lists the IDs of all its containers (init and
+        ephemeral ones too, and previous incarnations) but never the sandbox's.
+        A container ID that is not among them may also be an incarnation the
+        kubelet has not reported yet, though; what tells the sandbox apart is
+        that it was created before the pod's containers, so a reported
+        container whose cgroup is younger (cgroup ids grow with creation)
+        settles it. A container that ended is never judged: its dump matters
+        more than its slab."""
+        assert self.daemon is not None
+        known = self.watcher.container_ids(pod_uid)
+        if not known:
+            return
+        mine = [t for t in self.daemon.tracked.values() if t.ref.pod_uid == pod_uid]
+        reported = [t.cgroup_id for t in mine if t.ref.id in known]
+        if not reported:
+            return
+        newest = max(reported)
+        for t in mine:
+            if t.alive and t.ref.id not in known and t.cgroup_id < newest:
+                self.daemon.untrack(t, "pod sandbox")
 
     def _restarted(self, r: PodRestart) -> None:
         assert self.daemon is not None

@@ -204,6 +204,15 @@ class PodWatcher:
             return not self.selection.no_buffer_namespaces
         return self.selection.buffers_allowed(found[0])
 
+    def container_ids(self, pod_uid: str) -> frozenset[str] | None:
+        """The IDs of the pod's containers (init, regular and ephemeral, current
+        and previous incarnations) as its status reported them; None for a pod
+        the cache does not know."""
+        with self._lock:
+            if pod_uid not in self._pods and pod_uid not in self._deleted:
+                return None
+            return frozenset(self._pod_ids.get(pod_uid, ()))
+
     def pods(self) -> list[PodState]:
         with self._lock:
             return list(self._pods.values())
