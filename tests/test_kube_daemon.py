@@ -124,13 +124,18 @@ def test_options() -> None:
         parse_args(["--kube-pod", "just-a-name"])
 
 
-def test_enabled_by_default_only_in_a_pod_or_with_a_kubeconfig(
+def test_enabled_by_default_only_in_a_pod_or_with_a_kubeconfig_or_kubeconfig_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
     assert not kube_enabled(parse_args([]))
     assert kube_enabled(parse_args(["--kubeconfig", "/x"]))
     assert not kube_enabled(parse_args(["--kubeconfig", "/x", "--kubernetes", "off"]))
+    monkeypatch.setenv("KUBECONFIG", "/home/me/.kube/dev")  # as kubectl finds a cluster
+    assert kube_enabled(parse_args([]))
+    assert not kube_enabled(parse_args(["--kubernetes", "off"]))
+    monkeypatch.delenv("KUBECONFIG")
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
     assert kube_enabled(parse_args([]))
 

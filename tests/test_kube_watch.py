@@ -377,10 +377,23 @@ def test_in_cluster_without_a_service_account_says_what_to_do(
 ) -> None:
     if os.path.exists("/var/run/secrets/kubernetes.io/serviceaccount/token"):
         pytest.skip("this machine has a service account")
+    monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
     with pytest.raises(KubeConfigError, match="service account"):
         api_client()
+
+
+def test_kubeconfig_from_environment_wins_in_a_pod_as_with_kubectl(
+    kube: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In a pod without a service account token: in-cluster set-up would fail.
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    monkeypatch.setenv("KUBECONFIG", str(kube.write_kubeconfig(tmp_path / "env-kc")))
+    kube.create_pod(web())
+    pods = core_v1(api_client()).list_namespaced_pod("shop")
+    assert [p.metadata.name for p in pods.items] == ["web"]
 
 
 def test_missing_kubeconfig(tmp_path: Path) -> None:

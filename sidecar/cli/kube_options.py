@@ -2,8 +2,8 @@
 
 Light on purpose (every `traceloop` command builds the daemon's parser): the
 kubernetes client is imported only by sidecar/daemon/kube.py, when the daemon
-starts with Kubernetes on (`--kubernetes on`, or by default inside a pod or
-with `--kubeconfig`).
+starts with Kubernetes on (`--kubernetes on`, or by default inside a pod, with
+`--kubeconfig` or with $KUBECONFIG set).
 
     add_kube_options(parser)
     settings = kube_settings_from(args)  # None when Kubernetes is off
@@ -47,14 +47,14 @@ def add_kube_options(p: argparse.ArgumentParser) -> None:
         choices=["auto", "on", "off"],
         default="auto",
         help="watch this node's pods: restart triggers, pod names in dumps, Events "
-        "(auto: on inside a pod or with --kubeconfig)",
+        "(auto: on inside a pod, with --kubeconfig or with $KUBECONFIG set)",
     )
     g.add_argument(
         "--kubeconfig",
         default=None,
         metavar="PATH",
-        help="kubeconfig file (default: the pod's service account, else "
-        "$KUBECONFIG or ~/.kube/config)",
+        help="kubeconfig file (default: $KUBECONFIG, else the pod's service account, "
+        "else ~/.kube/config)",
     )
     g.add_argument("--kube-context", default=None, metavar="NAME")
     g.add_argument(
@@ -115,7 +115,12 @@ def _own_pod_from_env() -> tuple[str, str] | None:
 def kube_enabled(args: argparse.Namespace) -> bool:
     mode = getattr(args, "kubernetes", "off")
     if mode == "auto":
-        return bool(os.environ.get("KUBERNETES_SERVICE_HOST") or args.kubeconfig)
+        # As kubectl finds a cluster: --kubeconfig, $KUBECONFIG, the pod's service account.
+        return bool(
+            args.kubeconfig
+            or os.environ.get("KUBECONFIG")
+            or os.environ.get("KUBERNETES_SERVICE_HOST")
+        )
     return bool(mode == "on")
 
 
