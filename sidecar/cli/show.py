@@ -11,8 +11,12 @@ on (or before the last call when no trigger has a time), and --last N the last
 N of those. Dumps are read as a stream: memory stays flat whatever their size
 (--last and a --since without a trigger hold only their window).
 
-Exit status: 0; 1 when a dump is truncated (what it holds is shown first);
-2 when a file is not a readable dump or an option is wrong.
+Given several dumps (dumps/*/*.msgpack), --namespace, --pod and --container
+show only those whose header names that pod or container.
+
+Exit status: 0; 1 when a dump is truncated (what it holds is shown first) or
+no dump matches --namespace, --pod and --container; 2 when a file is not a
+readable dump or an option is wrong.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from sidecar.render.jsonl import JsonForm
 from sidecar.render.output import Output
 from sidecar.render.select import Selection, predicate, syscall_numbers, window
 from sidecar.render.strace import StraceForm
-from sidecar.render.strings import DEFAULT_LIMIT
+from sidecar.render.strings import DEFAULT_LIMIT, escape
 from sidecar.render.summary import SummaryForm
 from sidecar.render.table import TableForm
 from sidecar.render.timefmt import parse_duration
@@ -92,6 +96,20 @@ def add_parser(sub: Any) -> None:
     f.add_argument("--tid", type=_ints, default=[], metavar="TIDS", help="only these threads")
     f.add_argument("--comm", type=_csv, default=[], metavar="NAMES", help="only these task names")
     f.add_argument("--failed", action="store_true", help="only calls that returned an error")
+    w = p.add_argument_group(
+        "which dumps",
+        "with several dumps (dumps/*/*.msgpack), show only those whose header "
+        "names these (comma-separated; all given must match)",
+    )
+    w.add_argument("--namespace", type=_csv, default=[], metavar="NAMES", help="pod namespaces")
+    w.add_argument("--pod", type=_csv, default=[], metavar="NAMES", help="pod names")
+    w.add_argument(
+        "--container",
+        type=_csv,
+        default=[],
+        metavar="NAMES",
+        help="container names (the pod's container, else the recorded container's name)",
+    )
     f.add_argument("--last", type=positive, metavar="N", help="only the last N calls")
     f.add_argument(
         "--since",
@@ -162,11 +180,16 @@ def run(args: argparse.Namespace) -> int:
     out = Output(_binary(sys.stdout))
     multi = len(args.dumps) > 1
     worst = 0
-    for i, arg in enumerate(args.dumps):
+    shown = 0
+    which = _which(args)
+    for arg in args.dumps:
         try:
             with open_dump(arg) as reader:
+                if which and not _named(reader.header, which):
+                    continue
                 if multi and args.output != "json":
-                    out.lines(([""] if i else []) + [f"==> {reader.name} <=="])
+                    out.lines(([""] if shown else []) + [f"==> {reader.name} <=="])
+                shown += 1
                 _show(reader, args, sel, out, multi)
         except TraceloopError as e:
             out.flush()
@@ -175,7 +198,40 @@ def run(args: argparse.Namespace) -> int:
             print(f"traceloop: error: {e}", file=sys.stderr, flush=True)
             worst = max(worst, e.exit_code)
     out.flush()
+    if which and not shown:
+        wanted = " ".join(f"--{k} {','.join(v)}" for k, v in which.items())
+        print(f"traceloop: no dump matches {escape_text(wanted)}", file=sys.stderr)
+        return max(worst, 1)
     return worst
+
+
+def _which(args: argparse.Namespace) -> dict[str, list[str]]:
+    return {
+        k: v
+        for k, v in (
+            ("namespace", args.namespace),
+            ("pod", args.pod),
+            ("container", args.container),
+        )
+        if v
+    }
+
+
+def _named(header: dict[str, Any], which: dict[str, list[str]]) -> bool:
+    """Does the dump's header name what --namespace, --pod and --container ask for?"""
+    pod, container = (
+        v if isinstance(v, dict) else {} for v in map(header.get, ("pod", "container"))
+    )
+    have = {
+        "namespace": pod.get("namespace"),
+        "pod": pod.get("name"),
+        "container": pod.get("container") or container.get("name"),
+    }
+    return all(have[k] in wanted for k, wanted in which.items())
+
+
+def escape_text(text: str) -> str:
+    return escape(text.encode("utf-8", "surrogateescape"))
 
 
 def _show(
