@@ -35,6 +35,21 @@ def make_dump(path: Path, header: dict[str, Any], records: list[list[Any]]) -> P
     return path
 
 
+def pod_dump(
+    root: Path, d: str, ns: str, pod: str, container: str, time: str, reason: str,
+    node: str = "node-7",
+) -> Path:  # fmt: skip
+    """A real recording (tests/data/calls) whose header names a pod, as a daemon
+    on `node` writes it to `root/d/`."""
+    header, records = fixture("calls")
+    header["triggers"] = [{**header["triggers"][0], "time": time, "reason": reason}]
+    header["pod"] = {"node": node, "namespace": ns, "name": pod, "uid": f"uid-{pod}",
+                     "container": container, "container_id": "c" * 64, "image": "img"}  # fmt: skip
+    stamp = time.replace(":", "").replace("-", "")
+    (root / d).mkdir(parents=True, exist_ok=True)
+    return make_dump(root / d / f"{stamp}-{reason}-{node}-{pod}.msgpack", header, records)
+
+
 def show(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """`traceloop show ARGS` in this process (as the CLI runs it)."""
     capsys.readouterr()

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from showutil import TRACELOOP, fixture, make_dump
+from showutil import TRACELOOP, fixture, make_dump, pod_dump
 
 # (directory as the local sink names it, namespace, pod, container, time, reason)
 PODS = [
@@ -20,16 +20,6 @@ PODS = [
     ("kube-system_dns_coredns", "kube-system", "dns", "coredns", "2026-11-25T11:00:02.000Z",
      "fatal-signal"),
 ]  # fmt: skip
-
-
-def pod_dump(root: Path, d: str, ns: str, pod: str, container: str, time: str, reason: str) -> Path:
-    header, records = fixture("calls")
-    header["triggers"] = [{**header["triggers"][0], "time": time, "reason": reason}]
-    header["pod"] = {"node": "node-7", "namespace": ns, "name": pod, "uid": f"uid-{pod}",
-                     "container": container, "container_id": "c" * 64, "image": "img"}  # fmt: skip
-    stamp = time.replace(":", "").replace("-", "")
-    (root / d).mkdir(parents=True, exist_ok=True)
-    return make_dump(root / d / f"{stamp}-{reason}-node-7-{pod}.msgpack", header, records)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -31,7 +32,12 @@ def add_parser(sub: Any) -> None:
         "header says) or under s3://BUCKET/PREFIX (what each object's metadata says), "
         "newest crash first, with the reason, node, pod and container.",
     )
-    p.add_argument("url", metavar="DIR|s3://BUCKET[/PREFIX]")
+    p.add_argument(
+        "url",
+        nargs="?",
+        metavar="DIR|s3://BUCKET[/PREFIX]",
+        help="default: $TRACELOOP_SINK (what a recorder pod's settings set)",
+    )
     p.add_argument(
         "-n",
         "--limit",
@@ -78,6 +84,10 @@ def shown(text: str) -> str:
 
 def run_ls(args: argparse.Namespace) -> int:
     problems: list[str] = []
+    if args.url is None:
+        args.url = os.environ.get("TRACELOOP_SINK") or ""
+        if not args.url:
+            raise UsageError("ls: give a directory or an s3:// URL (or set TRACELOOP_SINK)")
     if args.url.startswith("s3://"):
         from sidecar.sinks import s3
 
@@ -93,7 +103,7 @@ def run_ls(args: argparse.Namespace) -> int:
         for i in items:
             sys.stdout.write(json.dumps(asdict(i)) + "\n")
     elif items:
-        _table(items, sys.stdout)
+        dump_table(items, sys.stdout)
     else:
         print(f"traceloop: no dumps under {shown(args.url)}", file=sys.stderr)
     return 1 if problems else 0
@@ -159,8 +169,14 @@ def human_size(n: int) -> str:
     return f"{n}B"
 
 
-def _table(items: Iterable[Listed], out: IO[str]) -> None:
-    rows = [["TIME", "REASON", "NODE", "POD", "CONTAINER", "SIZE", "URL"]]
+def dump_table(
+    items: Iterable[Listed],
+    out: IO[str],
+    last: tuple[str, Callable[[Listed], str]] = ("URL", lambda i: i.url),
+) -> None:
+    """`ls`'s table: one row per dump, `last` (a title and a cell) at the end."""
+    title, cell = last
+    rows = [["TIME", "REASON", "NODE", "POD", "CONTAINER", "SIZE", title]]
     for i in items:
         pod = f"{i.namespace}/{i.pod}" if i.pod else "-"
         rows.append(
@@ -171,10 +187,10 @@ def _table(items: Iterable[Listed], out: IO[str]) -> None:
                 pod,
                 i.container or "-",
                 human_size(i.size),
-                i.url,
+                cell(i),
             ]
         )
-    rows = [[shown(cell) for cell in r] for r in rows]
+    rows = [[shown(c) for c in r] for r in rows]
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     for r in rows:
         cells = [r[c].ljust(widths[c]) for c in range(len(widths))]
