@@ -12,7 +12,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -170,9 +170,27 @@ def test_the_dump_starts_at_the_commands_one_execve(tmp_path: Path) -> None:
     assert out.startswith('execve("/usr/bin/python3", ["python3", "-c", ')
 
 
-def test_the_child_starts_with_default_signal_dispositions(tmp_path: Path) -> None:
-    r = record(tmp_path / "d", "grep", "SigIgn", "/proc/self/status")
-    assert r.returncode == 0 and r.stdout.split() == ["SigIgn:", "0" * 16]
+def sig_ignored(argv: list[str], before_exec: Callable[[], None]) -> str:
+    r = subprocess.run([*argv, "grep", "SigIgn", "/proc/self/status"], capture_output=True,
+                       text=True, timeout=120, preexec_fn=before_exec)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()[1]
+
+
+def test_the_child_gets_the_signal_dispositions_record_was_given(tmp_path: Path) -> None:
+    # What a command started without traceloop in between has ignored, and
+    # what it has when record starts it: the same (SIG_IGN of the signals
+    # record handles itself does not leak into it; what record's own caller
+    # ignored, as nohup does SIGHUP, stays ignored).
+    def ignoring_sighup() -> None:
+        _default_signals()
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    rec = [TRACELOOP, "record", "--out", str(tmp_path / "d"), "--"]
+    for before in (_default_signals, ignoring_sighup):
+        assert sig_ignored(rec, before) == sig_ignored([], before)
+    assert int(sig_ignored(rec, _default_signals), 16) & (1 << (signal.SIGINT - 1)) == 0
+    assert int(sig_ignored(rec, ignoring_sighup), 16) & (1 << (signal.SIGHUP - 1))
     r = record(tmp_path / "d", PY, "-c", "import signal; print(signal.getsignal(signal.SIGINT))")
     assert r.stdout == "<built-in function default_int_handler>\n"
 
