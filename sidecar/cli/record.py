@@ -130,31 +130,44 @@ def run(args: argparse.Namespace) -> int:
         return e.exit_code
     # The compiler writes its diagnostics to our stderr: failing open, the
     # warning stays one line; failing closed, they are shown.
+    recording: Recording | None = None
+    error: Exception | None = None
     with captured_stderr() as said:
         try:
             recording = Recording.start(settings)
-        except TraceloopError as e:
-            error: TraceloopError | None = e
-        else:
-            error = None
-    if error is None or args.require_recording:
+        except Exception as e:  # fail open, whatever stopped it: _unrecorded
+            error = e
+    if recording is not None or args.require_recording:
         sys.stderr.buffer.write(said)
         sys.stderr.flush()
-        if error is not None:
-            raise error
-    else:
-        more = " (add --require-recording to see the compiler's messages)" if said else ""
-        print(
-            f"traceloop: warning: not recording ({_one_line(error)}){more}; "
-            "running the command unrecorded",
-            file=sys.stderr,
-            flush=True,
-        )
-        return _run_unrecorded(cmd, exe)
+    if recording is None:
+        assert error is not None
+        return _unrecorded(args, cmd, exe, error, bool(said))
     try:
         return _run_recorded(args, cmd, exe, recording, owner)
     finally:
         recording.close()
+
+
+def _unrecorded(
+    args: argparse.Namespace, cmd: list[str], exe: str, error: Exception, compiler_said: bool
+) -> int:
+    """Recording could not start: one warning line, and the command runs as it
+    would without us (--require-recording: an error, and it does not run)."""
+    if args.require_recording:
+        if isinstance(error, OSError):
+            raise TraceloopError(f"cannot record: {error.strerror or error}") from None
+        raise error  # a TraceloopError is one line; anything else is a bug: its traceback
+    why = _one_line(error)
+    if not isinstance(error, TraceloopError | OSError):
+        why = f"a bug, please report it: {type(error).__name__}: {why}"
+    more = " (add --require-recording to see the compiler's messages)" if compiler_said else ""
+    print(
+        f"traceloop: warning: not recording ({why}){more}; running the command unrecorded",
+        file=sys.stderr,
+        flush=True,
+    )
+    return _run_unrecorded(cmd, exe)
 
 
 def _run_unrecorded(cmd: list[str], exe: str) -> int:
@@ -175,6 +188,8 @@ def _run_recorded(
         # Never started: the window would hold only the failed execve.
         print(f"traceloop: {e}", file=sys.stderr)
         return e.exit_code
+    except TraceloopError as e:  # the child could not join the cgroup; it never ran
+        return _unrecorded(args, cmd, exe, e, False)
     status = child.wait(rec.poll)
     rec.kernel.poll(0)
     if not (rec.triggers or status != 0 or args.always):
