@@ -365,7 +365,7 @@ class Daemon:
                 return t.alive
             return named(want, t.ref, t.cgroup_id, (t.pod or {}).get("container"))
 
-        incs = self.call(lambda: self.trigger(match, self.manual_trigger(), force=True))
+        incs = self.call(lambda: self._dump_now(match, want))
         if not incs:
             raise TraceloopError(
                 f"no recorded container matches {want!r}" if want else "no containers"
@@ -374,6 +374,16 @@ class Daemon:
         for inc in incs:
             inc.finished.wait(max(deadline - time.monotonic(), 0))
         return {"ok": True, "dumps": [i.location for i in incs if i.location]}
+
+    def _dump_now(self, match: Callable[[Tracked], bool], want: str) -> list[Incident]:
+        """A manual trigger on the containers `match` accepts (main loop). A name
+        or ID prefix that fits several containers is refused, not guessed."""
+        chosen = {t.cgroup_id: t.ref.id for t in self.tracked.values() if match(t)}
+        ids = set(chosen.values())
+        if want and len(ids) > 1:
+            shown = ", ".join(sorted(i[:12] for i in ids))
+            raise UsageError(f"{want!r} names several containers ({shown}): give more of the ID")
+        return self.trigger(lambda t: t.cgroup_id in chosen, self.manual_trigger(), force=True)
 
     def manual_trigger(self) -> Trigger:
         return manual_trigger(time_boot_ns(), self.offset)
