@@ -31,35 +31,16 @@ fi
 
 # bcc compiles against /lib/modules/$(uname -r)/build (and source). A kernel
 # without headers of its own (as on this VM) gets links to the newest Debian
-# headers of this architecture: linux-headers-VERSION-ABI-ARCH and its
-# linux-headers-VERSION-ABI-common. Real headers (a build tree, or a Debian
-# kernel's own package) are never replaced; a link to another architecture's
-# Debian headers (as an older version of this script made when those sorted
-# last) is.
+# headers of this architecture (deploy/kernel-headers.sh finds them). Real
+# headers (a build tree, or a Debian kernel's own package) are never replaced;
+# a link to another architecture's Debian headers (as an older version of this
+# script made when those sorted last) is.
 kdir=/lib/modules/$(uname -r)
 current=$(readlink -f "$kdir/build" 2>/dev/null || true)
 if [ ! -e "$kdir/build/include" ] ||
   { [[ ${current##*/} == linux-headers-* ]] && [[ ${current##*/} != *-"$arch" ]]; }; then
-  build=""
-  common=""
-  # Only the plain flavour (not -rt-, -cloud-): its common directory is
-  # named by the version alone. The shell lists, not ls, which fails under
-  # pipefail when a pattern matches nothing.
-  shopt -s nullglob
-  for d in /usr/src/linux-headers-*-"$arch"; do
-    [[ ${d##*/} =~ ^linux-headers-([0-9][^-]*-[0-9]+)-$arch$ ]] || continue
-    c=/usr/src/linux-headers-${BASH_REMATCH[1]}-common
-    [ -d "$d/include" ] && [ -d "$c/include" ] || continue
-    if [ -z "$build" ] || [ "$(printf '%s\n%s\n' "$build" "$d" | sort -V | tail -n1)" = "$d" ]; then
-      build=$d
-      common=$c
-    fi
-  done
-  shopt -u nullglob
-  if [ -z "$build" ]; then
-    echo "host-setup: no linux-headers-*-$arch with its -common under /usr/src" >&2
-    exit 1
-  fi
+  headers=$("$here/deploy/kernel-headers.sh" find)
+  read -r build common <<<"$headers"
   mkdir -p "$kdir"
   ln -sfn "$build" "$kdir/build"
   ln -sfn "$common" "$kdir/source"
@@ -82,7 +63,7 @@ ln -sfn /usr/lib/python3/dist-packages/bcc "$site/bcc"
 stamp=$venv/.installed
 if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
   "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q -e "$here[test]"
+  "$venv/bin/python" -m pip install -q -e "${here}[test]"
   touch "$stamp"
 fi
 

