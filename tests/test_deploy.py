@@ -4,6 +4,7 @@ its real command line, and the Dockerfile against the repository."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 import shutil
@@ -262,3 +263,9 @@ def test_the_image_gets_every_module() -> None:
             if any(d.glob("*.py")):
                 name = ".".join(d.relative_to(ROOT).parts)
                 assert name in listed, f"{name} is not in [tool.setuptools] packages"
+
+
+def test_license_is_apache_2() -> None:
+    # The sha256 of the Apache Software Foundation's LICENSE-2.0.txt, unchanged.
+    digest = hashlib.sha256((ROOT / "LICENSE").read_bytes()).hexdigest()
+    assert digest == "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
