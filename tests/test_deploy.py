@@ -29,9 +29,12 @@ KUBE = ROOT / "deploy" / "kubernetes"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 # The venv running the tests: host-setup.sh installs kubectl (and kustomize) there.
 SCRIPTS = Path(sysconfig.get_path("scripts"))
-# The oldest release with securityContext.appArmorProfile, and the newest schema here.
+# 1.30: the oldest release with securityContext.appArmorProfile (native sidecars, the
+# sidecar example's, need 1.29); and the newest schema here.
 VERSIONS = ["1.30.0", kubernetes_validate.utils.latest_version()]
 CAPS = {"BPF", "PERFMON", "SYS_ADMIN", "SYS_RESOURCE"}
+# Custom resources: kubernetes-validate has no schema for them; checked by hand below.
+CRDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
 
 
 def kustomize(path: Path) -> list[dict[str, Any]]:
@@ -64,16 +67,23 @@ def s3() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
+def servicemonitor() -> list[dict[str, Any]]:
+    return kustomize(KUBE / "overlays" / "servicemonitor")
+
+
+@pytest.fixture(scope="module")
 def sidecar() -> list[dict[str, Any]]:
     return load(KUBE / "examples" / "sidecar-pod.yaml")
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("which", ["base", "s3", "sidecar"])
+@pytest.mark.parametrize("which", ["base", "s3", "servicemonitor", "sidecar"])
 def test_every_object_validates(which: str, version: str, request: pytest.FixtureRequest) -> None:
     objs = request.getfixturevalue(which)
     assert objs
     for obj in objs:
+        if (obj["apiVersion"], obj["kind"]) in CRDS:
+            continue
         # strict: an unknown or misspelt field is an error, not silently dropped
         kubernetes_validate.validate(obj, version, strict=True)
 
@@ -97,6 +107,7 @@ def test_base_objects(base: list[dict[str, Any]]) -> None:
         "ConfigMap",
         "DaemonSet",
         "Namespace",
+        "ResourceQuota",
         "ServiceAccount",
     ]
     assert all(o["metadata"].get("namespace", "traceloop") == "traceloop" for o in base)
@@ -159,13 +170,27 @@ def test_daemonset(base: list[dict[str, Any]]) -> None:
     assert not mounts["/var/lib/traceloop"].get("readOnly")
     res = c["resources"]
     assert res["requests"]["cpu"] and res["requests"]["memory"] and res["limits"]["memory"]
-    # The probes ask the port --metrics-addr serves.
-    port = next(p for p in c["ports"] if p["name"] == "metrics")["containerPort"]
-    assert f"--metrics-addr=:{port}" in c["args"]
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     annotations = ds["spec"]["template"]["metadata"]["annotations"]
     assert annotations["traceloop.io/record"] == "false"
+
+
+def test_daemonset_runs_on_every_linux_node_and_is_evicted_last(
+    base: list[dict[str, Any]],
+) -> None:
+    [ds] = by_kind(base, "DaemonSet")
+    spec = ds["spec"]["template"]["spec"]
+    assert spec["priorityClassName"] == "system-node-critical"
+    assert spec["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    # Where critical priorities are admitted only under a quota for them (GKE), the
+    # namespace has one that covers the DaemonSet's class.
+    [quota] = by_kind(base, "ResourceQuota")
+    assert quota["metadata"]["namespace"] == ds["metadata"]["namespace"]
+    [scope] = quota["spec"]["scopeSelector"]["matchExpressions"]
+    assert scope["scopeName"] == "PriorityClass" and scope["operator"] == "In"
+    assert spec["priorityClassName"] in scope["values"]
+    assert int(quota["spec"]["hard"]["pods"]) >= 5000  # a big cluster's node count
 
 
 def test_no_kernel_headers_from_the_node(
@@ -183,8 +208,72 @@ def test_no_kernel_headers_from_the_node(
         assert "BCC_KERNEL_SOURCE" not in {e["name"] for e in c.get("env", [])}
 
 
-def recorder(pod: dict[str, Any]) -> dict[str, Any]:
-    return next(c for c in pod["spec"]["containers"] if c["name"] == "traceloop")
+def metrics_port(c: dict[str, Any]) -> int:
+    [port] = [p["containerPort"] for p in c["ports"] if p["name"] == "metrics"]
+    assert isinstance(port, int)
+    return port
+
+
+def test_metrics_are_served_where_prometheus_looks(base: list[dict[str, Any]]) -> None:
+    [ds] = by_kind(base, "DaemonSet")
+    c = container(ds)
+    args = build_parser().parse_args(daemon_argv(base, c))
+    host, _, port = args.metrics_addr.rpartition(":")
+    assert host in ("", "0.0.0.0")  # every address: the kubelet and Prometheus come from outside
+    assert int(port) == metrics_port(c)
+    annotations = ds["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == port
+    assert annotations["prometheus.io/path"] == "/metrics"
+    # The probes ask the same port, by name.
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"]["port"] == "metrics", probe
+
+
+def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def test_servicemonitor_overlay_scrapes_every_recorder(
+    servicemonitor: list[dict[str, Any]],
+) -> None:
+    # What kubernetes-validate cannot check (a CRD): the chain ServiceMonitor ->
+    # Service -> pods -> container port, by the names and labels each one uses.
+    [sm] = by_kind(servicemonitor, "ServiceMonitor")
+    [svc] = by_kind(servicemonitor, "Service")
+    [ds] = by_kind(servicemonitor, "DaemonSet")
+    assert sm["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(sm["spec"]) <= {"selector", "namespaceSelector", "endpoints", "jobLabel"}
+    assert svc["metadata"]["namespace"] in sm["spec"]["namespaceSelector"]["matchNames"]
+    assert set(sm["spec"]["selector"]) == {"matchLabels"}
+    assert labels_match(sm["spec"]["selector"]["matchLabels"], svc["metadata"]["labels"])
+    svc_ports = {p["name"]: p for p in svc["spec"]["ports"]}
+    assert sm["spec"]["endpoints"]
+    for ep in sm["spec"]["endpoints"]:
+        assert set(ep) <= {"port", "path", "interval", "scrapeTimeout", "relabelings"}
+        assert ep["port"] in svc_ports and ep["path"] == "/metrics"
+        assert re.fullmatch(r"\d+[smh]", ep["interval"])
+        for r in ep.get("relabelings", []):
+            assert set(r) <= {"sourceLabels", "targetLabel", "action", "regex", "replacement"}
+    # The Service reaches the DaemonSet's pods, on their metrics port.
+    assert svc["spec"]["clusterIP"] == "None"  # headless: every pod is a target
+    assert svc["metadata"]["namespace"] == ds["metadata"]["namespace"]
+    assert labels_match(svc["spec"]["selector"], ds["spec"]["template"]["metadata"]["labels"])
+    c = container(ds)
+    target = svc_ports["metrics"]["targetPort"]
+    assert target == "metrics" or target == metrics_port(c)
+    assert "metrics" in {p["name"] for p in c["ports"]}
+
+
+def test_servicemonitor_files_stand_alone(servicemonitor: list[dict[str, Any]]) -> None:
+    """Added with `kubectl apply -f` beside another overlay, the two files give the
+    same objects as the overlay renders."""
+    here = KUBE / "overlays" / "servicemonitor"
+    files = load(here / "service.yaml") + load(here / "servicemonitor.yaml")
+    rendered = [o for o in servicemonitor if o["kind"] in ("Service", "ServiceMonitor")]
+    assert sorted(files, key=lambda o: str(o["kind"])) == sorted(
+        rendered, key=lambda o: str(o["kind"])
+    )
 
 
 def daemon_argv(objs: list[dict[str, Any]], c: dict[str, Any]) -> list[str]:
@@ -213,12 +302,12 @@ def daemon_argv(objs: list[dict[str, Any]], c: dict[str, Any]) -> list[str]:
     return ["daemon", *(expand(a) for a in c["args"])]
 
 
-@pytest.mark.parametrize("which", ["base", "s3"])
+@pytest.mark.parametrize("which", ["base", "s3", "servicemonitor"])
 def test_daemon_accepts_its_arguments(which: str, request: pytest.FixtureRequest) -> None:
     objs = request.getfixturevalue(which)
     [ds] = by_kind(objs, "DaemonSet")
     args = build_parser().parse_args(daemon_argv(objs, container(ds)))
-    assert args.kubernetes == "on" and args.metrics_addr == ":9090"
+    assert args.kubernetes == "on" and args.metrics_addr == "0.0.0.0:9102"
     assert args.node_name == "node-a"
     assert args.kube_exclude_namespaces == {"traceloop"}
     sinks = args.sink
@@ -230,11 +319,18 @@ def test_daemon_accepts_its_arguments(which: str, request: pytest.FixtureRequest
 def test_s3_overlay_takes_credentials_from_a_secret(s3: list[dict[str, Any]]) -> None:
     [ds] = by_kind(s3, "DaemonSet")
     c = container(ds)
-    assert {"secretRef": {"name": "traceloop-s3"}} in c["envFrom"]
+    # Optional: with IRSA / Pod Identity there is no Secret, and the pod must still start.
+    assert {"secretRef": {"name": "traceloop-s3", "optional": True}} in c["envFrom"]
     [cm] = by_kind(s3, "ConfigMap")
     assert not any("SECRET" in k or "KEY_ID" in k for k in cm["data"])
     assert not any("AWS_SECRET" in a for a in c["args"])
     assert by_kind(s3, "Secret") == []  # referenced, never shipped
+
+
+def recorder(pod: dict[str, Any]) -> dict[str, Any]:
+    cs: list[dict[str, Any]] = pod["spec"].get("initContainers", [])
+    [c] = [c for c in cs if c["name"] == "traceloop"]
+    return c
 
 
 def test_sidecar_example(sidecar: list[dict[str, Any]]) -> None:
@@ -264,6 +360,24 @@ def test_sidecar_example(sidecar: list[dict[str, Any]]) -> None:
     }
     args = build_parser().parse_args(["daemon", *(values.get(a, a) for a in daemon[2:])])
     assert args.kube_pod == ("shop", "crashy") and args.kubernetes == "on"
+    assert int(args.metrics_addr.rpartition(":")[2]) == metrics_port(c)
+
+
+def test_sidecar_is_native_and_records_before_the_app_starts(
+    sidecar: list[dict[str, Any]],
+) -> None:
+    [pod] = by_kind(sidecar, "Pod")
+    c = recorder(pod)
+    # A native sidecar: an init container that keeps running beside the containers.
+    assert c["restartPolicy"] == "Always"
+    assert "traceloop" not in {x["name"] for x in pod["spec"]["containers"]}
+    assert [x["name"] for x in pod["spec"]["containers"]] == ["app"]
+    # The containers start once its startup probe succeeds: /readyz answers 200 only
+    # once recording has started (docs/daemon.md).
+    assert c["startupProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    probe = c["startupProbe"]
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= 120  # bcc compiles first
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
 
 
 def build_context() -> set[str]:
