@@ -530,12 +530,14 @@ def test_without_the_image_headers_bcc_finds_none(tmp_path: Path) -> None:
     assert not (tmp_path / "dumps").exists()
 
 
-@pytest.mark.bpf
+# Not marked bpf while it is an xfail: under TRACELOOP_REQUIRE_BPF=1, conftest.py counts
+# an expected failure of a bpf test as a skip, and fails it. With the change in
+# kernel.py it passes, the strict xfail fails, and this becomes a bpf test.
 @pytest.mark.xfail(
     strict=True,
     reason="sidecar/kernel.py requires /lib/modules/$(uname -r)/build even when "
-    "BCC_KERNEL_SOURCE names the headers; the pods mount no /lib/modules. Remove this "
-    "mark with that change.",
+    "BCC_KERNEL_SOURCE names the headers; the pods mount no /lib/modules. Replace this "
+    "mark with @pytest.mark.bpf with that change.",
 )
 def test_image_headers_need_no_lib_modules(tmp_path: Path, image_headers: Path) -> None:
     run = record_without_node_headers(tmp_path, image_headers, "true")
