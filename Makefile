@@ -15,6 +15,7 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy sidecar triggers
+	$(VENV)/bin/lint-imports
 
 # TRACELOOP_REQUIRE_BPF makes a skipped BPF test a failure (always set in CI).
 test: lint

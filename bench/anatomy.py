@@ -20,7 +20,7 @@ from typing import Any
 
 from harness import BenchCgroups, compile_c, load_kernel, median, run_in
 
-from sidecar.layout import Settings
+from sidecar.kernel.layout import Settings
 
 STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
 

@@ -27,7 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sidecar.dumpfile import DumpReader, write_dump  # noqa: E402
+from sidecar.dump.reader import DumpReader  # noqa: E402
+from sidecar.dump.writer import write_dump  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 TRACELOOP = ROOT / ".venv" / "bin" / "traceloop"

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from daemonutil import daemon  # the same runner the tests use
 from harness import compile_c, require_root
 
-from sidecar import cgroups
+from sidecar.host import cgroups
 
 TICK = os.sysconf("SC_CLK_TCK")
 

@@ -3,7 +3,7 @@
 For the default slab (4096 slots) and a 64k-slot one: bench/out/fill makes
 twice as many calls as the slab holds (openat, read, write, close: path
 strings and buffers in most slots) in the recorded cgroup; then the clock runs
-from `Kernel.freeze` to the return of `Recorder.store(LocalSink(tmp), ...)`,
+from `Kernel.freeze` to the return of `LocalSink(tmp).store(name, Recorder.writer(...))`,
 the same call `traceloop record` makes (written to a temporary name, fsynced,
 renamed, directory fsynced). Median over rounds, then one more pass timed
 piece by piece to show where the time goes.
@@ -23,13 +23,15 @@ from typing import Any
 
 from harness import OUT, BenchCgroups, compile_c, load_kernel, median, run_in, spread, verdict
 
-from sidecar.dumpfile import DumpReader, write_dump
-from sidecar.header import Trigger
-from sidecar.kernel import Kernel
-from sidecar.layout import Settings
-from sidecar.recorder import Recorder, Snapshot
-from sidecar.sinks import DumpName, LocalSink
-from sidecar.slab import read_consistent, to_records
+from sidecar.dump.naming import DumpName
+from sidecar.dump.reader import DumpReader
+from sidecar.dump.writer import write_dump
+from sidecar.kernel.layout import Settings
+from sidecar.kernel.loader import Kernel
+from sidecar.kernel.recorder import Recorder, Snapshot
+from sidecar.kernel.slab import read_consistent, to_records
+from sidecar.model.trigger import Trigger
+from sidecar.sinks.local import LocalSink
 
 TARGET_MS = 100.0
 
@@ -51,7 +53,7 @@ def _fill(k: Kernel, cgs: BenchCgroups, fill: Path, slots: int) -> int:
 
 def _store(rec: Recorder, sink: LocalSink, slab: int, n: int) -> str:
     name = DumpName(time=_trigger().time, reason="manual", id=f"bench-{n}", container="bench")
-    return str(rec.store(sink, name, slab, [_trigger()], {"name": "bench", "runtime": "bench"}))
+    return sink.store(name, rec.writer(slab, [_trigger()], {"name": "bench", "runtime": "bench"}))
 
 
 def one_size(

@@ -38,9 +38,9 @@ from harness import (
     wait_for_quiet,
 )
 
-from sidecar.cgroups import Cgroup
-from sidecar.kernel import Kernel
-from sidecar.layout import Settings
+from sidecar.host.cgroups import Cgroup
+from sidecar.kernel.layout import Settings
+from sidecar.kernel.loader import Kernel
 
 READS = re.compile(r"reads/s:\s+([0-9.]+)")
 MIBS = re.compile(r"read, MiB/s:\s+([0-9.]+)")

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sidecar import cgroups
-from sidecar.cgroups import Cgroup
-from sidecar.kernel import Kernel, KernelConfig
-from sidecar.layout import Settings
-from sidecar.syscalls import SyscallTable, load_table
+from sidecar.dump.syscalls import SyscallTable
+from sidecar.host import cgroups
+from sidecar.host.cgroups import Cgroup
+from sidecar.kernel.layout import Settings
+from sidecar.kernel.loader import Kernel, KernelConfig
+from sidecar.kernel.syscalls import load_table
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

@@ -20,7 +20,7 @@ from typing import Any
 
 from harness import BenchCgroups, load_kernel, run_in
 
-from sidecar.layout import META_DTYPE, Settings
+from sidecar.kernel.layout import META_DTYPE, Settings
 
 MAP_TYPES = {"1": "hash", "2": "array", "6": "percpu_array", "22": "queue", "27": "ringbuf"}
 MAP_TYPES["29"] = "task_storage"

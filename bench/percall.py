@@ -55,9 +55,9 @@ from harness import (
     wait_for_quiet,
 )
 
-from sidecar import cgroups
-from sidecar.cgroups import Cgroup
-from sidecar.layout import Settings
+from sidecar.host import cgroups
+from sidecar.host.cgroups import Cgroup
+from sidecar.kernel.layout import Settings
 
 # Every timing is the fastest of several batches (getppid.c): interference
 # on a shared machine only ever adds time. One-shot tracer runs report their

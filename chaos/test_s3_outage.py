@@ -20,8 +20,8 @@ from prometheus_client import REGISTRY
 from s3proxy import FlakyProxy
 from s3util import DUMMY_ENV, ROOT, Moto, dump_writer, moto_server, name
 
-from sidecar.s3 import make_s3_sink
-from sidecar.s3keys import DEFAULT_KEY_TEMPLATE, render_key
+from sidecar.sinks.s3._keys import DEFAULT_KEY_TEMPLATE, render_key
+from sidecar.sinks.s3._sink import make_s3_sink
 
 pytestmark = pytest.mark.chaos
 CHILD = str(ROOT / "tests" / "s3child.py")

@@ -10,14 +10,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sidecar import cgroups
-from sidecar.dumpfile import NR, DumpReader
-from sidecar.header import Trigger
-from sidecar.kernel import Kernel, KernelConfig
-from sidecar.layout import Settings
-from sidecar.recorder import Recorder
-from sidecar.sinks import DumpName, LocalSink
-from sidecar.syscalls import SyscallTable, load_table
+from sidecar.dump.naming import DumpName
+from sidecar.dump.reader import DumpReader
+from sidecar.dump.records import NR
+from sidecar.dump.syscalls import SyscallTable
+from sidecar.host import cgroups
+from sidecar.kernel.layout import Settings
+from sidecar.kernel.loader import Kernel, KernelConfig
+from sidecar.kernel.recorder import Recorder
+from sidecar.kernel.syscalls import load_table
+from sidecar.model.trigger import Trigger
+from sidecar.sinks.local import LocalSink
 
 _TABLE: SyscallTable | None = None
 
@@ -58,7 +61,7 @@ def dump(k: Kernel, cg: cgroups.Cgroup, tmp: Path) -> tuple[dict[str, Any], list
     k.freeze(slab)
     t = Trigger(reason="manual", source="manual", ts_ns=0, time="2026-01-01T00:00:00.000Z")
     name = DumpName(time=t.time, reason=t.reason, id=uuid.uuid4().hex, container="test")
-    path = Recorder(k).store(LocalSink(tmp), name, slab, [t], {"name": "test"})
+    path = LocalSink(tmp).store(name, Recorder(k).writer(slab, [t], {"name": "test"}))
     with DumpReader(path) as r:
         return r.header, list(r)
 

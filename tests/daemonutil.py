@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sidecar.dumpfile import DumpReader
+from sidecar.dump.reader import DumpReader
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACELOOP = str(ROOT / ".venv" / "bin" / "traceloop")

@@ -13,9 +13,10 @@ from typing import Any
 
 from kube_server import FakeKube, make_pod, restart_container
 
-from sidecar.kubeclient import api_client, core_v1
-from sidecar.kubemeta import PodRestart
-from triggers.kube import PodWatcher
+from sidecar.kube.client import api_client, core_v1
+from sidecar.kube.informer import PodWatcher
+from sidecar.kube.meta import Selection
+from triggers.kube import PodRestart, RestartDetector
 
 
 def wait_until(cond: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
@@ -50,6 +51,17 @@ class Restarts:
     def keys(self) -> list[tuple[str, int]]:
         with self._lock:
             return [(r.pod, r.restart_count) for r in self.items]
+
+
+def restart_watcher(
+    core: Any,
+    got: Callable[[PodRestart], None],
+    selection: Selection | None = None,
+    **kw: Any,
+) -> PodWatcher:
+    """A pod cache whose listener is the restart detector, as the daemon builds them."""
+    sel = selection or Selection()
+    return PodWatcher(core, RestartDetector(got, wants=sel.wants), selection=sel, **kw)
 
 
 @contextmanager

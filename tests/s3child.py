@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from s3util import dump_writer, name
 
-from sidecar.s3 import make_s3_sink
+from sidecar.sinks.s3._sink import make_s3_sink
 
 
 def main() -> int:

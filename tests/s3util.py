@@ -22,8 +22,8 @@ from typing import IO, Any
 
 import boto3
 
-from sidecar.dumpfile import write_dump
-from sidecar.sinks import DumpName
+from sidecar.dump.naming import DumpName
+from sidecar.dump.writer import write_dump
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACELOOP = str(ROOT / ".venv" / "bin" / "traceloop")

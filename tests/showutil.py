@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import zstandard
 
-from sidecar.cli import main
-from sidecar.dumpfile import read_all, write_dump
+from sidecar.cli.main import main
+from sidecar.dump.reader import read_all
+from sidecar.dump.writer import write_dump
 
 DATA = Path(__file__).resolve().parent / "data"
 ROOT = DATA.parent.parent

@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sidecar.dumpfile import DumpReader, read_all, write_dump
-from sidecar.errors import DumpFormatError, DumpTruncatedError, SinkError
-from sidecar.layout import Settings, slot_dtype
-from sidecar.localsink import atomic_write, clean_partials
-from sidecar.slab import read_consistent, to_records
-from sidecar.syscalls import SyscallTable, parse_format, parse_unistd
+from sidecar.dump.reader import DumpReader, read_all
+from sidecar.dump.syscalls import SyscallTable
+from sidecar.dump.writer import write_dump
+from sidecar.kernel.layout import Settings, slot_dtype
+from sidecar.kernel.slab import read_consistent, to_records
+from sidecar.kernel.syscalls import parse_format, parse_unistd
+from sidecar.model.errors import DumpFormatError, DumpTruncatedError, SinkError
+from sidecar.sinks.local import atomic_write, clean_partials
 
 OPENAT_FORMAT = """name: sys_enter_openat
 ID: 782
@@ -51,7 +53,7 @@ def _slab(n: int, cap: int = 256) -> np.ndarray:
 
 
 def test_slot_layout_matches_the_c_struct_size() -> None:
-    # 136 header bytes + two capture areas (bpf/recorder.bpf.c struct slot)
+    # 136 header bytes + two capture areas (sidecar/kernel/bpf/recorder.bpf.c struct slot)
     assert Settings().slot_size == 136 + 2 * 256
 
 
@@ -174,7 +176,7 @@ def test_partials_from_a_crash_are_cleaned(tmp_path: Path) -> None:
 def test_bad_numbers_are_usage_errors(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from sidecar.cli import main
+    from sidecar.cli.main import main
 
     with pytest.raises(SystemExit) as e:
         main(argv)
@@ -184,8 +186,8 @@ def test_bad_numbers_are_usage_errors(
 
 def test_unreadable_tracefs_says_root_is_needed() -> None:
     """As a user, tracefs cannot even be looked into: say so, not EACCES."""
-    from sidecar.errors import PermissionDeniedError
-    from sidecar.syscalls import find_tracefs
+    from sidecar.kernel.syscalls import find_tracefs
+    from sidecar.model.errors import PermissionDeniedError
 
     class Unreadable:  # a Path whose stat fails as it does for a user
         def __truediv__(self, _: str) -> Unreadable:

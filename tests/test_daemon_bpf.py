@@ -13,7 +13,7 @@ import pytest
 from bpfutil import table
 from daemonutil import TRACELOOP, daemon, read, wait_recorded
 
-from sidecar.dumpfile import ARGS, CAPS, NR
+from sidecar.dump.records import ARGS, CAPS, NR
 
 pytestmark = pytest.mark.bpf
 

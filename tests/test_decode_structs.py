@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from sidecar.argkinds import TABLE, Kind
+from sidecar.dump.captures import TABLE, Kind
 from sidecar.render.calls import Call
 from sidecar.render.flags import filetype_mode, makedev, statx_flags
 from sidecar.render.structs import decoders, sigset_text

@@ -22,7 +22,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from sidecar.cli import build_parser
+from sidecar.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 KUBE = ROOT / "deploy" / "kubernetes"
@@ -350,7 +350,7 @@ def test_sidecar_example(sidecar: list[dict[str, Any]]) -> None:
     assert by_kind(sidecar, "ClusterRole") == [] and len(by_kind(sidecar, "Role")) == 1
     script = c["args"][0].replace("$$(", "$(")  # the kubelet's escape for a literal $(
     assert '--kube-pod "$POD_NAMESPACE/$POD_NAME"' in script
-    assert 'python -m sidecar.discovery pod-cgroup "$POD_UID"' in script
+    assert 'python -m sidecar.cli.discovery pod-cgroup "$POD_UID"' in script
     daemon = shlex.split(script.split("exec ", 1)[1])
     assert daemon[:2] == ["traceloop", "daemon"]
     values = {
@@ -454,6 +454,18 @@ def test_the_image_gets_every_module(image_wheel: zipfile.ZipFile) -> None:
     assert re.search(r"^traceloop = ", image_wheel.read(entry_points).decode(), re.M)
 
 
+def test_the_image_checks_modules_the_wheel_has(image_wheel: zipfile.ZipFile) -> None:
+    # The image's build imports a few modules as a smoke test: each must be in the wheel
+    # (bcc is Debian's), or the build fails after a module moves.
+    [imports] = re.findall(r"python -c 'import ([\w., ]+)'", DOCKERFILE.read_text())
+    names = set(image_wheel.namelist())
+    for module in (m.strip() for m in imports.split(",")):
+        if module == "bcc":
+            continue
+        path = module.replace(".", "/")
+        assert {f"{path}.py", f"{path}/__init__.py"} & names, f"{module} is not in the wheel"
+
+
 def test_the_wheel_carries_the_license(image_wheel: zipfile.ZipFile) -> None:
     names = image_wheel.namelist()
     [metadata] = [n for n in names if n.endswith(".dist-info/METADATA")]
@@ -462,15 +474,11 @@ def test_the_wheel_carries_the_license(image_wheel: zipfile.ZipFile) -> None:
     assert image_wheel.read(license_file) == (ROOT / "LICENSE").read_bytes()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the wheel does not ship bpf/recorder.bpf.c yet (package data: a change in "
-    "pyproject/sidecar); the image no longer copies bpf/ beside it. Remove this mark with it.",
-)
 def test_the_wheel_carries_the_bpf_program(image_wheel: zipfile.ZipFile) -> None:
-    shipped = [n for n in image_wheel.namelist() if n.endswith("/recorder.bpf.c")]
-    assert len(shipped) == 1
-    assert image_wheel.read(shipped[0]) == (ROOT / "bpf" / "recorder.bpf.c").read_bytes()
+    # The image has no other copy: the loader finds it as package data.
+    [source] = [p for p in (ROOT / "sidecar").rglob("*.bpf.c")]
+    rel = source.relative_to(ROOT).as_posix()
+    assert image_wheel.read(rel) == source.read_bytes()
 
 
 def test_license_is_apache_2() -> None:
@@ -510,7 +518,7 @@ def record_without_node_headers(
     )
 
 
-# kernel.py checks that /lib/modules/$(uname -r)/build exists before it asks bcc: an
+# The loader checks that /lib/modules/$(uname -r)/build exists before it asks bcc: an
 # empty one gets past that check and gives bcc nothing to compile against.
 EMPTY_BUILD = f"mkdir -p /lib/modules/{os.uname().release}/build"
 
@@ -532,10 +540,10 @@ def test_without_the_image_headers_bcc_finds_none(tmp_path: Path) -> None:
 
 # Not marked bpf while it is an xfail: under TRACELOOP_REQUIRE_BPF=1, conftest.py counts
 # an expected failure of a bpf test as a skip, and fails it. With the change in
-# kernel.py it passes, the strict xfail fails, and this becomes a bpf test.
+# sidecar/kernel/loader.py it passes, the strict xfail fails, and this becomes a bpf test.
 @pytest.mark.xfail(
     strict=True,
-    reason="sidecar/kernel.py requires /lib/modules/$(uname -r)/build even when "
+    reason="sidecar/kernel/loader.py requires /lib/modules/$(uname -r)/build even when "
     "BCC_KERNEL_SOURCE names the headers; the pods mount no /lib/modules. Replace this "
     "mark with @pytest.mark.bpf with that change.",
 )

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from test_deploy import by_kind, container, daemon_argv
 
-from sidecar.cli import build_parser
+from sidecar.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -19,10 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from showutil import fixture, fixture_bytes
 
-from sidecar.cli import build_parser
-from sidecar.dumpfile import DumpReader, write_dump
-from sidecar.errors import DumpFormatError, DumpTruncatedError
-from sidecar.show import run
+from sidecar.cli.main import build_parser
+from sidecar.cli.show import run
+from sidecar.dump.reader import DumpReader
+from sidecar.dump.writer import write_dump
+from sidecar.model.errors import DumpFormatError, DumpTruncatedError
 
 ALLOWED = (DumpFormatError, DumpTruncatedError)
 FORMS = [["-o", "json"], ["-o", "strace"], ["--wide"], [], ["--summary"], ["--info"],

@@ -1,4 +1,4 @@
-"""The daemon's Kubernetes part (sidecar/kubedaemon.py) against the stand-in API server,
+"""The daemon's Kubernetes part (sidecar/daemon/kube.py) against the stand-in API server,
 with a stand-in for the daemon's main loop (the real daemon: tests/test_kube_e2e_bpf.py)."""
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import pytest
 from kube_server import FakeKube, make_pod, restart_container
 from kubetest import core_for, sync_point, wait_until
 
-from sidecar.cgroups import Cgroup
-from sidecar.containers import ContainerRef
-from sidecar.daemon import Tracked
-from sidecar.header import Trigger
-from sidecar.incidents import Incident
-from sidecar.kubedaemon import Kube
-from sidecar.kubeoptions import add_kube_options, kube_enabled, selection_from
+from sidecar.cli.kube_options import add_kube_options, kube_enabled, selection_from
+from sidecar.daemon.engine import Tracked
+from sidecar.daemon.kube import Kube
+from sidecar.host.cgroups import Cgroup
+from sidecar.model.containers import ContainerRef
+from sidecar.model.incidents import Incident
+from sidecar.model.trigger import Trigger
 
 A, B = "a" * 64, "b" * 64
 
@@ -32,15 +32,15 @@ class MainLoop:
     tracked: dict[int, Tracked] = field(default_factory=dict)
     calls: queue.Queue[Callable[[], None]] = field(default_factory=queue.Queue)
     triggered: list[tuple[int, Trigger]] = field(default_factory=list)
-    pod_lookup: Callable[[ContainerRef], dict[str, Any] | None] = lambda ref: None
-    on_dumped: list[Callable[[Incident, Tracked], None]] = field(default_factory=list)
-    on_late: list[Callable[[Incident, Trigger], None]] = field(default_factory=list)
+    pod_of: Callable[[ContainerRef], dict[str, Any] | None] = lambda ref: None
 
     def drain(self) -> None:
         while not self.calls.empty():
             self.calls.get_nowait()()
 
-    def trigger(self, match: Callable[[Tracked], bool], trig: Trigger) -> list[Incident]:
+    def trigger(
+        self, match: Callable[[Tracked], bool], trig: Trigger, force: bool = False
+    ) -> list[Incident]:
         out = []
         for t in self.tracked.values():
             if match(t):
@@ -51,7 +51,7 @@ class MainLoop:
     def track(self, cgroup_id: int, cid: str) -> Tracked:
         ref = ContainerRef(cid[:12], cid, "containerd", None, f"/kubepods/{cid}")
         t = Tracked(cgroup_id, 0, 0, ref, Cgroup(Path("/nonexistent") / cid, Path("/")))
-        t.pod = self.pod_lookup(ref)
+        t.pod = self.pod_of(ref)
         self.tracked[cgroup_id] = t
         return t
 
@@ -67,17 +67,14 @@ def kube() -> Iterator[FakeKube]:
 def running(kube: FakeKube, tmp_path: Path) -> Iterator[tuple[MainLoop, Kube]]:
     loop = MainLoop()
     k = Kube(
-        loop,
         core_for(kube, tmp_path),
         node="node1",
-        own_pod=None,  # type: ignore[arg-type]
+        own_pod=None,
         selection=selection_from(parse_args([])),
         events=True,
     )
-    loop.pod_lookup = k.pod_lookup
-    loop.on_dumped.append(k.on_dumped)
-    loop.on_late.append(k.on_late)
-    k.start()
+    loop.pod_of = k.pod_of
+    k.start(loop)
     yield loop, k
     k.stop()
 
@@ -185,13 +182,10 @@ def test_events_for_dumps_and_for_late_kubernetes_triggers(
     t = loop.track(7, A)
     kernel = Trigger("nonzero-exit", "kernel", 1, "2024-01-01T00:00:00Z", pid=9, exit_code=3)
     inc = Incident(t.key, "app", [kernel], 0.0, location="/dumps/shop_web_app/x.msgpack")
-    for hook in loop.on_dumped:
-        hook(inc, t)
+    k.dumped(inc, t.pod)
     late = Trigger("pod-restart", "kubernetes", 0, "t", exit_code=3, detail={"reason": "Error"})
-    for hook in loop.on_late:
-        hook(inc, late)
-    for hook in loop.on_late:  # a late kernel trigger says nothing new to Kubernetes
-        hook(inc, kernel)
+    k.late(inc, late, t.pod)
+    k.late(inc, kernel, t.pod)  # a late kernel trigger says nothing new to Kubernetes
     wait_until(lambda: len(kube.events("shop")) == 2)
     k.stop()
     evs = sorted(kube.events("shop"), key=lambda e: e["message"])

@@ -13,7 +13,7 @@ from daemonutil import read, wait_recorded
 from kube_server import FakeKube, make_pod, restart_container
 from kubetest import kube_daemon, wait_until
 
-from sidecar.dumpfile import CAPS
+from sidecar.dump.records import CAPS
 
 pytestmark = pytest.mark.bpf
 

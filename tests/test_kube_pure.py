@@ -3,9 +3,7 @@ the dump header's pod map, Events, and finding a container's cgroup by ID."""
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,19 +11,14 @@ from typing import Any
 import pytest
 from kube_server import make_pod, restart_container
 
-from sidecar import discovery
-from sidecar.cgroups import cgroup2_mount
-from sidecar.header import Trigger
-from sidecar.kube_events import describe_trigger, dump_message, event_body
-from sidecar.kubemeta import (
-    PodMeta,
-    Selection,
-    parse_pod,
-    restarts,
-    split_container_id,
-)
-from sidecar.labelselector import parse
-from triggers.kube import restart_trigger
+from sidecar.cli import discovery as discovery_cli
+from sidecar.host import discovery
+from sidecar.kube.events import describe_trigger, dump_message, event_body
+from sidecar.kube.meta import PodMeta, Selection, parse_pod
+from sidecar.kube.selector import parse
+from sidecar.model.containers import split_container_id
+from sidecar.model.trigger import Trigger
+from triggers.kube import restart_trigger, restarts
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -348,19 +341,6 @@ def tree(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_find_cgroup_dir_by_container_id(tree: Path) -> None:
-    find = discovery.find_cgroup_dir
-    assert find(tree, f"containerd://{A}") == next(tree.rglob(f"cri-containerd-{A}.scope"))
-    assert find(tree, f"cri-o://{B}") == next(tree.rglob(f"crio-{B}.scope"))  # not conmon
-    assert find(tree, f"containerd://{C}") == next(tree.glob(f"kubepods/besteffort/pod*/{C}"))
-    assert find(tree, "docker://" + "e" * 64) == next(tree.rglob("docker-*.scope"))
-    assert find(tree, "t-1") == tree / "runc-tests/t-1"  # a token, not a prefix of t-10
-    assert find(tree, "t-10") == tree / "runc-tests/t-10"
-    assert find(tree, "f" * 64) is None
-    assert find(tree, "") is None
-    assert find(tree, "containerd://") is None
-
-
 def test_find_pod_cgroup_dir(tree: Path) -> None:
     uid = "1f2e3d4c-0000-1111-2222-333344445555"
     found = discovery.find_pod_cgroup_dir(tree, uid)
@@ -368,38 +348,9 @@ def test_find_pod_cgroup_dir(tree: Path) -> None:
     assert discovery.find_pod_cgroup_dir(tree, str(uuid.uuid4())) is None
 
 
-@pytest.fixture
-def real_cgroup() -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create cgroups")
-    root = cgroup2_mount() / f"traceloop-test-kube-{os.getpid()}"
-    made: list[Path] = []
-    try:
-        uid = str(uuid.uuid4())
-        for d in (
-            root,
-            root / "kubepods",
-            root / "kubepods" / f"pod{uid}",
-            root / "kubepods" / f"pod{uid}" / A,
-        ):
-            d.mkdir()
-            made.append(d)
-        yield root
-    finally:
-        for d in reversed(made):
-            d.rmdir()
-
-
-def test_find_cgroup_dir_in_real_cgroup2(real_cgroup: Path) -> None:
-    found = discovery.find_cgroup_dir(real_cgroup, f"containerd://{A}")
-    assert found is not None and found.name == A
-    assert discovery.cgroup_id(found) == os.stat(found).st_ino != discovery.cgroup_id(real_cgroup)
-    assert (found / "cgroup.procs").exists()  # a real cgroup, not a plain directory
-
-
 def test_pod_cgroup_command(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
     uid = "1f2e3d4c-0000-1111-2222-333344445555"
-    assert discovery.main(["pod-cgroup", uid, str(tree)]) == 0
+    assert discovery_cli.main(["pod-cgroup", uid, str(tree)]) == 0
     assert capsys.readouterr().out.strip() == str(discovery.find_pod_cgroup_dir(tree, uid))
-    assert discovery.main(["pod-cgroup", str(uuid.uuid4()), str(tree)]) == 1
+    assert discovery_cli.main(["pod-cgroup", str(uuid.uuid4()), str(tree)]) == 1
     assert "no cgroup of pod" in capsys.readouterr().err

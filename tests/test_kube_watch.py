@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from kube_server import FakeKube, make_pod, restart_container
-from kubetest import Restarts, core_for, running, sync_point, wait_until
+from kubetest import Restarts, core_for, restart_watcher, running, sync_point, wait_until
 
-from sidecar.kube_events import EventPoster, event_body
-from sidecar.kubeclient import KubeConfigError, api_client, core_v1
-from sidecar.kubemeta import PodMeta, Selection
-from sidecar.labelselector import parse
-from triggers.kube import PodWatcher
+from sidecar.kube.client import KubeConfigError, api_client, core_v1
+from sidecar.kube.events import EventPoster, event_body
+from sidecar.kube.informer import PodWatcher
+from sidecar.kube.meta import PodMeta, Selection
+from sidecar.kube.selector import parse
 
 A, B, C, D, E = ("a" * 64, "b" * 64, "c" * 64, "d" * 64, "e" * 64)
 
@@ -34,7 +34,7 @@ def core(kube: FakeKube, tmp_path: Path) -> Any:
 
 def watcher(core: Any, got: Restarts, **kw: Any) -> PodWatcher:
     kw.setdefault("node", "node1")
-    return PodWatcher(core, got, watch_timeout=30, backoff_initial=0.05, backoff_max=0.5, **kw)
+    return restart_watcher(core, got, watch_timeout=30, backoff_initial=0.05, backoff_max=0.5, **kw)
 
 
 def web(
@@ -281,7 +281,7 @@ def test_a_failing_callback_does_not_stop_the_watch(kube: FakeKube, core: Any) -
         seen.append(r.restart_count)
         raise RuntimeError("boom")
 
-    with running(PodWatcher(core, flaky, node="node1", backoff_initial=0.05)) as w:
+    with running(restart_watcher(core, flaky, node="node1", backoff_initial=0.05)) as w:
         sync_point(kube, w)
         restart(kube, "web", B)
         restart(kube, "web", C)

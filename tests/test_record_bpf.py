@@ -10,7 +10,7 @@ import pytest
 from bpfutil import table
 from daemonutil import TRACELOOP, read
 
-from sidecar.dumpfile import CAPS, COMM, NR
+from sidecar.dump.records import CAPS, COMM, NR
 
 pytestmark = pytest.mark.bpf
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from bpfutil import child_cgroup, dump, names, run_in, table, watched_parent
 
-from sidecar import cgroups
-from sidecar.argkinds import Kind
-from sidecar.dumpfile import ARGS, CAPS, COMM, DUR, NR, PID, RET, SEQ, TID
-from sidecar.layout import Settings
-from sidecar.slab import read_consistent, to_records
+from sidecar.dump.captures import Kind
+from sidecar.dump.records import ARGS, CAPS, COMM, DUR, NR, PID, RET, SEQ, TID
+from sidecar.host import cgroups
+from sidecar.kernel.layout import Settings
+from sidecar.kernel.slab import read_consistent, to_records
 
 pytestmark = pytest.mark.bpf
 

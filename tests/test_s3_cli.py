@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from s3util import DUMMY_ENV, TRACELOOP, Moto, dump_bytes, dump_writer, moto_server, name, run_cli
 
-from sidecar.s3 import make_s3_sink
+from sidecar.sinks.s3._sink import make_s3_sink
 
 
 @pytest.fixture(scope="module")

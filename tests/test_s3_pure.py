@@ -8,10 +8,12 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from tenacity import RetryCallState, Retrying
 
-from sidecar.errors import UsageError
-from sidecar.s3config import S3Options, add_s3_options, parse_size, s3_options_from
-from sidecar.s3errors import NotConfirmed, classify
-from sidecar.s3keys import (
+from sidecar.cli.s3options import add_s3_options, s3_options_from
+from sidecar.dump.naming import DumpName
+from sidecar.model.errors import UsageError
+from sidecar.sinks.s3._config import S3Options, parse_size
+from sidecar.sinks.s3._errors import NotConfirmed, classify
+from sidecar.sinks.s3._keys import (
     DEFAULT_KEY_TEMPLATE,
     check_template,
     object_metadata,
@@ -21,9 +23,8 @@ from sidecar.s3keys import (
     spool_basename,
     spool_dirname,
 )
-from sidecar.sinks import DumpName
-from sidecar.spoolpolicy import DROP_OLDEST, REFUSE, Spooled, admit
-from sidecar.uploader import RetrySettings, backoff
+from sidecar.sinks.s3._policy import DROP_OLDEST, REFUSE, Spooled, admit
+from sidecar.sinks.s3._uploader import RetrySettings, backoff
 
 K8S = DumpName(
     time="2026-11-25T19:38:01.623Z",
@@ -113,8 +114,20 @@ def test_sizes() -> None:
     assert parse_size("64k") == 64 << 10
     assert parse_size("512MiB") == 512 << 20
     assert parse_size("1.5G") == 3 << 29
-    with pytest.raises(argparse.ArgumentTypeError):
-        parse_size("lots")
+    assert parse_size(".5k") == 512
+    assert parse_size("2KB") == parse_size("2KiB") == parse_size("2k") == 2048
+    assert parse_size("10b") == 10
+    for bad in ("lots", "10i", "10ib", "k", "", "1..2", "-1", "10 kk"):
+        with pytest.raises(ValueError, match="not a size"):
+            parse_size(bad)
+
+
+def test_size_option_says_what_is_wrong(capsys: pytest.CaptureFixture[str]) -> None:
+    p = argparse.ArgumentParser()
+    add_s3_options(p)
+    with pytest.raises(SystemExit):
+        p.parse_args(["--spool-max-bytes", "10ib"])
+    assert "not a size: '10ib'" in capsys.readouterr().err
 
 
 def S(i: int, size: int) -> Spooled:
@@ -165,7 +178,6 @@ def test_options_round_trip_through_argparse() -> None:
     assert opts.spool == "/s" and opts.spool_max_bytes == 2 << 30
     assert opts.spool_full == DROP_OLDEST and opts.compress == "zstd"
     assert opts.path_style and opts.sse == "AES256"
-    assert args.sink_options(args) == s3_options_from(args)  # the daemon's hook
     with pytest.raises(TypeError, match="unknown S3 sink option"):
         S3Options.from_kwargs({"spool_dir": "/x"})
     with pytest.raises(UsageError):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from s3util import Moto, free_port, moto_server, run_cli
 
-from sidecar.dumpfile import DumpReader
+from sidecar.dump.reader import DumpReader
 
 pytestmark = pytest.mark.bpf
 

@@ -22,12 +22,12 @@ from prometheus_client import REGISTRY
 from s3proxy import FlakyProxy
 from s3util import DUMMY_ENV, Moto, dump_bytes, dump_writer, moto_server, name
 
-from sidecar.dumpfile import ZSTD_MAGIC
-from sidecar.errors import SinkError
-from sidecar.s3 import S3Sink, check_sink, make_s3_sink, settle
-from sidecar.sinks import make_sink
-from sidecar.sources import open_dump
-from sidecar.spool import INCOMING, Entry
+from sidecar.cli.sources import open_dump
+from sidecar.dump.records import ZSTD_MAGIC
+from sidecar.model.errors import SinkError
+from sidecar.sinks.registry import make_sink
+from sidecar.sinks.s3._sink import S3Sink, make_s3_sink, settle
+from sidecar.sinks.s3._spool import INCOMING, Entry
 
 FAST = {"retry_initial": 0.02, "retry_max_wait": 0.1, "retry_attempts": 3, "timeout": 5.0}
 
@@ -493,7 +493,7 @@ def test_missing_bucket_is_one_clear_error_and_nothing_is_lost(
 ) -> None:
     missing = f"missing-{os.getpid()}-{id(tmp_path) % 100000}"
     s = sinks(f"s3://{missing}/p", moto.endpoint, tmp_path)
-    msg = check_sink(s)
+    msg = s.check()
     assert msg is not None and "bucket does not exist" in msg
     assert metric("traceloop_s3_store_up", sink=f"s3://{missing}/p") == 0
     s.store(name(1), dump_writer(5))
@@ -510,11 +510,11 @@ def test_missing_bucket_is_one_clear_error_and_nothing_is_lost(
     assert s.uploader.drain(30)
     assert len(moto.keys(missing)) == 1
     assert metric("traceloop_s3_store_up", sink=f"s3://{missing}/p") == 1
-    assert check_sink(s) is None
+    assert s.check() is None
 
 
 def test_check_sink_ignores_local_sinks(tmp_path: Path) -> None:
-    assert check_sink(make_sink(str(tmp_path))) is None
+    assert make_sink(str(tmp_path)).check() is None
 
 
 def test_spool_entry_json_is_self_describing(

@@ -12,7 +12,7 @@ import msgpack
 import pytest
 from showutil import TRACELOOP, fixture, fixture_bytes, make_dump
 
-from sidecar.dumpfile import VERSION
+from sidecar.dump.records import VERSION
 
 
 def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:

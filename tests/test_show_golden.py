@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.cli import main
+from sidecar.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path("tests/data")  # relative: `show` prints the name it is given

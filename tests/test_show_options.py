@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from showutil import TRACELOOP, fixture, json_lines, make_dump, show
 
-from sidecar.dumpfile import COMM, NR, PID, RET, TID, TS
+from sidecar.dump.records import COMM, NR, PID, RET, TID, TS
 from sidecar.render.calls import build
 
 FAILED_LINE = re.compile(r"= (-1|\?) E[A-Z0-9_]+ \(")

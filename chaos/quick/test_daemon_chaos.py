@@ -11,7 +11,7 @@ import pytest
 from bpfutil import table
 from daemonutil import daemon, read
 
-from sidecar.dumpfile import ARGS, CAPS, NR
+from sidecar.dump.records import ARGS, CAPS, NR
 
 pytestmark = [pytest.mark.bpf, pytest.mark.chaos]
 

@@ -9,9 +9,15 @@ from pathlib import Path
 
 import pytest
 from kube_server import FakeKube
-from kubetest import Chaos, Restarts, check_every_restart_once, core_for, running, sync_point
-
-from triggers.kube import PodWatcher
+from kubetest import (
+    Chaos,
+    Restarts,
+    check_every_restart_once,
+    core_for,
+    restart_watcher,
+    running,
+    sync_point,
+)
 
 pytestmark = pytest.mark.chaos
 
@@ -25,7 +31,7 @@ def kube() -> Iterator[FakeKube]:
 
 def test_watch_survives_drops_410s_and_an_outage(kube: FakeKube, tmp_path: Path) -> None:
     got = Restarts()
-    w = PodWatcher(
+    w = restart_watcher(
         core_for(kube, tmp_path),
         got,
         node="node1",

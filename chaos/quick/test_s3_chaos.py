@@ -23,7 +23,7 @@ from prometheus_client import REGISTRY
 from s3proxy import FlakyProxy, forward_all
 from s3util import DUMMY_ENV, ROOT, Moto, dump_writer, moto_server, moto_subprocess, name
 
-from sidecar.s3 import S3Sink, check_sink, make_s3_sink
+from sidecar.sinks.s3._sink import S3Sink, make_s3_sink
 
 pytestmark = pytest.mark.chaos
 CHILD = str(ROOT / "tests" / "s3child.py")
@@ -234,7 +234,7 @@ def test_wrong_credentials_one_clear_error_dump_kept(
 
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG1")
         s = sink(f"s3://{bucket}/p", m.endpoint, tmp_path)
-        msg = check_sink(s)
+        msg = s.check()
         assert msg is not None and "access key id" in msg
         assert metric("traceloop_s3_store_up", sink=f"s3://{bucket}/p") == 0
         url = s.store(name(1), dump_writer(20))
@@ -249,7 +249,7 @@ def test_wrong_credentials_one_clear_error_dump_kept(
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
         fixed = sink(f"s3://{bucket}/p", m.endpoint, tmp_path)
         try:
-            assert check_sink(fixed) is None
+            assert fixed.check() is None
             assert fixed.uploader.drain(30)
         finally:
             fixed.close(timeout=0)
@@ -262,7 +262,7 @@ def test_missing_bucket_one_clear_error_dump_kept(
 ) -> None:
     bucket = f"not-yet-{os.getpid()}"
     s = sink(f"s3://{bucket}", moto.endpoint, tmp_path)
-    msg = check_sink(s)
+    msg = s.check()
     assert msg is not None and "does not exist" in msg
     url = s.store(name(1), dump_writer(20))
     assert not s.uploader.drain(3)

@@ -20,14 +20,14 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from ..argkinds import ARGV_N, Kind
-from . import flags as F
-from .errnos import strace_error
-from .ioctls import ioctl_arg, ioctl_shown, request
-from .sockaddr import sockaddr, sockaddr_json
-from .strings import argv_strings, path_text, quote, quote_argv, quote_path, text
-from .structs import decoders
-from .values import (
+from sidecar.dump.captures import ARGV_N, Kind
+from sidecar.render import flags as F
+from sidecar.render.errnos import strace_error
+from sidecar.render.ioctls import ioctl_arg, ioctl_shown, request
+from sidecar.render.sockaddr import sockaddr, sockaddr_json
+from sidecar.render.strings import argv_strings, path_text, quote, quote_argv, quote_path, text
+from sidecar.render.structs import decoders
+from sidecar.render.values import (
     MASK32,
     MASK64,
     Fmt,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .signals import signal_name
-from .values import MASK32, Fmt, as_s32, bits_text, memo, unknown
+from sidecar.render.signals import signal_name
+from sidecar.render.values import MASK32, Fmt, as_s32, bits_text, memo, unknown
 
 Table = tuple[tuple[int, str], ...]
 

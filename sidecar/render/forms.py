@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .calls import Call, parse
-from .output import CHUNK, Output
+from sidecar.render.calls import Call, parse
+from sidecar.render.output import CHUNK, Output
 
 Record = list[Any]
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .timefmt import duration
+from sidecar.render.timefmt import duration
 
 TABLES = ("syscalls", "captures")  # per-syscall tables: counted, not printed
 MAX_DEPTH = 16

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .values import MASK32, memo, ptr, xlong
+from sidecar.render.values import MASK32, memo, ptr, xlong
 
 IOCTLS: dict[int, str] = {
     0x5401: "TCGETS", 0x5402: "TCSETS", 0x5403: "TCSETSW", 0x5404: "TCSETSF", 0x5405: "TCGETA",

@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from .errnos import errno_name
-from .forms import Calls, Record, RenderOptions
-from .output import Output
+from sidecar.render.errnos import errno_name
+from sidecar.render.forms import Calls, Record, RenderOptions
+from sidecar.render.output import Output
 
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE

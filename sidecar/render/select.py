@@ -12,9 +12,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ..dumpfile import COMM, NR, PID, RET, TID, TS
-from ..errors import TraceloopError, UsageError
-from .forms import Calls, Record
+from sidecar.dump.records import COMM, NR, PID, RET, TID, TS
+from sidecar.model.errors import TraceloopError, UsageError
+from sidecar.render.forms import Calls, Record
 
 Predicate = Callable[[Record], bool]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from .flags import AF, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_UNIX, ETH_P
-from .strings import escape, text
-from .values import unknown
+from sidecar.render.flags import AF, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_UNIX, ETH_P
+from sidecar.render.strings import escape, text
+from sidecar.render.values import unknown
 
 
 def _family(data: bytes) -> int:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .forms import Calls, Record, RenderOptions, pump
-from .output import BOLD, RED, RESET, Output
-from .triggers import TriggerLine
+from sidecar.render.forms import Calls, Record, RenderOptions, pump
+from sidecar.render.output import BOLD, RED, RESET, Output
+from sidecar.render.trigger_lines import TriggerLine
 
 ALIGN = 40
 

@@ -15,8 +15,8 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .flags import STATX_MASK, filetype_mode, flags_of, is_device, makedev
-from .signals import SIGRTMAX, signal_name
+from sidecar.render.flags import STATX_MASK, filetype_mode, flags_of, is_device, makedev
+from sidecar.render.signals import SIGRTMAX, signal_name
 
 Decoded = tuple[str, Any]
 Decoder = Callable[[bytes, Sequence[int], int | None], Decoded | None]

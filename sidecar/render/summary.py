@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from .forms import Calls, Record
-from .output import Output
+from sidecar.render.forms import Calls, Record
+from sidecar.render.output import Output
 
 RULE = "------ ----------- ----------- --------- --------- ----------------"
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from .forms import Calls, Record, RenderOptions, pump
-from .output import BOLD, RED, RESET, Output
-from .timefmt import duration, relative
+from sidecar.render.forms import Calls, Record, RenderOptions, pump
+from sidecar.render.output import BOLD, RED, RESET, Output
+from sidecar.render.timefmt import duration, relative
 
 ELLIPSIS = "…"
 

@@ -1,0 +1,263 @@
+"""`traceloop show DUMP...`: what a container did just before it crashed.
+
+Output forms (-o): `table` (traceloop's columns, fit to the terminal),
+`strace` (strace -f lines), `json` (one object per call, docs/json-output.md).
+--info prints the dump's header (triggers, container, pod, host, recorder,
+counts); --summary counts calls, errors and time per syscall like strace -c.
+
+Filters combine (all must match): --syscall-filters, --pid, --tid, --comm,
+--failed; then --since keeps the calls from DURATION before the first trigger
+on (or before the last call when no trigger has a time), and --last N the last
+N of those. Dumps are read as a stream: memory stays flat whatever their size
+(--last and a --since without a trigger hold only their window).
+
+Exit status: 0; 1 when a dump is truncated (what it holds is shown first);
+2 when a file is not a readable dump or an option is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Iterable
+from typing import IO, Any
+
+from sidecar.cli.argtypes import count, positive
+from sidecar.cli.sources import open_dump
+from sidecar.dump.reader import DumpReader
+from sidecar.dump.records import TS
+from sidecar.model.errors import TraceloopError
+from sidecar.render.forms import Calls, Record, RenderOptions
+from sidecar.render.info import ReadStats, info_json, info_text
+from sidecar.render.jsonl import JsonForm
+from sidecar.render.output import Output
+from sidecar.render.select import Selection, predicate, syscall_numbers, window
+from sidecar.render.strace import StraceForm
+from sidecar.render.strings import DEFAULT_LIMIT
+from sidecar.render.summary import SummaryForm
+from sidecar.render.table import TableForm
+from sidecar.render.timefmt import parse_duration
+from sidecar.render.trigger_lines import TriggerLine, first_trigger_ts, trigger_lines
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _ints(value: str) -> list[int]:
+    try:
+        return [int(v) for v in _csv(value)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of numbers: {value!r}"
+        ) from None
+
+
+def _duration(value: str) -> int:
+    ns = parse_duration(value)
+    if ns is None:
+        raise argparse.ArgumentTypeError(f"not a duration (like 500ms, 2s, 1m): {value!r}")
+    return ns
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "show",
+        help="print a dump: table, strace lines, JSON, header info or a summary",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("dumps", nargs="+", metavar="DUMP", help="dump file, '-' for stdin, s3://...")
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=["table", "strace", "json"],
+        default="table",
+        help="output form (default %(default)s); with --info or --summary, json or text",
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--info", action="store_true", help="print the dump's header")
+    mode.add_argument("--summary", action="store_true", help="per-syscall counts, like strace -c")
+    f = p.add_argument_group("filters")
+    f.add_argument(
+        "--syscall-filters",
+        type=_csv,
+        default=[],
+        metavar="NAMES",
+        help="only these syscalls (comma-separated, e.g. openat,connect)",
+    )
+    f.add_argument("--pid", type=_ints, default=[], metavar="PIDS", help="only these processes")
+    f.add_argument("--tid", type=_ints, default=[], metavar="TIDS", help="only these threads")
+    f.add_argument("--comm", type=_csv, default=[], metavar="NAMES", help="only these task names")
+    f.add_argument("--failed", action="store_true", help="only calls that returned an error")
+    f.add_argument("--last", type=positive, metavar="N", help="only the last N calls")
+    f.add_argument(
+        "--since",
+        type=_duration,
+        metavar="DURATION",
+        help="only calls from DURATION (500ms, 2s...) before the trigger on",
+    )
+    d = p.add_argument_group("display")
+    d.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="highlight failed calls (auto: on a terminal, unless NO_COLOR is set)",
+    )
+    d.add_argument("--wide", action="store_true", help="table: never cut a column")
+    d.add_argument(
+        "-s",
+        "--string-limit",
+        type=count,
+        metavar="N",
+        help=f"bytes shown of each buffer (default {DEFAULT_LIMIT}, like strace -s; "
+        "paths are always whole; JSON: all captured bytes unless given)",
+    )
+    p.set_defaults(func=run)
+
+
+def _use_color(choice: str, stream: Any) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _binary(stream: Any) -> IO[bytes]:
+    buf = getattr(stream, "buffer", None)
+    if buf is not None:
+        stream.flush()
+        return buf  # type: ignore[no-any-return]
+    return _TextAdapter(stream)  # type: ignore[return-value]
+
+
+class _TextAdapter:
+    """For a text-only stdout (e.g. a test's StringIO)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, data: bytes) -> int:
+        self.stream.write(data.decode("utf-8"))
+        return len(data)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    sel = Selection(
+        syscalls=tuple(args.syscall_filters),
+        pids=frozenset(args.pid),
+        tids=frozenset(args.tid),
+        comms=frozenset(args.comm),
+        failed=args.failed,
+        last=args.last,
+        since_ns=args.since,
+    )
+    out = Output(_binary(sys.stdout))
+    multi = len(args.dumps) > 1
+    worst = 0
+    for i, arg in enumerate(args.dumps):
+        try:
+            with open_dump(arg) as reader:
+                if multi and args.output != "json":
+                    out.lines(([""] if i else []) + [f"==> {reader.name} <=="])
+                _show(reader, args, sel, out, multi)
+        except TraceloopError as e:
+            out.flush()
+            if not multi:
+                raise
+            print(f"traceloop: error: {e}", file=sys.stderr, flush=True)
+            worst = max(worst, e.exit_code)
+    out.flush()
+    return worst
+
+
+def _show(
+    reader: DumpReader, args: argparse.Namespace, sel: Selection, out: Output, multi: bool
+) -> None:
+    header = reader.header
+    if args.info:
+        _info(reader, args.output == "json", out)
+        return
+    calls = Calls(header)
+    nrs = syscall_numbers(sel.syscalls, calls, reader.name) if sel.syscalls else None
+    trigger_ts = first_trigger_ts(header)
+    # --since counts back from the first trigger; without one, from the last
+    # call, which is known only at the end: then it is a window like --last.
+    since_cut = trigger_ts - sel.since_ns if sel.since_ns is not None and trigger_ts else None
+    tail_since = sel.since_ns if sel.since_ns is not None and not trigger_ts else None
+    keep = predicate(sel, nrs, since_cut)
+    records: Iterable[Record] = reader if keep is None else filter(keep, reader)
+
+    text_limit = DEFAULT_LIMIT if args.string_limit is None else args.string_limit
+    json_out = args.output == "json"
+    opts = RenderOptions(
+        limit=args.string_limit if json_out else text_limit,
+        color=not json_out and _use_color(args.color, sys.stdout),
+        width=None if args.wide else shutil.get_terminal_size().columns,
+        file=reader.name if multi else None,
+    )
+    form: SummaryForm | JsonForm | StraceForm | TableForm
+    if args.summary:
+        form = SummaryForm(calls, json_out, opts.file)
+    elif json_out:
+        form = JsonForm(calls, opts)
+    elif args.output == "strace":
+        form = StraceForm(calls, opts, _triggers(header, sel))
+    else:
+        form = TableForm(header, calls, opts)
+
+    if sel.last is None and tail_since is None:
+        form.run(records, out)
+        return
+    shown, err = window(records, sel.last, tail_since)
+    if isinstance(form, StraceForm):
+        start = shown[0][TS] if shown else None
+        form.pending = [t for t in form.pending if start is not None and t.ts >= start]
+    form.run(shown, out)
+    if err is not None:
+        raise err
+
+
+def _triggers(header: dict[str, Any], sel: Selection) -> list[TriggerLine]:
+    lines = trigger_lines(header)
+    if sel.pids:
+        lines = [t for t in lines if t.pid in sel.pids]
+    if sel.tids or sel.comms:
+        # A trigger names its thread and task too: keep the ones the filters keep.
+        trig = [t for t in header.get("triggers", []) if isinstance(t, dict)]
+        ok = {
+            (t.get("ts_ns"), t.get("pid"))
+            for t in trig
+            if (not sel.tids or t.get("tid") in sel.tids)
+            and (not sel.comms or t.get("comm") in sel.comms)
+        }
+        lines = [t for t in lines if (t.ts, t.pid) in ok]
+    return lines
+
+
+def _info(reader: DumpReader, as_json: bool, out: Output) -> None:
+    stats = ReadStats()
+    err: TraceloopError | None = None
+    try:
+        for rec in reader:
+            ts = rec[TS]
+            if stats.first_ts is None:
+                stats.first_ts = ts
+            stats.last_ts = ts
+        stats.complete = True
+    except TraceloopError as e:
+        err = e
+    stats.records = reader.count
+    if as_json:
+        out.lines([info_json(reader.name, reader.header, stats)])
+    else:
+        out.lines(info_text(reader.name, reader.header, stats))
+    if err is not None:
+        raise err

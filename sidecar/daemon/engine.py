@@ -1,0 +1,474 @@
+"""`traceloop daemon`: record every container under a cgroup root; dump on crash.
+
+Shaped like a bcc tool: options -> kernel settings -> load -> attach -> poll.
+The kernel side hands slabs to new cgroups by itself and reports them, and
+reports triggers, through its ring buffer; this loop names the containers,
+turns triggers into incidents, and has incidents dumped by a small worker
+pool, so a slow sink never stalls the polling. All registry state is touched
+only by the main loop; other threads (control socket, Kubernetes watch, dump
+workers) hand work to it through `self.calls`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sidecar.daemon import metrics
+from sidecar.daemon.enrichment import Enrichment, Nothing
+from sidecar.daemon.settings import DaemonSettings
+from sidecar.dump.naming import DumpName
+from sidecar.host import cgroups
+from sidecar.host.watch import CgroupWatch
+from sidecar.kernel.loader import Kernel
+from sidecar.kernel.recorder import Recorder
+from sidecar.model.clock import boot_offset_ns, time_boot_ns
+from sidecar.model.containers import ContainerRef, identify
+from sidecar.model.errors import TraceloopError, UsageError
+from sidecar.model.incidents import Incident, Incidents, Outcome
+from sidecar.model.kernel_events import Event, EventType, Reason
+from sidecar.model.trigger import Trigger
+from sidecar.sinks.base import Sink
+from triggers.kernel import (
+    MAIN_END_NS,
+    Exit,
+    container_end,
+    trigger_from_event,
+)
+from triggers.manual import check_request, manual_trigger, named
+
+log = logging.getLogger("traceloop.daemon")
+
+
+@dataclass
+class Tracked:
+    """A recorded cgroup: one container incarnation and its slab."""
+
+    cgroup_id: int
+    slab: int
+    gen: int
+    ref: ContainerRef
+    cgroup: cgroups.Cgroup
+    epoch: int = 0  # bumped when the window resumes after a dump of a live container
+    alive: bool = True
+    died_at: float | None = None
+    exit_code: int | None = None
+    pod: dict[str, Any] | None = None
+    # Triggers limited to the main process, waiting for the container to end.
+    candidates: list[Trigger] = field(default_factory=list)
+    last_exit: Event | None = None
+    ends: list[Exit] = field(default_factory=list)  # recent process ends
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.cgroup_id, self.gen, self.epoch)
+
+    def container_header(self) -> dict[str, Any]:
+        return {**self.ref.to_wire(), "cgroup_id": self.cgroup_id, "exit_code": self.exit_code}
+
+
+@dataclass
+class Daemon:
+    kernel: Kernel
+    root: cgroups.Cgroup
+    sinks: list[Sink]
+    settings: DaemonSettings
+    incidents: Incidents
+    enrichment: Enrichment = field(default_factory=Nothing)
+    tracked: dict[int, Tracked] = field(default_factory=dict)
+    calls: queue.Queue[Callable[[], None]] = field(default_factory=queue.Queue)
+    health: metrics.Health = field(default_factory=metrics.Health)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    exits: list[tuple[float, Event]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.offset = boot_offset_ns()
+        self.recorder = Recorder(self.kernel)
+        self.pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="dump")
+        self.inflight: set[concurrent.futures.Future[None]] = set()
+        self.watch = CgroupWatch(self.root)
+        self.table_full_seen = 0
+
+    # -- start-up --------------------------------------------------------
+    def ignore_host_cgroups(self) -> int:
+        """Cgroups that exist now and are not containers never get a slab."""
+        n = 0
+        own = cgroups.current()
+        for cg in [self.root, *cgroups.walk(self.root)]:
+            try:
+                if cg.path == own.path or identify(cg.name) is None:
+                    self.kernel.ignore(cg.id)
+                    n += 1
+            except OSError:
+                continue
+        return n
+
+    # -- the loop ----------------------------------------------------------
+    def run(self) -> None:
+        last_maint = 0.0
+        while not self.stopping.is_set():
+            self.kernel.poll(100)
+            self._drain_calls()
+            now = time.monotonic()
+            self._check_exits(now)
+            for inc in self.incidents.due(now):
+                self._start_dump(inc)
+            if now - last_maint > 2.0:
+                self._maintain(now)
+                last_maint = now
+            self.health.tick()
+
+    def call(self, fn: Callable[[], Any], timeout: float = 30.0) -> Any:
+        """Run `fn` on the main loop and return its result (for other threads)."""
+        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def wrapped() -> None:
+            try:
+                fut.set_result(fn())
+            except BaseException as e:  # handed to the caller's thread
+                fut.set_exception(e)
+
+        self.calls.put(wrapped)
+        return fut.result(timeout)
+
+    def _drain_calls(self) -> None:
+        while True:
+            try:
+                fn = self.calls.get_nowait()
+            except queue.Empty:
+                return
+            fn()
+
+    # -- kernel events -----------------------------------------------------
+    def on_event(self, ev: Event) -> None:
+        if ev.type == EventType.NEW_SLAB:
+            self._new_slab(ev)
+        elif ev.type == EventType.TRIGGER:
+            t = self._tracked_for(ev)
+            if t is None:
+                return
+            trig = trigger_from_event(ev, self.offset)
+            if ev.reason & self.kernel.cfg.main_only:
+                # Counts only if the container ends with it: decided when the
+                # cgroup empties (see _check_exits).
+                t.candidates.append(trig)
+                self.exits.append((time.monotonic(), ev))
+                return
+            metrics.TRIGGERS.labels(trig.reason).inc()
+            self._add(t, trig)
+        elif ev.type == EventType.GROUP_EXIT:
+            t = self._tracked_for(ev)
+            if t is not None:
+                # The exiting task is still in its cgroup at this tracepoint:
+                # check for emptiness shortly after.
+                t.last_exit = ev
+                t.ends.append(Exit.from_event(ev))
+                self.exits.append((time.monotonic(), ev))
+
+    def _tracked_for(self, ev: Event) -> Tracked | None:
+        """The container an event is about. Another CPU of a brand-new cgroup
+        can report before the CPU that adopted the slab: adopt it here then."""
+        t = self.tracked.get(ev.cgroup)
+        if t is None and int(self.kernel.meta[ev.slab]["cgroup"]) == ev.cgroup:
+            self._new_slab(ev)
+            t = self.tracked.get(ev.cgroup)
+        return t if t is not None and t.gen == ev.gen else None
+
+    def _new_slab(self, ev: Event) -> None:
+        if ev.cgroup in self.tracked:
+            return
+        cg = self.watch.lookup(ev.cgroup) or cgroups.find_by_id(self.root, ev.cgroup)
+        if cg is None:
+            # Created and removed faster than we could look (a container that
+            # crashed at once): keep recording it under its id rather than
+            # lose a crash. Host cgroups are long-lived and found above.
+            ref = ContainerRef(f"cgroup-{ev.cgroup}", str(ev.cgroup), "", None, "")
+            cg = cgroups.Cgroup(self.root.path / f".gone-{ev.cgroup}", self.root.mount)
+        else:
+            found = identify(cg.name)
+            if found is None:
+                self.kernel.ignore(ev.cgroup)
+                log.debug("not a container", extra={"fields": {"cgroup": cg.name}})
+                return
+            ref = found
+        t = Tracked(ev.cgroup, ev.slab, ev.gen, ref, cg)
+        t.pod = self.enrichment.pod_of(ref)
+        self.tracked[ev.cgroup] = t
+        # Slabs are handed out by the kernel itself: keep its free list stocked.
+        self._reclaim(time.monotonic())
+        metrics.CONTAINERS.set(len(self.tracked))
+        log.info(
+            "recording container",
+            extra={"fields": {"container": ref.name, "cgroup": cg.name, "slab": ev.slab}},
+        )
+
+    def _check_exits(self, now: float) -> None:
+        if not self.exits:
+            return
+        pending, self.exits = self.exits, []
+        empty: dict[int, Tracked] = {}
+        for seen, ev in pending:
+            t = self.tracked.get(ev.cgroup)
+            if t is None or not t.alive or t.cgroup_id in empty:
+                continue
+            if not t.cgroup.populated():
+                empty[t.cgroup_id] = t
+            elif now - seen < 2.0:
+                self.exits.append((seen, ev))
+        if not empty:
+            return
+        # Every exit of an emptied cgroup was reported before it emptied:
+        # drain the ring buffer so the decision sees all of them.
+        self.kernel.poll(0)
+        for t in empty.values():
+            if t.alive:
+                self._ended(t)
+
+    def _ended(self, t: Tracked) -> None:
+        """The container's cgroup emptied or vanished: the one place where it
+        is declared dead, so its triggers are decided whoever noticed first."""
+        if t.last_exit is not None:
+            self._container_died(t, t.last_exit)
+        else:  # no exit seen (it was already running when we started)
+            t.alive, t.died_at = False, time.monotonic()
+            self.kernel.freeze(t.slab)
+
+    def _container_died(self, t: Tracked, ev: Event) -> None:
+        t.alive = False
+        t.died_at = time.monotonic()
+        self.kernel.freeze(t.slab)
+        found, code = container_end(
+            ev,
+            t.candidates,
+            t.ends,
+            self.offset,
+            container_exit=bool(int(self.kernel.cfg.triggers) & Reason.CONTAINER_EXIT),
+            dump_on_exit=self.settings.dump_on_exit,
+        )
+        t.exit_code = code
+        t.candidates = []
+        log.info("container exited", extra={"fields": {"container": t.ref.name, "code": code}})
+        for trig in found:
+            metrics.TRIGGERS.labels(trig.reason).inc()
+            self._add(t, trig)
+
+    # -- incidents ---------------------------------------------------------
+    def _add(self, t: Tracked, trig: Trigger, force: bool = False) -> Outcome:
+        limited_before = self.incidents.limited
+        outcome, inc = self.incidents.add(t.key, t.ref.name, trig, time.monotonic(), force=force)
+        if outcome is Outcome.NEW and inc is not None and self.settings.grace:
+            inc.due = max(inc.due, time.monotonic() + self.settings.grace)
+        if outcome is Outcome.LIMITED and self.incidents.limited > limited_before:
+            metrics.RATE_LIMITED.inc()
+            log.warning(
+                "incident rate-limited (crash loop)",
+                extra={"fields": {"container": t.ref.name, "reason": trig.reason}},
+            )
+            if t.alive:
+                self.kernel.thaw(t.slab)
+        elif outcome is Outcome.LATE and inc is not None:
+            log.info(
+                "late trigger for an incident already dumped",
+                extra={
+                    "fields": {"container": t.ref.name, "reason": trig.reason, "dump": inc.location}
+                },
+            )
+            self.enrichment.late(inc, trig, t.pod or self.enrichment.pod_of(t.ref))
+        return outcome
+
+    def trigger(
+        self, match: Callable[[Tracked], bool], trig: Trigger, force: bool = False
+    ) -> list[Incident]:
+        """Add `trig` to every tracked container `match` accepts (main loop only)."""
+        out = []
+        for t in list(self.tracked.values()):
+            if match(t):
+                self._add(t, trig, force)
+                inc = self.incidents.pending.get(t.key) or self.incidents.done.get(t.key)
+                if inc:
+                    out.append(inc)
+        return out
+
+    def _start_dump(self, inc: Incident) -> None:
+        t = self.tracked.get(inc.key[0])
+        if t is None:
+            inc.finished.set()
+            return
+        if not self.enrichment.wants(t.ref):
+            log.info("not dumped: not selected", extra={"fields": {"container": t.ref.name}})
+            inc.finished.set()
+            return
+        fut = self.pool.submit(self._dump, inc, t)
+        self.inflight.add(fut)
+        fut.add_done_callback(self._dump_done)
+
+    def _dump_done(self, fut: concurrent.futures.Future[None]) -> None:
+        self.inflight.discard(fut)
+        e = fut.exception()
+        if e is not None:  # a bug, not a sink error: say so, never lose it silently
+            metrics.DUMPS.labels("failed").inc()
+            log.error("dump crashed", exc_info=e)
+
+    def _dump(self, inc: Incident, t: Tracked) -> None:
+        try:
+            self._write(inc, t)
+        finally:
+            inc.finished.set()
+
+    def _write(self, inc: Incident, t: Tracked) -> None:
+        started = time.monotonic()
+        self.kernel.freeze(t.slab)
+        first = inc.triggers[0]
+        pod = t.pod or {}
+        name = DumpName(
+            time=first.time,
+            reason=first.reason,
+            id=f"{self.settings.node_name}-{t.cgroup_id}-{t.gen}-{t.epoch}",
+            container=pod.get("container") or t.ref.name,
+            namespace=pod.get("namespace", ""),
+            pod=pod.get("name", ""),
+            cluster=self.settings.cluster,
+            node=self.settings.node_name,
+        )
+        window = int(self.settings.window * 1e9) if self.settings.window else None
+        locations = []
+        buffers = self.enrichment.buffers_allowed(t.ref)
+        write = self.recorder.writer(
+            t.slab, list(inc.triggers), t.container_header(), t.pod, window, buffers
+        )
+        for sink in self.sinks:
+            try:
+                locations.append(sink.store(name, write))
+                metrics.DUMPS.labels("written").inc()
+            except TraceloopError as e:
+                metrics.DUMPS.labels("failed").inc()
+                log.error(
+                    "dump failed", extra={"fields": {"container": t.ref.name, "error": str(e)}}
+                )
+        metrics.DUMP_SECONDS.observe(time.monotonic() - started)
+        inc.location = locations[0] if locations else None
+        if locations:
+            log.info(
+                "dump written",
+                extra={
+                    "fields": {
+                        "container": t.ref.name,
+                        "reason": ",".join(sorted({x.reason for x in inc.triggers})),
+                        "dump": " ".join(locations),
+                    }
+                },
+            )
+            self.enrichment.dumped(inc, t.pod or self.enrichment.pod_of(t.ref))
+        self.calls.put(lambda: self._after_dump(t))
+
+    def _after_dump(self, t: Tracked) -> None:
+        if t.alive and t.cgroup.populated():
+            # The container lives on (a child crashed, or a manual dump):
+            # resume recording; a later crash is a new incident.
+            t.epoch += 1
+            self.kernel.thaw(t.slab)
+
+    # -- upkeep --------------------------------------------------------------
+    def _maintain(self, now: float) -> None:
+        boot_now = time_boot_ns()
+        for t in list(self.tracked.values()):
+            t.candidates = [c for c in t.candidates if boot_now - c.ts_ns <= 2 * MAIN_END_NS]
+            t.ends = [e for e in t.ends if boot_now - e.ts_ns <= 2 * MAIN_END_NS]
+            if t.alive and not t.cgroup.path.exists():
+                # Removed between two exit checks: its exits are in, or still
+                # in the ring buffer.
+                self.kernel.poll(0)
+                self._ended(t)
+        self._reclaim(now)
+        gone = self.kernel.drop_forgotten(lambda cg: cgroups.find_by_id(self.root, cg) is not None)
+        for cg_id in gone:
+            self.watch.forget(cg_id)
+        self.refresh_metrics()
+        full = self.kernel.stats()["table_full"]
+        if full > self.table_full_seen:
+            log.warning(
+                "slab table full: new containers' syscalls were not recorded "
+                "(raise --max-containers)",
+                extra={"fields": {"syscalls_lost": full - self.table_full_seen}},
+            )
+            self.table_full_seen = full
+
+    def _reclaim(self, now: float) -> None:
+        """Return slabs of dead containers to the kernel: the expired ones, and the
+        oldest already-dumped ones whenever fewer than a few slabs are free."""
+        n = self.kernel.settings.containers
+        reserve = max(2, n // 4)
+        busy = {k[0] for k in self.incidents.pending}
+        dead = sorted(
+            (t for t in self.tracked.values() if not t.alive and t.cgroup_id not in busy),
+            key=lambda t: (t.key not in self.incidents.done, t.died_at or 0),
+        )
+        free = n - len(self.tracked)
+        for t in dead:
+            expired = now - (t.died_at or now) > self.settings.keep_dead
+            if not expired and free >= reserve:
+                continue
+            self.kernel.release(t.cgroup_id, t.slab)
+            self.watch.forget(t.cgroup_id)
+            del self.tracked[t.cgroup_id]
+            self.incidents.forget(t.cgroup_id)
+            free += 1
+        metrics.SLABS_FREE.set(free)
+        metrics.CONTAINERS.set(len(self.tracked))
+
+    def refresh_metrics(self) -> None:
+        meta = self.kernel.meta
+        total = over = 0
+        size = self.kernel.settings.slots
+        for t in self.tracked.values():
+            seen = int(meta[t.slab]["head"]) - int(meta[t.slab]["base"])
+            total += seen
+            over += max(seen - size, 0)
+        metrics.SYSCALLS.set(total)
+        metrics.OVERWRITTEN.set(over)
+        for name, v in self.kernel.stats().items():
+            metrics.KERNEL.labels(name).set(v)
+
+    # -- manual ---------------------------------------------------------------
+    def control(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Handle a control-socket request (called from the control thread)."""
+        if req.get("cmd") != "dump":
+            raise UsageError(f"unknown command {req.get('cmd')!r}")
+        everything = bool(req.get("all"))
+        want = "" if everything else check_request(str(req.get("container") or ""))
+
+        def match(t: Tracked) -> bool:
+            if everything:
+                return t.alive
+            return named(want, t.ref, t.cgroup_id, (t.pod or {}).get("container"))
+
+        incs = self.call(lambda: self.trigger(match, self.manual_trigger(), force=True))
+        if not incs:
+            raise TraceloopError(
+                f"no recorded container matches {want!r}" if want else "no containers"
+            )
+        deadline = time.monotonic() + 25
+        for inc in incs:
+            inc.finished.wait(max(deadline - time.monotonic(), 0))
+        return {"ok": True, "dumps": [i.location for i in incs if i.location]}
+
+    def manual_trigger(self) -> Trigger:
+        return manual_trigger(time_boot_ns(), self.offset)
+
+    def dump_all(self) -> None:
+        self.trigger(lambda t: t.alive, self.manual_trigger(), force=True)
+
+    def shutdown(self) -> None:
+        """Finish the dumps in flight, then stop."""
+        for inc in list(self.incidents.pending.values()):
+            inc.due = 0
+        for inc in self.incidents.due(float("inf")):
+            self._start_dump(inc)
+        self.pool.shutdown(wait=True)
+        self._drain_calls()

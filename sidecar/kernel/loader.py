@@ -1,0 +1,281 @@
+"""The kernel side: compiling and loading bpf/recorder.bpf.c (beside this module) with bcc.
+
+This is the only module that imports bcc. It turns bcc's bare exceptions into
+`KernelError`s that say what to do, and exposes the maps as NumPy views of
+their mmap-ed memory, so reading a slab costs no syscall per event.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sidecar.dump.captures import ARGV_N, MAX_CAPTURES, NO_LEN, captures_for
+from sidecar.dump.syscalls import SyscallTable
+from sidecar.kernel.layout import META_DTYPE, Settings, slot_dtype
+from sidecar.model.clock import time_boot_ns
+from sidecar.model.errors import KernelError, MissingHeadersError, PermissionDeniedError
+from sidecar.model.kernel_events import EVENT_SIZE, STAT_NAMES, Event
+
+IGNORED = 0xFFFFFFFF
+CG_FIXED = 1 << 63  # recorder.bpf.c: a cgcache entry "never recorded"
+MAX_NR = 1024
+BPF_FILE = "recorder.bpf.c"
+
+
+def bpf_source() -> Path:
+    """The kernel side's C source: package data, so an installed wheel has it too.
+
+    $TRACELOOP_BPF_DIR points elsewhere (the benchmarks compare older sources).
+    """
+    here = os.environ.get("TRACELOOP_BPF_DIR")
+    src = (
+        Path(here) / BPF_FILE
+        if here
+        else Path(str(resources.files(__package__) / "bpf" / BPF_FILE))
+    )
+    if not src.is_file():
+        raise KernelError(f"{src} not found (a broken install, or a wrong TRACELOOP_BPF_DIR)")
+    return src
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    settings: Settings
+    root_id: int | None  # only cgroups below this one are recorded
+    root_level: int = 0
+    adopt_root: bool = False  # record the root cgroup itself (traceloop record)
+    triggers: int = 0  # Reason bits detected in the kernel
+    main_only: int = 0  # Reason bits that count only for the main process
+    freeze_on_trigger: bool = True
+    # Buckets of the per-thread fast path (raw tracepoints; a power of two).
+    # Threads whose bucket is taken pair through task storage, a little
+    # slower; tests use 1 to make every thread but one take that path.
+    thread_buckets: int = 16384
+
+
+def _arch_define() -> str:
+    m = platform.machine()
+    return {"x86_64": "x86", "aarch64": "arm64"}.get(m, m)
+
+
+def cflags(cfg: KernelConfig, table: SyscallTable) -> list[str]:
+    s = cfg.settings
+    flags = [
+        f"-DNSLABS={s.containers}",
+        f"-DNSLOTS={s.slots}",
+        f"-DCAP={s.cap}",
+        f"-DARGV_N={ARGV_N}",
+        f"-DPATH_CAP={s.path_cap}",
+        f"-DBUF_CAP={s.buf_cap}",
+        f"-DSA_CAP={s.sa_cap}",
+        f"-DMAX_NR={MAX_NR}",
+        f"-DROOT_LEVEL={cfg.root_level}",
+        f"-DTRIG_ENABLED={cfg.triggers}",
+        f"-DTRIG_MAIN_ONLY={cfg.main_only}",
+        f"-DFREEZE_ON_TRIGGER={int(cfg.freeze_on_trigger)}",
+        f"-D__TARGET_ARCH_{_arch_define()}",
+    ]
+    for name, macro in (
+        ("exit", "NR_EXIT"),
+        ("exit_group", "NR_EXIT_GROUP"),
+        ("execve", "NR_EXECVE"),
+        ("execveat", "NR_EXECVEAT"),
+        ("prctl", "NR_PRCTL"),
+    ):
+        if name in table.by_name:
+            flags.append(f"-D{macro}={table.by_name[name].nr}")
+    if cfg.root_id is not None:
+        flags.append(f"-DROOT_ID={cfg.root_id}ull")
+    if cfg.adopt_root:
+        flags.append("-DADOPT_ROOT")
+    if s.raw_tracepoints:
+        flags.append("-DUSE_RAW_TP")
+        flags.append(f"-DXTHREADS={cfg.thread_buckets}")
+    return flags
+
+
+def _explain(e: Exception) -> KernelError:
+    msg = str(e)
+    if "kernel headers" in msg or "file not found" in msg or "/lib/modules" in msg:
+        return MissingHeadersError(
+            "cannot compile the BPF program: kernel headers for "
+            f"{os.uname().release} not found; install linux-headers "
+            "(deploy/host-setup.sh links Debian's headers to /lib/modules/$(uname -r)/build)"
+        )
+    if "Operation not permitted" in msg or "Permission denied" in msg:
+        return PermissionDeniedError(
+            "no permission to load BPF programs: run as root or with "
+            "CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN"
+        )
+    first = msg.strip().splitlines()[0] if msg.strip() else type(e).__name__
+    return KernelError(f"loading the BPF program failed: {first}")
+
+
+class Kernel:
+    """The loaded recorder: maps, mmap-ed slabs, the event ring buffer."""
+
+    def __init__(self, cfg: KernelConfig, table: SyscallTable) -> None:
+        if os.geteuid() != 0:
+            raise PermissionDeniedError(
+                "recording needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)"
+            )
+        build = Path(f"/lib/modules/{os.uname().release}/build")
+        if not build.exists() and not Path("/sys/kernel/kheaders.tar.xz").exists():
+            raise _explain(Exception(f"kernel headers: {build} missing"))
+        self.cfg = cfg
+        self.table = table
+        self.settings = cfg.settings
+        try:
+            from bcc import BPF
+        except ImportError:
+            raise KernelError(
+                "the bcc Python module is missing: install Debian's python3-bpfcc and run "
+                "traceloop from a venv that sees it (deploy/host-setup.sh)"
+            ) from None
+        try:
+            self.bpf = BPF(src_file=str(bpf_source()).encode(), cflags=cflags(cfg, table))
+        except Exception as e:  # bcc raises bare Exception for everything
+            raise _explain(e) from None
+        self._check_layout()
+        self.kinds = self._fill_scinfo()
+        self._slots_mm, self.slots = self._mmap("slots", slot_dtype(self.settings.cap))
+        self._meta_mm, self.meta = self._mmap("slabs", META_DTYPE)
+        self.slots = self.slots.reshape(self.settings.containers, self.settings.slots)
+        for i in range(self.settings.containers):
+            self.bpf[b"freeq"].push(ctypes.c_uint32(i))
+        self._ring_open = False
+
+    # -- set-up ---------------------------------------------------------
+    def _check_layout(self) -> None:
+        leaf = self.bpf[b"slots"].Leaf
+        want = slot_dtype(self.settings.cap)
+        if ctypes.sizeof(leaf) != want.itemsize:
+            raise KernelError(
+                f"slot layout mismatch: C {ctypes.sizeof(leaf)} bytes, Python {want.itemsize}"
+            )
+        fields: Any = want.fields or {}
+        for name in ("seq_begin", "ret", "comm", "cap_len", "seq_end", "cap"):
+            if getattr(leaf, name).offset != fields[name][1]:
+                raise KernelError(f"slot layout mismatch at field {name}")
+        if ctypes.sizeof(self.bpf[b"slabs"].Leaf) != META_DTYPE.itemsize:
+            raise KernelError("slab meta layout mismatch")
+
+    def _fill_scinfo(self) -> dict[int, list[list[int]]]:
+        """Which syscalls to record and what to capture: nr -> captures."""
+        s = self.settings
+        wanted = (
+            {c.nr for c in self.table.resolve(s.syscall_filters)} if s.syscall_filters else None
+        )
+        m = self.bpf[b"scinfo"]
+        kinds: dict[int, list[list[int]]] = {}
+        for nr in range(MAX_NR):
+            on = wanted is None or nr in wanted
+            if not on:
+                continue  # the map starts zeroed: not recorded
+            leaf = m.Leaf()
+            leaf.on = 1
+            caps = captures_for(self.table.name(nr), s.buffers)[:MAX_CAPTURES]
+            for i, c in enumerate(caps):
+                leaf.arg[i] = c.arg
+                leaf.kind[i] = int(c.kind)
+                leaf.len_arg[i] = c.len_arg
+            for i in range(len(caps), MAX_CAPTURES):
+                leaf.len_arg[i] = NO_LEN
+            m[ctypes.c_int(nr)] = leaf
+            if caps:
+                kinds[nr] = [[c.arg, int(c.kind), c.len_arg] for c in caps]
+        return kinds
+
+    def _mmap(self, name: str, dtype: np.dtype[Any]) -> tuple[mmap.mmap, Any]:
+        table = self.bpf[name.encode()]
+        size = table.max_entries * ctypes.sizeof(table.Leaf)
+        length = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE
+        mm = mmap.mmap(table.map_fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        arr = np.frombuffer(mm, dtype=dtype, count=table.max_entries)
+        return mm, arr
+
+    # -- slabs -------------------------------------------------------------
+    def cgroups(self) -> dict[int, int]:
+        """cgroup id -> slab of every recorded cgroup."""
+        return {k.value: v.value for k, v in self.bpf[b"cgslab"].items() if v.value != IGNORED}
+
+    def ignore(self, cgroup_id: int) -> None:
+        """Never record this cgroup; its slab, if any, goes back to the free list."""
+        m = self.bpf[b"cgslab"]
+        key = ctypes.c_uint64(cgroup_id)
+        old = m.get(key)
+        m[key] = ctypes.c_uint32(IGNORED)
+        if old is not None and old.value != IGNORED:
+            self._free(old.value)
+        # Also tell the kernel's cgroup cache, which then answers "not
+        # recorded" without the cgslab lookup (a host process's every call on
+        # a node running the daemon). Being ignored is forever, as being
+        # outside the root is, since cgroup ids are not reused; the entry is a
+        # hint the kernel may overwrite for another cgroup at any time.
+        cache = self.bpf[b"cgcache"]
+        leaf = cache.Leaf()
+        leaf.cg = cgroup_id | CG_FIXED
+        cache[ctypes.c_int(cgroup_id & (cache.max_entries - 1))] = leaf
+
+    def release(self, cgroup_id: int, slab: int) -> None:
+        """Forget a dead cgroup and return its slab to the free list."""
+        m = self.bpf[b"cgslab"]
+        key = ctypes.c_uint64(cgroup_id)
+        cur = m.get(key)
+        if cur is not None and cur.value == slab:
+            del m[key]
+        self._free(slab)
+
+    def _free(self, slab: int) -> None:
+        meta = self.meta[slab]
+        meta["cgroup"] = 0
+        meta["frozen_at"] = 0
+        self.bpf[b"freeq"].push(ctypes.c_uint32(slab))
+
+    def freeze(self, slab: int) -> None:
+        if not self.meta[slab]["frozen_at"]:
+            self.meta[slab]["frozen_at"] = time_boot_ns()
+
+    def thaw(self, slab: int) -> None:
+        self.meta[slab]["frozen_at"] = 0
+
+    def drop_forgotten(self, alive: Callable[[int], bool]) -> list[int]:
+        """Remove ignore entries of cgroups that no longer exist; returns their ids."""
+        m = self.bpf[b"cgslab"]
+        gone = [k.value for k, v in m.items() if v.value == IGNORED and not alive(k.value)]
+        for cg in gone:
+            del m[ctypes.c_uint64(cg)]
+        return gone
+
+    # -- events and counters ------------------------------------------------
+    def on_event(self, callback: Callable[[Event], None]) -> None:
+        def _cb(_ctx: Any, data: Any, size: int) -> int:
+            callback(Event.parse(ctypes.string_at(data, min(size, EVENT_SIZE))))
+            return 0
+
+        self.bpf[b"events"].open_ring_buffer(_cb)
+        self._ring_open = True
+
+    def poll(self, timeout_ms: int) -> None:
+        if self._ring_open:
+            self.bpf.ring_buffer_poll(timeout_ms)
+
+    def stats(self) -> dict[str, int]:
+        out = {}
+        t = self.bpf[b"stats"]
+        for i, name in enumerate(STAT_NAMES):
+            out[name] = int(sum(v for v in t[ctypes.c_int(i)]))
+        return out
+
+    def close(self) -> None:
+        self.bpf.cleanup()

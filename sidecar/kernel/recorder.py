@@ -1,0 +1,109 @@
+"""From a loaded kernel side to dump files: snapshot a slab, write its dump.
+
+This is the dump path. It reads the slab once through mmap (a copy of one
+slab), decodes it column-wise, and hands back what streams it as msgpack into a
+sink's atomic file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from sidecar.dump.captures import SECRET_KINDS
+from sidecar.dump.header import build_header
+from sidecar.dump.records import CAPS, TS
+from sidecar.dump.writer import write_dump
+from sidecar.kernel.loader import Kernel
+from sidecar.kernel.slab import SlabRead, read_consistent, to_records
+from sidecar.model.trigger import Trigger
+
+
+@dataclass
+class Snapshot:
+    read: SlabRead
+    after_freeze: int
+    records: list[list[Any]]
+
+    def counts(self) -> dict[str, int]:
+        r = self.read
+        return {
+            "recorded": len(self.records),
+            "overwritten": r.overwritten,
+            "incomplete": r.incomplete,
+            "after_freeze": self.after_freeze,
+            "dropped": r.incomplete,
+            "total": max(r.head - r.base, 0),
+        }
+
+
+def drop_buffers(records: list[list[Any]]) -> None:
+    """Leave read/write buffers and argv out (they can hold secrets); paths and
+    addresses stay."""
+    for r in records:
+        r[CAPS] = [c for c in r[CAPS] if c[1] not in SECRET_KINDS]
+
+
+class Recorder:
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+
+    def snapshot(self, slab: int) -> Snapshot:
+        meta = self.kernel.meta[slab]
+        head, base = int(meta["head"]), int(meta["base"])
+        read = read_consistent(self.kernel.slots[slab], head, base)
+        records = to_records(read.slots, self.kernel.kinds)
+        return Snapshot(read, int(self.kernel.meta[slab]["after_freeze"]), records)
+
+    def header(
+        self,
+        snap: Snapshot,
+        triggers: list[Trigger],
+        container: dict[str, Any],
+        pod: dict[str, Any] | None = None,
+        window: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        s = self.kernel.settings
+        return build_header(
+            triggers=triggers,
+            container=container,
+            pod=pod,
+            recorder={
+                **s.to_wire(),
+                "raw_tracepoints": s.raw_tracepoints,
+                "kernel_stats": self.kernel.stats(),
+            },
+            counts=snap.counts(),
+            syscalls=self.kernel.table.to_wire(),
+            captures=self.kernel.kinds,
+            window=window,
+        )
+
+    def writer(
+        self,
+        slab: int,
+        triggers: list[Trigger],
+        container: dict[str, Any],
+        pod: dict[str, Any] | None = None,
+        window_ns: int | None = None,
+        buffers: bool = True,
+    ) -> Callable[[IO[bytes]], int]:
+        """Snapshot `slab` now; returns what writes its dump to a file (to each sink).
+
+        `buffers=False` writes the dump without read/write buffers (a pod or
+        namespace that opted out of them), whatever the kernel captured.
+        """
+        snap = self.snapshot(slab)
+        window = None
+        if window_ns is not None and snap.records:
+            end = max([t.ts_ns for t in triggers if t.ts_ns] or [snap.records[-1][TS]])
+            cut = [r for r in snap.records if r[TS] >= end - window_ns]
+            window = {"seconds": window_ns / 1e9, "cut": len(snap.records) - len(cut)}
+            snap.records = cut
+        header = self.header(snap, triggers, container, pod, window)
+        if not buffers:
+            drop_buffers(snap.records)
+            header["recorder"]["buffers"] = False
+        records = snap.records
+        return lambda f: write_dump(f, header, records)

@@ -1,0 +1,67 @@
+"""Events the kernel side sends through its ring buffer, and its counters.
+
+Mirrors the EV_*, T_* and ST_* constants and `struct event` of
+sidecar/kernel/bpf/recorder.bpf.c.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum, IntFlag
+
+
+class EventType(IntEnum):
+    NEW_SLAB = 1  # a cgroup made its first syscall and got a slab
+    TRIGGER = 2  # a crash trigger fired (and froze the slab)
+    GROUP_EXIT = 3  # a process of a recorded cgroup ended
+
+
+class Reason(IntFlag):
+    NONZERO_EXIT = 1
+    FATAL_SIGNAL = 2
+    OOM_KILL = 4
+    CONTAINER_EXIT = 8
+
+
+REASON_NAMES = {
+    Reason.NONZERO_EXIT: "nonzero-exit",
+    Reason.FATAL_SIGNAL: "fatal-signal",
+    Reason.OOM_KILL: "oom-kill",
+    Reason.CONTAINER_EXIT: "container-exit",
+}
+NAME_TO_REASON = {v: k for k, v in REASON_NAMES.items()}
+
+# Indexes of the per-CPU `stats` array.
+ST_TABLE_FULL, ST_ADOPTED, ST_RING_DROPS, ST_CAPTURE_FAIL = range(4)
+STAT_NAMES = ("table_full", "adopted", "ring_drops", "capture_failures")
+
+# GROUP_EXIT codes: an exit status, or SIGNALED | signal number.
+SIGNALED = 0x10000
+
+_EVENT = struct.Struct("<IIQQIIIiQ16s")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: EventType
+    slab: int
+    cgroup: int
+    ts: int  # CLOCK_BOOTTIME ns
+    pid: int
+    tid: int
+    reason: int
+    code: int  # exit code or signal number
+    gen: int  # the slab's incarnation
+    comm: str
+
+    @classmethod
+    def parse(cls, data: bytes) -> Event:
+        t, slab, cg, ts, pid, tid, reason, code, gen, comm = _EVENT.unpack_from(data)
+        return cls(
+            EventType(t), slab, cg, ts, pid, tid, reason, code, gen,
+            comm.split(b"\0", 1)[0].decode("utf-8", "replace"),
+        )  # fmt: skip
+
+
+EVENT_SIZE = _EVENT.size
