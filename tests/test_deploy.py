@@ -538,15 +538,7 @@ def test_without_the_image_headers_bcc_finds_none(tmp_path: Path) -> None:
     assert not (tmp_path / "dumps").exists()
 
 
-# Not marked bpf while it is an xfail: under TRACELOOP_REQUIRE_BPF=1, conftest.py counts
-# an expected failure of a bpf test as a skip, and fails it. With the change in
-# sidecar/kernel/loader.py it passes, the strict xfail fails, and this becomes a bpf test.
-@pytest.mark.xfail(
-    strict=True,
-    reason="sidecar/kernel/loader.py requires /lib/modules/$(uname -r)/build even when "
-    "BCC_KERNEL_SOURCE names the headers; the pods mount no /lib/modules. Replace this "
-    "mark with @pytest.mark.bpf with that change.",
-)
+@pytest.mark.bpf
 def test_image_headers_need_no_lib_modules(tmp_path: Path, image_headers: Path) -> None:
     run = record_without_node_headers(tmp_path, image_headers, "true")
     assert run.returncode == 3, run.stderr
