@@ -120,7 +120,7 @@ def test_crash_loop_is_rate_limited_and_counted(runc, tmp_path: Path) -> None:
         dumps = d.dumps()
         m = d.metrics()
     assert len(dumps) == 2
-    assert m["traceloop_incidents_rate_limited_total"] == 4
+    assert m['traceloop_incidents_rate_limited_total{scope="container"}'] == 4
     assert m['traceloop_dumps_total{result="written"}'] == 2
 
 

@@ -102,15 +102,24 @@ def add_parser(sub: Any) -> None:
         type=count,
         default=5,
         metavar="N",
-        help="dumps per container per --rate-period; more are counted, not written "
-        "(default %(default)s)",
+        help="dumps per container per --rate-period (a container is its namespace/pod/"
+        "container in Kubernetes, so restarts count together); more are counted, not "
+        "written (default %(default)s)",
+    )
+    p.add_argument(
+        "--node-rate-limit",
+        type=count,
+        default=100,
+        metavar="N",
+        help="dumps of all containers together per --rate-period, so that a flood of "
+        "crashing containers cannot fill the disk (default %(default)s)",
     )
     p.add_argument(
         "--rate-period",
         type=seconds,
         default=600.0,
         metavar="SECONDS",
-        help="the period of --rate-limit (default %(default)s)",
+        help="the period of --rate-limit and --node-rate-limit (default %(default)s)",
     )
     p.add_argument(
         "--keep-dead",
@@ -211,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
                 dump_on_exit=args.dump_on_exit,
                 keep_dead=args.keep_dead,
             ),
-            Incidents(args.coalesce, args.rate_limit, args.rate_period),
+            Incidents(args.coalesce, args.rate_limit, args.rate_period, args.node_rate_limit),
             enrichment=kube if kube is not None else Nothing(),
         )
         started.callback(d.watch.close)

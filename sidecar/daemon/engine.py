@@ -32,7 +32,7 @@ from sidecar.kernel.recorder import Recorder
 from sidecar.model.clock import boot_offset_ns, time_boot_ns
 from sidecar.model.containers import ContainerRef, identify
 from sidecar.model.errors import TraceloopError, UsageError
-from sidecar.model.incidents import Incident, Incidents, Outcome
+from sidecar.model.incidents import Incident, Incidents, Outcome, rate_key
 from sidecar.model.kernel_events import Event, EventType, Reason
 from sidecar.model.trigger import Trigger
 from sidecar.sinks.base import Sink
@@ -197,7 +197,7 @@ class Daemon:
             t = self.tracked.get(ev.cgroup)
             if t is None or not t.alive or t.cgroup_id in empty:
                 continue
-            if not t.cgroup.populated():
+            if not t.cgroup.populated(t.cgroup_id):
                 empty[t.cgroup_id] = t
             elif now - seen < 2.0:
                 self.exits.append((seen, ev))
@@ -240,16 +240,20 @@ class Daemon:
 
     # -- incidents ---------------------------------------------------------
     def _add(self, t: Tracked, trig: Trigger, force: bool = False) -> Outcome:
-        limited_before = self.incidents.limited
-        outcome, inc = self.incidents.add(t.key, t.ref.name, trig, time.monotonic(), force=force)
+        counted = self.incidents.limited + self.incidents.node_limited
+        key = rate_key(t.ref, t.pod)
+        outcome, inc = self.incidents.add(t.key, key, trig, time.monotonic(), force=force)
         if outcome is Outcome.NEW and inc is not None and self.settings.grace:
             inc.due = max(inc.due, time.monotonic() + self.settings.grace)
-        if outcome is Outcome.LIMITED and self.incidents.limited > limited_before:
-            metrics.RATE_LIMITED.inc()
-            log.warning(
-                "incident rate-limited (crash loop)",
-                extra={"fields": {"container": t.ref.name, "reason": trig.reason}},
-            )
+        if outcome in (Outcome.LIMITED, Outcome.NODE_LIMITED):
+            if self.incidents.limited + self.incidents.node_limited > counted:
+                scope = "container" if outcome is Outcome.LIMITED else "node"
+                metrics.RATE_LIMITED.labels(scope).inc()
+                log.warning(
+                    "incident rate-limited "
+                    + ("(crash loop)" if scope == "container" else "(node-wide limit)"),
+                    extra={"fields": {"container": t.ref.name, "as": key, "reason": trig.reason}},
+                )
             if t.alive:
                 self.kernel.thaw(t.slab)
         elif outcome is Outcome.LATE and inc is not None:
@@ -283,7 +287,7 @@ class Daemon:
         self.dumper.start(inc, t)
 
     def _after_dump(self, t: Tracked) -> None:
-        if t.alive and t.cgroup.populated():
+        if t.alive and t.cgroup.populated(t.cgroup_id):
             # The container lives on (a child crashed, or a manual dump):
             # resume recording; a later crash is a new incident.
             t.epoch += 1
@@ -291,11 +295,14 @@ class Daemon:
 
     # -- upkeep --------------------------------------------------------------
     def _maintain(self, now: float) -> None:
-        boot_now = time_boot_ns()
         for t in list(self.tracked.values()):
-            t.candidates = [c for c in t.candidates if boot_now - c.ts_ns <= 2 * MAIN_END_NS]
-            t.ends = [e for e in t.ends if boot_now - e.ts_ns <= 2 * MAIN_END_NS]
-            if t.alive and not t.cgroup.path.exists():
+            # Keep the last burst of exits and candidates, measured from the newest
+            # of them rather than from now: a daemon that lagged behind the kernel
+            # must still find the exits that ended a container.
+            newest = max([e.ts_ns for e in t.ends] + [c.ts_ns for c in t.candidates], default=0)
+            t.candidates = [c for c in t.candidates if newest - c.ts_ns <= 2 * MAIN_END_NS]
+            t.ends = [e for e in t.ends if newest - e.ts_ns <= 2 * MAIN_END_NS]
+            if t.alive and not t.cgroup.populated(t.cgroup_id):
                 # Removed between two exit checks: its exits are in, or still
                 # in the ring buffer.
                 self.kernel.poll(0)
