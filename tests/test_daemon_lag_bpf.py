@@ -52,3 +52,22 @@ def _events(cg: Path) -> str:
         return (cg / "cgroup.events").read_text()
     except OSError:
         return ""
+
+
+def test_a_kubernetes_crash_loop_is_limited_across_restarts(runc, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every restart of a pod's container is a new container ID and cgroup; kubelet's
+    cgroup path carries the pod UID, which the rate limit counts by."""
+    uid = "1b2c3d4e-1111-2222-3333-444455556666"
+    with daemon(runc.cgroup_root(), tmp_path / "dumps", "--rate-limit", "3") as d:
+        for n in range(8):
+            cid = f"{n:02x}" * 32
+            r = runc.run(
+                ["/bin/sh", "-c", "exit 1"], name=f"r{n}", cgroup=f"kubepods/pod{uid}/{cid}"
+            )
+            assert r.returncode == 1
+        key = 'traceloop_incidents_rate_limited_total{scope="container"}'
+        deadline = time.monotonic() + 30
+        while d.metrics()[key] + len(d.dumps()) < 8:
+            assert time.monotonic() < deadline, "\n".join(d.log[-30:])
+            time.sleep(0.2)
+        assert len(d.dumps()) == 3 and d.metrics()[key] == 5, "\n".join(d.log[-30:])
