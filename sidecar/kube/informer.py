@@ -157,19 +157,26 @@ class PodWatcher:
     def resource_version(self) -> str | None:
         return self._rv
 
-    def _lookup(self, container_id: str) -> tuple[PodState, str, str] | None:
+    def _lookup(
+        self, container_id: str, pod_uid: str | None = None
+    ) -> tuple[PodState, str, str] | None:
+        """The pod, container name and image of a container ID. With `pod_uid` (what
+        the container's cgroup path says), a pod with another UID is not it: a
+        cgroup named like another pod's container does not take that identity."""
         cid = split_container_id(container_id)[1]
         with self._lock:
             entry = self._ids.get(cid)
             if entry is None:
                 return None
             uid, name, image = entry
+            if pod_uid and uid != pod_uid:
+                return None
             pod = self._pods.get(uid) or self._deleted.get(uid, (None, 0.0))[0]
         return (pod, name, image) if pod is not None else None
 
-    def pod_for(self, container_id: str) -> PodMeta | None:
+    def pod_for(self, container_id: str, pod_uid: str | None = None) -> PodMeta | None:
         """The pod and container a runtime container ID belongs to (or belonged to)."""
-        found = self._lookup(container_id)
+        found = self._lookup(container_id, pod_uid)
         if found is None:
             return None
         pod, name, image = found
@@ -183,26 +190,16 @@ class PodWatcher:
             image,
         )
 
-    def wants(self, container_id: str) -> bool:
-        """Should this container be recorded and dumped?
-
-        A container the watcher does not know (not a pod's, or started so
-        recently that the kubelet has not reported its ID yet) is wanted: the
-        caller can ask again when it is about to dump.
-        """
-        found = self._lookup(container_id)
-        return True if found is None else self.selection.wants(found[0])
-
-    def buffers_allowed(self, container_id: str) -> bool:
-        """May this container's read/write buffers go into a dump?
-
-        Unknown containers get buffers only if no namespace is buffer-restricted:
-        when in doubt, secrets stay out.
-        """
-        found = self._lookup(container_id)
-        if found is None:
-            return not self.selection.no_buffer_namespaces
-        return self.selection.buffers_allowed(found[0])
+    def pod_state(self, container_id: str, pod_uid: str | None = None) -> PodState | None:
+        """The pod of a container: by its ID once the kubelet reported it, else by the
+        pod UID its cgroup path carries; None while neither is known."""
+        found = self._lookup(container_id, pod_uid)
+        if found is not None:
+            return found[0]
+        if not pod_uid:
+            return None
+        with self._lock:
+            return self._pods.get(pod_uid) or self._deleted.get(pod_uid, (None, 0.0))[0]
 
     def pods(self) -> list[PodState]:
         with self._lock:
