@@ -107,7 +107,6 @@ class Kube:
             node=None if own_pod else node,
             namespace=own_pod[0] if own_pod else None,
             pod_name=own_pod[1] if own_pod else None,
-            selection=selection,
             watch_timeout=watch_timeout,
         )
 

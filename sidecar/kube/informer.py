@@ -35,7 +35,7 @@ import urllib3
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from sidecar.kube.meta import ContainerState, PodMeta, PodState, Selection, parse_pod
+from sidecar.kube.meta import ContainerState, PodMeta, PodState, parse_pod
 from sidecar.model.containers import split_container_id
 
 log = logging.getLogger("traceloop.kube")
@@ -105,7 +105,6 @@ class PodWatcher:
         node: str | None = None,
         namespace: str | None = None,
         pod_name: str | None = None,
-        selection: Selection | None = None,
         watch_timeout: int = 120,
         connect_timeout: float = 10.0,
         retention: float = 600.0,
@@ -117,7 +116,6 @@ class PodWatcher:
         self._core = core
         self._listener = listener
         self._on_container = on_container
-        self.selection = selection or Selection()
         self._namespace = namespace
         selectors = []
         if node:
