@@ -71,3 +71,29 @@ def test_a_kubernetes_crash_loop_is_limited_across_restarts(runc, tmp_path: Path
             assert time.monotonic() < deadline, "\n".join(d.log[-30:])
             time.sleep(0.2)
         assert len(d.dumps()) == 3 and d.metrics()[key] == 5, "\n".join(d.log[-30:])
+
+
+def test_a_container_running_before_the_daemon_says_its_recording_began_late(
+    runc, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    script = 'trap "cat /late-start; exit 4" USR1; while :; do sleep 0.2; done'
+    _, proc = runc.start(["/bin/sh", "-c", script], "early")
+    deadline = time.monotonic() + 20
+    while "populated 1" not in _events(runc.cgroup("early")):
+        assert time.monotonic() < deadline, "the container never started"
+        time.sleep(0.05)
+    try:
+        with daemon(runc.cgroup_root(), tmp_path / "dumps") as d:
+            runc.kill("early", "USR1")  # it ran before the daemon; now it fails
+            assert proc.wait(30) == 4
+            [dump] = d.wait_dumps(1)
+            header, _ = read(dump)
+            rec = header["container"]["recording"]
+            assert rec["complete"] is False and rec["why"] == "running before the recorder started"
+            assert rec["since"] <= header["triggers"][0]["time"]
+        with daemon(runc.cgroup_root(), tmp_path / "dumps2") as d:
+            runc.run(["/bin/sh", "-c", "exit 5"], name="fresh")
+            [dump] = d.wait_dumps(1)
+            assert read(dump)[0]["container"]["recording"] == {"complete": True}
+    finally:
+        runc.kill("early")

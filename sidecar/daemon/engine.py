@@ -29,7 +29,7 @@ from sidecar.host import cgroups
 from sidecar.host.watch import CgroupWatch
 from sidecar.kernel.loader import Kernel
 from sidecar.kernel.recorder import Recorder
-from sidecar.model.clock import boot_offset_ns, time_boot_ns
+from sidecar.model.clock import boot_offset_ns, iso, time_boot_ns
 from sidecar.model.containers import ContainerRef, identify
 from sidecar.model.errors import TraceloopError, UsageError
 from sidecar.model.incidents import Incident, Incidents, Outcome, rate_key
@@ -64,6 +64,8 @@ class Daemon:
     def __post_init__(self) -> None:
         self.offset = boot_offset_ns()
         self.recorder = Recorder(self.kernel)
+        self.running_before: set[int] = set()  # containers that ran when we started
+        self.started = ""
         self.dumper = Dumper(
             self.kernel,
             self.recorder,
@@ -77,14 +79,19 @@ class Daemon:
 
     # -- start-up --------------------------------------------------------
     def ignore_host_cgroups(self) -> int:
-        """Cgroups that exist now and are not containers never get a slab."""
+        """Cgroups that exist now and are not containers never get a slab; the
+        containers that run already are recorded from their next call on, and
+        their dumps say so."""
         n = 0
         own = cgroups.current()
+        self.started = iso(time_boot_ns() + self.offset)
         for cg in [self.root, *cgroups.walk(self.root)]:
             try:
                 if cg.path == own.path or identify(cg.name) is None:
                     self.kernel.ignore(cg.id)
                     n += 1
+                elif cg.populated():
+                    self.running_before.add(cg.id)
             except OSError:
                 continue
         return n
@@ -178,6 +185,12 @@ class Daemon:
                 return
             ref = found
         t = Tracked(ev.cgroup, ev.slab, ev.gen, ref, cg)
+        if ev.cgroup in self.running_before:
+            t.partial = {
+                "complete": False,
+                "why": "running before the recorder started",
+                "since": self.started,
+            }
         t.pod = self.enrichment.pod_of(ref)
         self.tracked[ev.cgroup] = t
         # Slabs are handed out by the kernel itself: keep its free list stocked.
