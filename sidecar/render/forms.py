@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sidecar.render.calls import Call, parse
+from sidecar.dump.syscalls import SyscallTable
+from sidecar.render.calls import Call, arch_of
 from sidecar.render.output import CHUNK, Output
 
 Record = list[Any]
@@ -25,15 +26,19 @@ class Calls:
     syscalls and uses a few dozen), unknown numbers included."""
 
     def __init__(self, header: Mapping[str, Any]) -> None:
-        self.arch, self.wire = parse(header)
+        self.arch = arch_of(header)
+        self.table = SyscallTable.from_header(header)
         self.calls: dict[int, Call] = {}
-        self.names = {nr: w[0] for nr, w in self.wire.items()}
+        self.names = {nr: s.name for nr, s in self.table.by_nr.items()}
 
     def get(self, nr: int) -> Call:
         c = self.calls.get(nr)
         if c is None:
-            w = self.wire.get(nr)
-            c = Call(w[0], w[1], self.arch, w[2]) if w else Call.unknown(nr)
+            s = self.table.by_nr.get(nr)
+            if s is None:
+                c = Call.unknown(nr)
+            else:
+                c = Call(s.name, [(p.name, p.type) for p in s.params], self.arch, s.captures)
             self.calls[nr] = c
         return c
 
