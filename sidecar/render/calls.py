@@ -14,11 +14,13 @@ renders through functions generated once per syscall (`_unrolled`).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sidecar.dump.captures import ARGV_N, Kind
 from sidecar.dump.syscalls import SyscallTable
+from sidecar.model.text import escape
 from sidecar.render.errnos import strace_error
 from sidecar.render.returns import NORETURN, TABLE_X, ret_fmt
 from sidecar.render.sockaddr import sockaddr_cached, sockaddr_json_cached
@@ -39,7 +41,7 @@ class Call:
 
     __slots__ = ("eqs", "fmts", "jargs", "jfmts", "labels", "name", "noreturn", "objs",
                  "out_bufs", "params", "plain_strace", "plain_table", "ret_fmt", "shown",
-                 "table_x", "tmpl", "vals")  # fmt: skip
+                 "table_x", "text_name", "tmpl", "vals")  # fmt: skip
 
     def __init__(
         self,
@@ -56,8 +58,9 @@ class Call:
             while cap and 0 <= cap[0] < 6 and len(params) <= cap[0]:
                 params.append((f"arg{len(params)}", "unsigned long"))
         self.name = name
+        self.text_name = escape(name)  # in text forms: the dump's table names it
         self.params = tuple(p[0] for p in params)
-        self.eqs = tuple(p + "=" for p in self.params)  # the table's `name=` prefixes
+        self.eqs = tuple(escape(p) + "=" for p in self.params)  # the table's `name=` prefixes
         # ...and all of them at once: `fd=%s, buf=%s, count=%s`
         self.tmpl = ", ".join(e.replace("%", "%%") + "%s" for e in self.eqs)
         ix = {p: i for i, p in enumerate(self.params)}
@@ -90,6 +93,13 @@ class Call:
     @classmethod
     def unknown(cls, nr: int) -> Call:
         return cls(f"syscall_{nr}", [(f"arg{i}", RAW) for i in range(6)])
+
+    def renamed(self, name: str) -> Call:
+        """This call's decoders under another name (a copy: cheap, nothing generated)."""
+        c = copy.copy(self)
+        c.name = name
+        c.text_name = escape(name)
+        return c
 
     def texts(
         self, a: Sequence[int], caps: Sequence[Sequence[Any]], ret: int | None, limit: int | None

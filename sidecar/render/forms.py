@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sidecar.dump.syscalls import SyscallTable
-from sidecar.render.calls import Call, arch_of
+from sidecar.render.calls import Call
 from sidecar.render.output import CHUNK, Output
 
 Record = list[Any]
@@ -23,22 +23,38 @@ class RenderOptions:
 
 class Calls:
     """Syscall number -> Call, each built on first sight (a dump names some 360
-    syscalls and uses a few dozen), unknown numbers included."""
+    syscalls and uses a few dozen), unknown numbers included.
 
-    def __init__(self, header: Mapping[str, Any]) -> None:
-        self.arch = arch_of(header)
-        self.table = SyscallTable.from_header(header)
+    Memory stays bounded whatever the records hold: the table has at most
+    schema.TABLE_MAX numbers, and a number it lacks (a program may call any)
+    shares one set of decoders under its own name, remembered for the first
+    UNKNOWN_MAX such numbers only."""
+
+    UNKNOWN_MAX = 1024
+
+    def __init__(self, table: SyscallTable, arch: str) -> None:
+        self.arch = arch
+        self.table = table
         self.calls: dict[int, Call] = {}
-        self.names = {nr: s.name for nr, s in self.table.by_nr.items()}
+        self.names = {nr: s.name for nr, s in table.by_nr.items()}
+        self._unknown: Call | None = None
+        self._unknown_kept = 0
 
     def get(self, nr: int) -> Call:
         c = self.calls.get(nr)
-        if c is None:
-            s = self.table.by_nr.get(nr)
-            if s is None:
-                c = Call.unknown(nr)
-            else:
-                c = Call(s.name, [(p.name, p.type) for p in s.params], self.arch, s.captures)
+        if c is not None:
+            return c
+        s = self.table.by_nr.get(nr)
+        if s is not None:
+            c = self.calls[nr] = Call(
+                s.name, [(p.name, p.type) for p in s.params], self.arch, s.captures
+            )
+            return c
+        if self._unknown is None:
+            self._unknown = Call.unknown(0)
+        c = self._unknown.renamed(f"syscall_{nr}")
+        if self._unknown_kept < self.UNKNOWN_MAX:
+            self._unknown_kept += 1
             self.calls[nr] = c
         return c
 
