@@ -61,7 +61,7 @@ def restart_watcher(
 ) -> PodWatcher:
     """A pod cache whose listener is the restart detector, as the daemon builds them."""
     sel = selection or Selection()
-    return PodWatcher(core, RestartDetector(got, wants=sel.wants), selection=sel, **kw)
+    return PodWatcher(core, RestartDetector(got, wants=sel.wants), **kw)
 
 
 @contextmanager

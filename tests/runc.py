@@ -60,8 +60,8 @@ class Runc:
     def bundle(
         self, name: str, args: list[str], memory: int | None = None, cgroup: str | None = None
     ) -> Path:
-        """`cgroup`: the container's cgroup below the session's (default: its name),
-        e.g. `kubepods/pod<uid>/<name>` as a kubelet's runtime nests it."""
+        """`cgroup`: the container's cgroup under this session's parent (default: its
+        name), e.g. `kubepods/pod<uid>/<id>` to look like a kubelet's container."""
         b = self.workdir / "bundles" / name
         b.mkdir(parents=True, exist_ok=True)
         cfg = json.loads(self._spec())
@@ -90,11 +90,11 @@ class Runc:
 
     def run(
         self, args: list[str], name: str | None = None, memory: int | None = None,
-        timeout: float = 60,
+        timeout: float = 60, cgroup: str | None = None,
     ) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
         """Run a container to completion; returns runc's result (the exit status)."""
         name = name or f"c-{uuid.uuid4().hex[:10]}"
-        b = self.bundle(name, args, memory)
+        b = self.bundle(name, args, memory, cgroup)
         self.names.append(name)
         try:
             return subprocess.run(
@@ -129,6 +129,9 @@ class Runc:
         for mount in Path("/sys/fs/cgroup").iterdir():
             d = mount / self.parent
             if d.is_dir():
-                for dirpath, _, _ in os.walk(d, topdown=False):  # nested ones first
+                nested = [c for c in d.rglob("*") if c.is_dir()]
+                for child in sorted(nested, key=lambda c: len(c.parts), reverse=True):
                     with contextlib.suppress(OSError):
-                        Path(dirpath).rmdir()
+                        child.rmdir()
+                with contextlib.suppress(OSError):
+                    d.rmdir()

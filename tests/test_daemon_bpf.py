@@ -120,7 +120,7 @@ def test_crash_loop_is_rate_limited_and_counted(runc, tmp_path: Path) -> None:
         dumps = d.dumps()
         m = d.metrics()
     assert len(dumps) == 2
-    assert m["traceloop_incidents_rate_limited_total"] == 4
+    assert m['traceloop_incidents_rate_limited_total{scope="container"}'] == 4
     assert m['traceloop_dumps_total{result="written"}'] == 2
 
 
@@ -205,3 +205,23 @@ def test_daemon_listen_address_errors_are_one_line(tmp_path: Path) -> None:
     assert r.stderr.strip().splitlines() == [
         f"traceloop: error: --metrics-addr {addr}: cannot listen: Address already in use"
     ]
+
+
+def test_a_second_daemon_on_the_same_socket_is_refused(runc, tmp_path: Path) -> None:
+    with daemon(runc.cgroup_root(), tmp_path / "dumps") as first:
+        r = subprocess.run(
+            [TRACELOOP, "daemon", "--cgroup-root", str(runc.cgroup_root()),
+             "--sink", str(tmp_path / "other"), "--control-socket", first.socket],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert r.stderr.strip().splitlines() == [
+            f"traceloop: error: --control-socket {first.socket}: another daemon is listening "
+            "there (stop it, or give this one another --control-socket)"
+        ]
+        # The first daemon's socket is still there and answers.
+        out = subprocess.run(
+            [TRACELOOP, "dump", "--socket", first.socket, "no-such-container"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert "no recorded container matches 'no-such-container'" in out.stderr

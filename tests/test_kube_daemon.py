@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from sidecar.model.containers import ContainerRef
 from sidecar.model.incidents import Incident
 from sidecar.model.trigger import Trigger
 
-A, B = "a" * 64, "b" * 64
+A, B, C, D, E = ("a" * 64, "b" * 64, "c" * 64, "d" * 64, "e" * 64)
 
 
 @dataclass
@@ -299,3 +300,65 @@ def set_ids(pod: dict[str, Any], *, init: str = "", app: str = "") -> dict[str, 
             if cid:
                 st["containerID"] = f"containerd://{cid}"
     return pod
+
+
+def test_a_cgroup_named_like_another_pods_container_does_not_take_its_identity(
+    kube: FakeKube, running: tuple[MainLoop, Kube]
+) -> None:
+    loop, k = running
+    victim = kube.create_pod(
+        make_pod("bank", "vault", "node1", [("app", "vault", f"containerd://{A}")])
+    )
+    sync_point(kube, k.watcher)
+    # A container of another pod whose cgroup is named after the victim's container ID.
+    t = loop.track(1, A, pod_uid="99999999-8888-7777-6666-555555555555")
+    assert t.pod is None and k.pod_of(t.ref) is None
+    real = loop.track(2, A, pod_uid=victim["metadata"]["uid"])
+    assert real.pod is not None and real.pod["name"] == "vault"
+    kube.update_pod("bank", "vault", lambda p: restart_container(p, "app", f"containerd://{B}"))
+    wait_until(lambda: not loop.calls.empty())
+    sync_point(kube, k.watcher)
+    loop.drain()
+    assert [cg for cg, _ in loop.triggered] == [2]  # the restart is the real one's only
+
+
+def test_opt_outs_apply_before_the_kubelet_reports_the_container(
+    kube: FakeKube, running: tuple[MainLoop, Kube]
+) -> None:
+    loop, k = running
+    k.metadata_wait = 5.0
+    quiet = make_pod(
+        "shop", "quiet", "node1", [("app", "nginx", "")],
+        annotations={"traceloop.io/record": "false"},
+    )  # fmt: skip
+    secret = make_pod(
+        "shop", "secret", "node1", [("app", "nginx", "")],
+        annotations={"traceloop.io/buffers": "false"},
+    )  # fmt: skip
+    uids = [kube.create_pod(p)["metadata"]["uid"] for p in (quiet, secret)]
+    sync_point(kube, k.watcher)
+    # Their containers run (their cgroups carry the pod UIDs), but no status names them.
+    q, s = loop.track(1, C, pod_uid=uids[0]), loop.track(2, D, pod_uid=uids[1])
+    assert not k.wants(q.ref)
+    assert k.wants(s.ref) and not k.buffers_allowed(s.ref)
+    other = loop.track(3, E)  # no pod at all (not Kubernetes'): recorded, with buffers
+    assert k.wants(other.ref) and k.buffers_allowed(other.ref)
+
+
+def test_a_pod_not_known_yet_is_waited_for(kube: FakeKube, running: tuple[MainLoop, Kube]) -> None:
+    loop, k = running
+    k.metadata_wait = 10.0
+    pod = make_pod(
+        "shop", "late", "node1", [("app", "nginx", "")],
+        annotations={"traceloop.io/record": "false"},
+    )  # fmt: skip
+    uid = "12345678-1234-1234-1234-123456789abc"
+    pod["metadata"]["uid"] = uid
+    sync_point(kube, k.watcher)
+    t = loop.track(1, C, pod_uid=uid)
+    timer = threading.Timer(0.5, lambda: kube.create_pod(pod))
+    timer.start()
+    try:
+        assert not k.wants(t.ref)  # decided once the watch learned the pod
+    finally:
+        timer.join()

@@ -238,11 +238,18 @@ def test_selection_and_opt_out(kube: FakeKube, core: Any) -> None:
     got = Restarts()
     with running(watcher(core, got, selection=sel)) as w:
         sync_point(kube, w)
-        assert w.wants(A) and w.wants(f"containerd://{E}")
-        assert not w.wants(B) and not w.wants(C) and not w.wants(D)
-        assert w.wants("f" * 64)  # unknown: record now, ask again at dump time
-        assert w.buffers_allowed(A) and not w.buffers_allowed(E)
-        assert not w.buffers_allowed("f" * 64)  # unknown while a namespace is restricted
+
+        def pod(cid: str) -> Any:
+            found = w.pod_state(cid)
+            assert found is not None, cid
+            return found
+
+        assert sel.wants(pod(A)) and sel.wants(pod(f"containerd://{E}"))
+        assert not sel.wants(pod(B)) and not sel.wants(pod(C)) and not sel.wants(pod(D))
+        assert (
+            w.pod_state("f" * 64) is None
+        )  # unknown: the daemon decides (tests/test_kube_daemon.py)
+        assert sel.buffers_allowed(pod(A)) and not sel.buffers_allowed(pod(E))
         for name, ns in [
             ("web", "shop"),
             ("db", "shop"),

@@ -6,7 +6,7 @@ import pytest
 
 from sidecar.model.containers import identify, normalize_id
 from sidecar.model.errors import UsageError
-from sidecar.model.incidents import Incidents, Outcome
+from sidecar.model.incidents import Incidents, Outcome, rate_key
 from sidecar.model.kernel_events import SIGNALED, Event, EventType, Reason
 from sidecar.model.trigger import Trigger
 from triggers.kernel import Exit, confirm_main, container_end, main_exit, parse_trigger_names
@@ -174,3 +174,37 @@ def test_a_forced_trigger_is_never_rate_limited() -> None:
     assert inc.add((1, 0, 1), "web", t, 1.0)[0] is Outcome.LIMITED
     assert inc.add((1, 0, 1), "web", t, 2.0, force=True)[0] is Outcome.NEW
     assert inc.limit == 1  # the limit itself is left alone
+
+
+def test_restarts_of_one_kubernetes_container_share_a_rate_key() -> None:
+    uid = "1b2c3d4e-1111-2222-3333-444455556666"
+    first = identify(f"/kubepods/burstable/pod{uid}/{'a' * 64}")
+    again = identify(f"/kubepods/burstable/pod{uid}/{'b' * 64}")  # the restart: a new ID
+    assert first is not None and again is not None
+    pod = {"namespace": "shop", "name": "web-1", "container": "app"}
+    assert rate_key(first, pod) == rate_key(again, pod) == "shop/web-1/app"
+    assert rate_key(first) == rate_key(again) == f"pod {uid}"  # the pod not known (yet)
+    runc = identify("/traceloop-test-1/crashloop")
+    assert runc is not None and rate_key(runc) == "crashloop"
+
+
+def test_kubernetes_crash_loops_are_limited_across_restarts() -> None:
+    inc = Incidents(coalesce=0.0, limit=3, period=600)
+    uid = "1b2c3d4e-1111-2222-3333-444455556666"
+    outcomes = []
+    for n in range(10):  # every restart is a new container ID and cgroup
+        ref = identify(f"/kubepods/burstable/pod{uid}/{n:064x}")
+        assert ref is not None
+        t = Trigger("nonzero-exit", "kernel", n, "t")
+        outcomes.append(inc.add((n, 0, 0), rate_key(ref), t, float(n))[0])
+    assert outcomes.count(Outcome.NEW) == 3 and inc.limited == 7
+
+
+def test_a_flood_of_distinct_containers_meets_the_node_limit() -> None:
+    inc = Incidents(coalesce=0.0, limit=5, period=600, node_limit=20)
+    t = Trigger("nonzero-exit", "kernel", 0, "t")
+    outcomes = [inc.add((n, 0, 0), f"c{n}", t, float(n))[0] for n in range(50)]
+    assert outcomes.count(Outcome.NEW) == 20
+    assert outcomes.count(Outcome.NODE_LIMITED) == 30 and inc.node_limited == 30
+    assert inc.add((99, 0, 0), "c99", t, 700.0)[0] is Outcome.NEW  # a new period
+    assert inc.add((98, 0, 0), "c98", t, 49.5, force=True)[0] is Outcome.NEW  # a person asked

@@ -116,11 +116,14 @@ def test_crash_loop_of_100_yields_the_configured_dumps(runc, tmp_path: Path) -> 
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             m = d.metrics()
-            if m["traceloop_incidents_rate_limited_total"] + len(d.dumps()) >= 100:
+            if (
+                m['traceloop_incidents_rate_limited_total{scope="container"}'] + len(d.dumps())
+                >= 100
+            ):
                 break
             time.sleep(0.5)
         time.sleep(1)
         m = d.metrics()
         why = "daemon log:\n" + "\n".join(d.log)
         assert len(d.dumps()) == 3, why
-        assert m["traceloop_incidents_rate_limited_total"] == 97, why
+        assert m['traceloop_incidents_rate_limited_total{scope="container"}'] == 97, why

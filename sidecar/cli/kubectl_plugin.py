@@ -226,7 +226,8 @@ def run_ls(plugin: Plugin, args: argparse.Namespace) -> int:
     if args.json:
         for f in found:
             obj = {**asdict(f.item), "name": f.name, "recorder": f.recorder.pod}
-            sys.stdout.write(json.dumps(obj) + "\n")
+            # As `traceloop ls --json`: json escapes controls but not DEL.
+            sys.stdout.write(json.dumps(obj).replace("\x7f", "\\u007f") + "\n")
     elif found:
         dump_table([f.item for f in found], sys.stdout, ("NAME", lambda i: i.url.rsplit("/")[-1]))
     else:

@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sidecar.cli.argtypes import count
 from sidecar.model.errors import SinkError, UsageError
-from sidecar.render.strings import escape
+from sidecar.model.text import escape
 from sidecar.sinks.listing import Listed, list_local
 from sidecar.sinks.local import atomic_write
 
@@ -78,8 +78,8 @@ def _client(args: argparse.Namespace) -> S3Client:
 
 def shown(text: str) -> str:
     """`text` for a terminal: what a dump or an object's metadata says is the
-    workload's or anyone's, so control characters are escaped as strace does."""
-    return escape(text.encode("utf-8", "surrogateescape"))
+    workload's or anyone's (sidecar/model/text.py)."""
+    return escape(text)
 
 
 def run_ls(args: argparse.Namespace) -> int:
@@ -101,7 +101,8 @@ def run_ls(args: argparse.Namespace) -> int:
         print(f"traceloop: warning: {shown(line)}", file=sys.stderr)
     if args.json:
         for i in items:
-            sys.stdout.write(json.dumps(asdict(i)) + "\n")
+            # json escapes controls and non-ASCII but not DEL; the terminal gets none raw.
+            sys.stdout.write(json.dumps(asdict(i)).replace("\x7f", "\\u007f") + "\n")
     elif items:
         dump_table(items, sys.stdout)
     else:
@@ -179,18 +180,12 @@ def dump_table(
     rows = [["TIME", "REASON", "NODE", "POD", "CONTAINER", "SIZE", title]]
     for i in items:
         pod = f"{i.namespace}/{i.pod}" if i.pod else "-"
-        rows.append(
-            [
-                i.time or i.last_modified,
-                i.reason or "-",
-                i.node or "-",
-                pod,
-                i.container or "-",
-                human_size(i.size),
-                cell(i),
-            ]
-        )
-    rows = [[shown(c) for c in r] for r in rows]
+        # Keys, percent-decoded metadata and headers are anyone's who can write
+        # to the bucket or the directory: every cell is escaped (ESC, CR...
+        # cannot reach the terminal).
+        cells = [i.time or i.last_modified, i.reason or "-", i.node or "-", pod,
+                 i.container or "-", human_size(i.size), cell(i)]  # fmt: skip
+        rows.append([escape(c, 300) for c in cells])
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     for r in rows:
         cells = [r[c].ljust(widths[c]) for c in range(len(widths))]

@@ -32,14 +32,16 @@ from sidecar.cli.argtypes import count, positive
 from sidecar.cli.sources import open_dump
 from sidecar.dump.reader import DumpReader
 from sidecar.dump.records import TS
-from sidecar.model.errors import TraceloopError
+from sidecar.model.errors import ERROR_MAX, TraceloopError
+from sidecar.model.text import escape
+from sidecar.render.calls import arch_of
 from sidecar.render.forms import Calls, Record, RenderOptions
 from sidecar.render.info import ReadStats, info_json, info_text
 from sidecar.render.jsonl import JsonForm
 from sidecar.render.output import Output
 from sidecar.render.select import Selection, predicate, syscall_numbers, window
 from sidecar.render.strace import StraceForm
-from sidecar.render.strings import DEFAULT_LIMIT, escape
+from sidecar.render.strings import DEFAULT_LIMIT
 from sidecar.render.summary import SummaryForm
 from sidecar.render.table import TableForm
 from sidecar.render.timefmt import parse_duration
@@ -188,19 +190,19 @@ def run(args: argparse.Namespace) -> int:
                 if which and not _named(reader.header, which):
                     continue
                 if multi and args.output != "json":
-                    out.lines(([""] if shown else []) + [f"==> {reader.name} <=="])
+                    out.lines(([""] if shown else []) + [f"==> {escape(reader.name)} <=="])
                 shown += 1
                 _show(reader, args, sel, out, multi)
         except TraceloopError as e:
             out.flush()
             if not multi:
                 raise
-            print(f"traceloop: error: {e}", file=sys.stderr, flush=True)
+            print(f"traceloop: error: {escape(str(e), ERROR_MAX)}", file=sys.stderr, flush=True)
             worst = max(worst, e.exit_code)
     out.flush()
     if which and not shown:
         wanted = " ".join(f"--{k} {','.join(v)}" for k, v in which.items())
-        print(f"traceloop: no dump matches {escape_text(wanted)}", file=sys.stderr)
+        print(f"traceloop: no dump matches {escape(wanted)}", file=sys.stderr)
         return max(worst, 1)
     return worst
 
@@ -230,10 +232,6 @@ def _named(header: dict[str, Any], which: dict[str, list[str]]) -> bool:
     return all(have[k] in wanted for k, wanted in which.items())
 
 
-def escape_text(text: str) -> str:
-    return escape(text.encode("utf-8", "surrogateescape"))
-
-
 def _show(
     reader: DumpReader, args: argparse.Namespace, sel: Selection, out: Output, multi: bool
 ) -> None:
@@ -241,7 +239,7 @@ def _show(
     if args.info:
         _info(reader, args.output == "json", out)
         return
-    calls = Calls(header)
+    calls = Calls(reader.syscalls, arch_of(header))
     nrs = syscall_numbers(sel.syscalls, calls, reader.name) if sel.syscalls else None
     trigger_ts = first_trigger_ts(header)
     # --since counts back from the first trigger; without one, from the last

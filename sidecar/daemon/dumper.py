@@ -57,10 +57,6 @@ class Dumper:
             return set(self._writing)
 
     def start(self, inc: Incident, t: Tracked) -> None:
-        if not self.enrichment.wants(t.ref):
-            log.info("not dumped: not selected", extra={"fields": {"container": t.ref.name}})
-            inc.finished.set()
-            return
         with self._lock:
             self._writing[t.cgroup_id] = self._writing.get(t.cgroup_id, 0) + 1
         fut = self._pool.submit(self._dump, inc, t)
@@ -90,6 +86,10 @@ class Dumper:
     def _write(self, inc: Incident, t: Tracked) -> None:
         started = time.monotonic()
         self.kernel.freeze(t.slab)
+        # Asked here, on a worker: the answer may wait for the pod's metadata.
+        if not self.enrichment.wants(t.ref):
+            log.info("not dumped: not selected", extra={"fields": {"container": t.ref.name}})
+            return
         first = inc.triggers[0]
         pod = t.pod or {}
         name = DumpName(

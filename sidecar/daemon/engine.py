@@ -29,10 +29,10 @@ from sidecar.host import cgroups
 from sidecar.host.watch import CgroupWatch
 from sidecar.kernel.loader import Kernel
 from sidecar.kernel.recorder import Recorder
-from sidecar.model.clock import boot_offset_ns, time_boot_ns
+from sidecar.model.clock import boot_offset_ns, iso, time_boot_ns
 from sidecar.model.containers import ContainerRef, identify
 from sidecar.model.errors import TraceloopError, UsageError
-from sidecar.model.incidents import Incident, Incidents, Outcome
+from sidecar.model.incidents import Incident, Incidents, Outcome, rate_key
 from sidecar.model.kernel_events import Event, EventType, Reason
 from sidecar.model.trigger import Trigger
 from sidecar.sinks.base import Sink
@@ -64,6 +64,8 @@ class Daemon:
     def __post_init__(self) -> None:
         self.offset = boot_offset_ns()
         self.recorder = Recorder(self.kernel)
+        self.running_before: set[int] = set()  # containers that ran when we started
+        self.started = ""
         self.dumper = Dumper(
             self.kernel,
             self.recorder,
@@ -77,14 +79,19 @@ class Daemon:
 
     # -- start-up --------------------------------------------------------
     def ignore_host_cgroups(self) -> int:
-        """Cgroups that exist now and are not containers never get a slab."""
+        """Cgroups that exist now and are not containers never get a slab; the
+        containers that run already are recorded from their next call on, and
+        their dumps say so."""
         n = 0
         own = cgroups.current()
+        self.started = iso(time_boot_ns() + self.offset)
         for cg in [self.root, *cgroups.walk(self.root)]:
             try:
                 if cg.path == own.path or identify(cg.name) is None:
                     self.kernel.ignore(cg.id)
                     n += 1
+                elif cg.populated():
+                    self.running_before.add(cg.id)
             except OSError:
                 continue
         return n
@@ -178,6 +185,12 @@ class Daemon:
                 return
             ref = found
         t = Tracked(ev.cgroup, ev.slab, ev.gen, ref, cg)
+        if ev.cgroup in self.running_before:
+            t.partial = {
+                "complete": False,
+                "why": "running before the recorder started",
+                "since": self.started,
+            }
         t.pod = self.enrichment.pod_of(ref)
         self.tracked[ev.cgroup] = t
         # Slabs are handed out by the kernel itself: keep its free list stocked.
@@ -216,7 +229,7 @@ class Daemon:
             t = self.tracked.get(ev.cgroup)
             if t is None or not t.alive or t.cgroup_id in empty:
                 continue
-            if not t.cgroup.populated():
+            if not t.cgroup.populated(t.cgroup_id):
                 empty[t.cgroup_id] = t
             elif now - seen < 2.0:
                 self.exits.append((seen, ev))
@@ -259,16 +272,20 @@ class Daemon:
 
     # -- incidents ---------------------------------------------------------
     def _add(self, t: Tracked, trig: Trigger, force: bool = False) -> Outcome:
-        limited_before = self.incidents.limited
-        outcome, inc = self.incidents.add(t.key, t.ref.name, trig, time.monotonic(), force=force)
+        counted = self.incidents.limited + self.incidents.node_limited
+        key = rate_key(t.ref, t.pod)
+        outcome, inc = self.incidents.add(t.key, key, trig, time.monotonic(), force=force)
         if outcome is Outcome.NEW and inc is not None and self.settings.grace:
             inc.due = max(inc.due, time.monotonic() + self.settings.grace)
-        if outcome is Outcome.LIMITED and self.incidents.limited > limited_before:
-            metrics.RATE_LIMITED.inc()
-            log.warning(
-                "incident rate-limited (crash loop)",
-                extra={"fields": {"container": t.ref.name, "reason": trig.reason}},
-            )
+        if outcome in (Outcome.LIMITED, Outcome.NODE_LIMITED):
+            if self.incidents.limited + self.incidents.node_limited > counted:
+                scope = "container" if outcome is Outcome.LIMITED else "node"
+                metrics.RATE_LIMITED.labels(scope).inc()
+                log.warning(
+                    "incident rate-limited "
+                    + ("(crash loop)" if scope == "container" else "(node-wide limit)"),
+                    extra={"fields": {"container": t.ref.name, "as": key, "reason": trig.reason}},
+                )
             if t.alive:
                 self.kernel.thaw(t.slab)
         elif outcome is Outcome.LATE and inc is not None:
@@ -302,7 +319,7 @@ class Daemon:
         self.dumper.start(inc, t)
 
     def _after_dump(self, t: Tracked) -> None:
-        if t.alive and t.cgroup.populated():
+        if t.alive and t.cgroup.populated(t.cgroup_id):
             # The container lives on (a child crashed, or a manual dump):
             # resume recording; a later crash is a new incident.
             t.epoch += 1
@@ -310,11 +327,14 @@ class Daemon:
 
     # -- upkeep --------------------------------------------------------------
     def _maintain(self, now: float) -> None:
-        boot_now = time_boot_ns()
         for t in list(self.tracked.values()):
-            t.candidates = [c for c in t.candidates if boot_now - c.ts_ns <= 2 * MAIN_END_NS]
-            t.ends = [e for e in t.ends if boot_now - e.ts_ns <= 2 * MAIN_END_NS]
-            if t.alive and not t.cgroup.path.exists():
+            # Keep the last burst of exits and candidates, measured from the newest
+            # of them rather than from now: a daemon that lagged behind the kernel
+            # must still find the exits that ended a container.
+            newest = max([e.ts_ns for e in t.ends] + [c.ts_ns for c in t.candidates], default=0)
+            t.candidates = [c for c in t.candidates if newest - c.ts_ns <= 2 * MAIN_END_NS]
+            t.ends = [e for e in t.ends if newest - e.ts_ns <= 2 * MAIN_END_NS]
+            if t.alive and not t.cgroup.populated(t.cgroup_id):
                 # Removed between two exit checks: its exits are in, or still
                 # in the ring buffer.
                 self.kernel.poll(0)
@@ -383,7 +403,7 @@ class Daemon:
                 return t.alive
             return named(want, t.ref, t.cgroup_id, (t.pod or {}).get("container"))
 
-        incs = self.call(lambda: self.trigger(match, self.manual_trigger(), force=True))
+        incs = self.call(lambda: self._dump_now(match, want))
         if not incs:
             raise TraceloopError(
                 f"no recorded container matches {want!r}" if want else "no containers"
@@ -392,6 +412,16 @@ class Daemon:
         for inc in incs:
             inc.finished.wait(max(deadline - time.monotonic(), 0))
         return {"ok": True, "dumps": [i.location for i in incs if i.location]}
+
+    def _dump_now(self, match: Callable[[Tracked], bool], want: str) -> list[Incident]:
+        """A manual trigger on the containers `match` accepts (main loop). A name
+        or ID prefix that fits several containers is refused, not guessed."""
+        chosen = {t.cgroup_id: t.ref.id for t in self.tracked.values() if match(t)}
+        ids = set(chosen.values())
+        if want and len(ids) > 1:
+            shown = ", ".join(sorted(i[:12] for i in ids))
+            raise UsageError(f"{want!r} names several containers ({shown}): give more of the ID")
+        return self.trigger(lambda t: t.cgroup_id in chosen, self.manual_trigger(), force=True)
 
     def manual_trigger(self) -> Trigger:
         return manual_trigger(time_boot_ns(), self.offset)

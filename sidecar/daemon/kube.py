@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -29,7 +30,7 @@ from sidecar.daemon import metrics
 from sidecar.kube.client import api_client, core_v1
 from sidecar.kube.events import EventPoster, EventStats, describe_trigger, dump_message
 from sidecar.kube.informer import PodWatcher
-from sidecar.kube.meta import PodMeta, Selection
+from sidecar.kube.meta import PodMeta, PodState, Selection
 from sidecar.model.errors import UsageError
 from sidecar.model.trigger import Trigger
 from triggers.kube import PodRestart, RestartDetector, restart_trigger
@@ -67,6 +68,12 @@ class KubeSettings:
     watch_timeout: int = 120
 
 
+def _same_pod(ref: ContainerRef, uid: str) -> bool:
+    """A cgroup path that names a pod must name this one (a cgroup named like
+    another pod's container is not that container)."""
+    return not ref.pod_uid or ref.pod_uid == uid
+
+
 def pod_meta_of(pod: dict[str, Any]) -> PodMeta:
     return PodMeta(
         **{
@@ -88,8 +95,11 @@ class Kube:
         selection: Selection,
         events: bool,
         watch_timeout: int = 120,
+        metadata_wait: float = 10.0,
     ) -> None:
         self.daemon: Engine | None = None
+        self.selection = selection
+        self.metadata_wait = metadata_wait
         self.scope = f"pod {own_pod[0]}/{own_pod[1]}" if own_pod else f"node {node}"
         self.events = EventPoster(core, host=node) if events else None
         self.restarts = RestartDetector(self.on_restart, wants=selection.wants)
@@ -100,7 +110,6 @@ class Kube:
             node=None if own_pod else node,
             namespace=own_pod[0] if own_pod else None,
             pod_name=own_pod[1] if own_pod else None,
-            selection=selection,
             watch_timeout=watch_timeout,
         )
 
@@ -129,7 +138,7 @@ class Kube:
     # -- Enrichment: the engine's questions (any thread) --------------------------
 
     def pod_of(self, ref: ContainerRef) -> dict[str, Any] | None:
-        meta = self.watcher.pod_for(ref.id)
+        meta = self.watcher.pod_for(ref.id, ref.pod_uid)
         return meta.to_header() if meta is not None else None
 
     def recorded(self, ref: ContainerRef) -> None:
@@ -137,11 +146,29 @@ class Kube:
         if ref.pod_uid:
             self._sandboxes(ref.pod_uid)
 
+    def _pod(self, ref: ContainerRef) -> PodState | None:
+        """The container's pod; when its cgroup path names a pod the watch does not
+        know yet, wait a little for it (a dump worker's thread, never the main loop):
+        the pod's opt-outs decide what is written."""
+        deadline = time.monotonic() + self.metadata_wait
+        while True:
+            pod = self.watcher.pod_state(ref.id, ref.pod_uid)
+            if pod is not None or not ref.pod_uid or time.monotonic() >= deadline:
+                return pod
+            time.sleep(0.1)
+
     def wants(self, ref: ContainerRef) -> bool:
-        return self.watcher.wants(ref.id)
+        """A container of no known pod is dumped: it may not be a pod's at all."""
+        pod = self._pod(ref)
+        return True if pod is None else self.selection.wants(pod)
 
     def buffers_allowed(self, ref: ContainerRef) -> bool:
-        return self.watcher.buffers_allowed(ref.id)
+        """A container of no known pod gets its buffers only if no namespace is
+        buffer-restricted: when in doubt, secrets stay out."""
+        pod = self._pod(ref)
+        if pod is None:
+            return not self.selection.no_buffer_namespaces
+        return self.selection.buffers_allowed(pod)
 
     def dumped(self, inc: Incident, pod: dict[str, Any] | None) -> None:
         """Every dump of a pod's container: an Event on the pod (dump worker thread)."""
@@ -178,7 +205,7 @@ class Kube:
         """A container recorded before the watch knew its pod gets its pod's name."""
         assert self.daemon is not None
         for t in self.daemon.tracked.values():
-            if t.pod is None and t.ref.id == meta.container_id:
+            if t.pod is None and t.ref.id == meta.container_id and _same_pod(t.ref, meta.uid):
                 t.pod = meta.to_header()
         self._sandboxes(meta.uid)
 
@@ -217,7 +244,9 @@ class Kube:
             )
             return
         trig = restart_trigger(r)
-        matched = [t for t in self.daemon.tracked.values() if t.ref.id == ended]
+        matched = [
+            t for t in self.daemon.tracked.values() if t.ref.id == ended and _same_pod(t.ref, r.uid)
+        ]
         if not matched:
             log.info(
                 "pod restart of a container that was not recorded",
@@ -234,7 +263,7 @@ class Kube:
             if t.pod is None:
                 t.pod = r.meta().to_header()
         metrics.TRIGGERS.labels(trig.reason).inc()
-        self.daemon.trigger(lambda t: t.ref.id == ended, trig)
+        self.daemon.trigger(lambda t: t.ref.id == ended and _same_pod(t.ref, r.uid), trig)
 
     def stop(self) -> None:
         self.watcher.stop()

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from sidecar.model.clock import iso
+from sidecar.model.text import escape
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,12 +27,17 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
+    """One line per record, whatever a name in it holds (escaped: model/text.py)."""
+
     def format(self, record: logging.LogRecord) -> str:
         when = self.formatTime(record, "%H:%M:%S")
-        base = f"{when} {record.levelname.lower():7} {record.getMessage()}"
+        base = f"{when} {record.levelname.lower():7} {escape(record.getMessage())}"
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict) and fields:
-            base += " " + " ".join(f"{k}={v}" for k, v in fields.items())
+            base += " " + " ".join(f"{k}={escape(str(v))}" for k, v in fields.items())
+        if record.exc_info and record.exc_info[1] is not None:
+            e = record.exc_info[1]
+            base += f" error={escape(f'{type(e).__name__}: {e}')}"
         return base
 
 

@@ -49,7 +49,9 @@ DUMP_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 RATE_LIMITED = Counter(
-    "traceloop_incidents_rate_limited_total", "Incidents not dumped (crash loop)"
+    "traceloop_incidents_rate_limited_total",
+    "Incidents not dumped: a container's crash loop, or the node-wide limit",
+    ["scope"],
 )
 SLABS_FREE = Gauge("traceloop_slabs_free", "Slabs on the kernel's free list")
 BUILD = Info("traceloop_build", "The running traceloop")
@@ -59,6 +61,8 @@ for _reason in (*REASON_NAMES.values(), "manual"):
     TRIGGERS.labels(_reason)
 for _result in ("written", "failed"):
     DUMPS.labels(_result)
+for _scope in ("container", "node"):
+    RATE_LIMITED.labels(_scope)
 
 # The kernel side's counters (sidecar/kernel/bpf/recorder.bpf.c, ST_*): key in
 # Kernel.stats() -> (counter name without _total, help).

@@ -30,10 +30,18 @@ class Tracked:
     candidates: list[Trigger] = field(default_factory=list)
     last_exit: Event | None = None
     ends: list[Exit] = field(default_factory=list)  # recent process ends
+    # How much of the container's life its recording covers (the dump header's
+    # `container.recording`): from its first call, unless it ran before we did.
+    partial: dict[str, Any] | None = None
 
     @property
     def key(self) -> tuple[int, int, int]:
         return (self.cgroup_id, self.gen, self.epoch)
 
     def container_header(self) -> dict[str, Any]:
-        return {**self.ref.to_wire(), "cgroup_id": self.cgroup_id, "exit_code": self.exit_code}
+        return {
+            **self.ref.to_wire(),
+            "cgroup_id": self.cgroup_id,
+            "exit_code": self.exit_code,
+            "recording": self.partial or {"complete": True},
+        }

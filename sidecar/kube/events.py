@@ -25,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 
 from sidecar.kube.meta import PodMeta
 from sidecar.model.clock import utc_text
+from sidecar.model.text import escape
 from sidecar.model.trigger import Trigger
 
 log = logging.getLogger("traceloop.kube")
@@ -81,7 +82,9 @@ def event_body(
             "fieldPath": f"spec.containers{{{pod.container}}}",
         },
         "reason": reason,
-        "message": message,
+        # A comm, a path or a reason in it comes from the workload: `kubectl
+        # describe` prints the message raw (CVE-2021-25743's class).
+        "message": escape(message),
         "type": type_,
         "count": 1,
         "firstTimestamp": utc_text(now),

@@ -35,7 +35,7 @@ import urllib3
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from sidecar.kube.meta import ContainerState, PodMeta, PodState, Selection, parse_pod
+from sidecar.kube.meta import ContainerState, PodMeta, PodState, parse_pod
 from sidecar.model.containers import split_container_id
 
 log = logging.getLogger("traceloop.kube")
@@ -105,7 +105,6 @@ class PodWatcher:
         node: str | None = None,
         namespace: str | None = None,
         pod_name: str | None = None,
-        selection: Selection | None = None,
         watch_timeout: int = 120,
         connect_timeout: float = 10.0,
         retention: float = 600.0,
@@ -117,7 +116,6 @@ class PodWatcher:
         self._core = core
         self._listener = listener
         self._on_container = on_container
-        self.selection = selection or Selection()
         self._namespace = namespace
         selectors = []
         if node:
@@ -157,19 +155,26 @@ class PodWatcher:
     def resource_version(self) -> str | None:
         return self._rv
 
-    def _lookup(self, container_id: str) -> tuple[PodState, str, str] | None:
+    def _lookup(
+        self, container_id: str, pod_uid: str | None = None
+    ) -> tuple[PodState, str, str] | None:
+        """The pod, container name and image of a container ID. With `pod_uid` (what
+        the container's cgroup path says), a pod with another UID is not it: a
+        cgroup named like another pod's container does not take that identity."""
         cid = split_container_id(container_id)[1]
         with self._lock:
             entry = self._ids.get(cid)
             if entry is None:
                 return None
             uid, name, image = entry
+            if pod_uid and uid != pod_uid:
+                return None
             pod = self._pods.get(uid) or self._deleted.get(uid, (None, 0.0))[0]
         return (pod, name, image) if pod is not None else None
 
-    def pod_for(self, container_id: str) -> PodMeta | None:
+    def pod_for(self, container_id: str, pod_uid: str | None = None) -> PodMeta | None:
         """The pod and container a runtime container ID belongs to (or belonged to)."""
-        found = self._lookup(container_id)
+        found = self._lookup(container_id, pod_uid)
         if found is None:
             return None
         pod, name, image = found
@@ -183,26 +188,16 @@ class PodWatcher:
             image,
         )
 
-    def wants(self, container_id: str) -> bool:
-        """Should this container be recorded and dumped?
-
-        A container the watcher does not know (not a pod's, or started so
-        recently that the kubelet has not reported its ID yet) is wanted: the
-        caller can ask again when it is about to dump.
-        """
-        found = self._lookup(container_id)
-        return True if found is None else self.selection.wants(found[0])
-
-    def buffers_allowed(self, container_id: str) -> bool:
-        """May this container's read/write buffers go into a dump?
-
-        Unknown containers get buffers only if no namespace is buffer-restricted:
-        when in doubt, secrets stay out.
-        """
-        found = self._lookup(container_id)
-        if found is None:
-            return not self.selection.no_buffer_namespaces
-        return self.selection.buffers_allowed(found[0])
+    def pod_state(self, container_id: str, pod_uid: str | None = None) -> PodState | None:
+        """The pod of a container: by its ID once the kubelet reported it, else by the
+        pod UID its cgroup path carries; None while neither is known."""
+        found = self._lookup(container_id, pod_uid)
+        if found is not None:
+            return found[0]
+        if not pod_uid:
+            return None
+        with self._lock:
+            return self._pods.get(pod_uid) or self._deleted.get(pod_uid, (None, 0.0))[0]
 
     def container_ids(self, pod_uid: str) -> frozenset[str] | None:
         """The IDs of the pod's containers (init, regular and ephemeral, current

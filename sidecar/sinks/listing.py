@@ -40,9 +40,33 @@ class Listed:
 def newest_first(items: list[Listed], limit: int) -> list[Listed]:
     """Newest incident first (its trigger's time, not when the file or object was
     written: an upload delayed by an outage does not make an old crash look new);
-    then the newest `limit` (0: all)."""
-    items.sort(key=lambda i: i.time or i.last_modified, reverse=True)
+    then the newest `limit` (0: all).
+
+    The time is what a dump's header or an object's metadata says, anyone's who
+    could write there: one that is not an ISO 8601 time sorts after every real
+    one (by when the file or object was written), never first."""
+    items.sort(key=_newest_first, reverse=True)
     return items[:limit] if limit > 0 else items
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def _newest_first(i: Listed) -> tuple[bool, datetime]:
+    """Sort key: (the time is valid, when), the crash time if there is one."""
+    lm = _parse_time(i.last_modified) or _EPOCH
+    if not i.time:
+        return True, lm
+    t = _parse_time(i.time)
+    return (True, t) if t is not None else (False, lm)
 
 
 def _text(d: Any, key: str) -> str:
