@@ -101,6 +101,9 @@ def test_no_buffers_keeps_paths_and_leaves_data_and_argv_out(tmp_path: Path) -> 
         assert b"/no/such/file" in data  # paths stay either way
         assert (b"TOKEN-abc" in data) == (not extra)  # argv (and the echo's write)
         assert header["recorder"]["buffers"] == (not extra)
+        # Nowhere in the file either: the header keeps only the program's name.
+        assert (b"TOKEN-abc" in d.read_bytes()) == (not extra)
+        assert header["container"]["command"] == (["sh"] if extra else ["sh", "-c", script])
 
 
 def test_classic_tracepoints_record_the_same_calls(tmp_path: Path) -> None:

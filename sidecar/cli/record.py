@@ -212,7 +212,9 @@ def _dump(
         "name": os.path.basename(cmd[0]),
         "cgroup_id": rec.cg.id,
         "cgroup_path": rec.cg.name,
-        "command": cmd,
+        # Arguments can hold secrets (--db-password=...): without buffers, only
+        # the program's name, as argv is left out of the records too.
+        "command": cmd[:1] if args.no_buffers else cmd,
         "exit_status": status,
         "runtime": "traceloop-record",
     }
