@@ -4,6 +4,7 @@ the reader has (kubectl, not a separate kustomize), in a form that tool accepts.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -158,6 +159,17 @@ def test_kubectl_commands_exist() -> None:
                 assert built.returncode == 0, (w, built.stderr)
             else:
                 assert path == "my-traceloop", w
+            continue
+        if w[1] == "traceloop":
+            # The plugin, as kubectl finds it: kubectl-traceloop on the PATH.
+            env = {**os.environ, "PATH": f"{SCRIPTS}:{os.environ.get('PATH', '')}"}
+            # `show NAME OPTIONS` hands OPTIONS to traceloop show: its parser checks them.
+            show = w[2] == "show"
+            argv = [kubectl, "traceloop", "show", "--help"] if show else [kubectl, *w[1:], "--help"]
+            run = subprocess.run(argv, capture_output=True, text=True, env=env)
+            assert run.returncode == 0 and "usage: kubectl traceloop" in run.stdout, (w, run)
+            if show:
+                build_parser().parse_args(["show", *w[4:], "dump.msgpack"])
             continue
         # `--help` checks the command and its flags without a cluster (what follows an
         # exec's `--` is the container's command: traceloop's, checked above).
