@@ -112,6 +112,9 @@ def test_ls_empty_prefix_and_errors(moto: Moto, stored: tuple[str, dict[int, str
     assert "Traceback" not in r.stderr
     r = run_cli("ls", "/tmp", env=moto.env())
     assert r.returncode == 2 and "only s3://" in r.stderr
+    r = run_cli("ls", "s3://My_Bucket/prod", env=moto.env())
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "'My_Bucket' is not a valid bucket name" in r.stderr
 
 
 def test_fetch_to_a_directory_then_refuses_to_overwrite(

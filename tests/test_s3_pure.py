@@ -109,6 +109,36 @@ def test_urls() -> None:
     assert spool_dirname(parse_s3_url("s3://bkt/a")) != spool_dirname(parse_s3_url("s3://bkt/b"))
 
 
+@pytest.mark.parametrize(
+    "bucket",
+    [
+        "UPPERCASE",  # lowercase only
+        "my_bucket",  # no underscores
+        "-bad-",  # starts and ends with a letter or digit
+        "bad-",
+        ".bad",
+        "ab",  # 3 to 63 characters
+        "a" * 64,
+        "a..b",  # no two dots in a row
+        "192.168.5.4",  # not an IP address
+        "caf\u00e9",  # ASCII letters only
+        "sp ace",
+    ],
+)
+def test_invalid_bucket_names_are_one_clear_error(bucket: str) -> None:
+    with pytest.raises(UsageError, match="not a valid bucket name") as e:
+        parse_s3_url(f"s3://{bucket}/dumps")
+    assert repr(bucket) in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "bucket",
+    ["abc", "a" * 63, "my-bucket", "my.bucket.v2", "1bucket", "9-9", "192.168.5.4a", "a--b"],
+)
+def test_valid_bucket_names(bucket: str) -> None:
+    assert parse_s3_url(f"s3://{bucket}/dumps").bucket == bucket
+
+
 def test_sizes() -> None:
     assert parse_size("1000") == 1000
     assert parse_size("64k") == 64 << 10
