@@ -8,11 +8,12 @@ import queue
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from kube_server import FakeKube, make_pod, restart_container
-from kubetest import core_for, sync_point, wait_until
+from kubetest import core_for, sync_point
+from waits import wait_until
 
 from sidecar.cli.kube_options import add_kube_options, kube_enabled, selection_from
 from sidecar.daemon.engine import Tracked
@@ -21,6 +22,9 @@ from sidecar.host.cgroups import Cgroup
 from sidecar.model.containers import ContainerRef
 from sidecar.model.incidents import Incident
 from sidecar.model.trigger import Trigger
+
+if TYPE_CHECKING:
+    from sidecar.daemon.engine import Daemon
 
 A, B = "a" * 64, "b" * 64
 
@@ -57,20 +61,13 @@ class MainLoop:
 
 
 @pytest.fixture
-def kube() -> Iterator[FakeKube]:
-    k = FakeKube().start()
-    yield k
-    k.stop()
-
-
-@pytest.fixture
 def running(kube: FakeKube, tmp_path: Path) -> Iterator[tuple[MainLoop, Kube]]:
     loop = MainLoop()
     k = Kube(
-        loop,
+        cast("Daemon", loop),  # MainLoop has what Kube uses of a Daemon
         core_for(kube, tmp_path),
         node="node1",
-        own_pod=None,  # type: ignore[arg-type]
+        own_pod=None,
         selection=selection_from(parse_args([])),
         events=True,
     )
@@ -185,13 +182,13 @@ def test_events_for_dumps_and_for_late_kubernetes_triggers(
     t = loop.track(7, A)
     kernel = Trigger("nonzero-exit", "kernel", 1, "2024-01-01T00:00:00Z", pid=9, exit_code=3)
     inc = Incident(t.key, "app", [kernel], 0.0, location="/dumps/shop_web_app/x.msgpack")
-    for hook in loop.on_dumped:
-        hook(inc, t)
+    for dumped in loop.on_dumped:
+        dumped(inc, t)
     late = Trigger("pod-restart", "kubernetes", 0, "t", exit_code=3, detail={"reason": "Error"})
-    for hook in loop.on_late:
-        hook(inc, late)
-    for hook in loop.on_late:  # a late kernel trigger says nothing new to Kubernetes
-        hook(inc, kernel)
+    for late_hook in loop.on_late:
+        late_hook(inc, late)
+    for late_hook in loop.on_late:  # a late kernel trigger says nothing new to Kubernetes
+        late_hook(inc, kernel)
     wait_until(lambda: len(kube.events("shop")) == 2)
     k.stop()
     evs = sorted(kube.events("shop"), key=lambda e: e["message"])
