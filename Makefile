@@ -14,7 +14,7 @@ run: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy sidecar triggers
+	$(PY) -m mypy sidecar triggers tests chaos conftest.py
 
 # TRACELOOP_REQUIRE_BPF=1 (like CI=true) makes any skipped test a failure,
 # unless conftest.py's ALLOWED_SKIPS lists it with its reason.

@@ -216,7 +216,16 @@ def test_options_round_trip_through_argparse() -> None:
 
 def client_error(code: str, status: int, op: str = "PutObject") -> ClientError:
     return ClientError(
-        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        {
+            "Error": {"Code": code, "Message": "m"},
+            "ResponseMetadata": {
+                "RequestId": "r",
+                "HostId": "h",
+                "HTTPStatusCode": status,
+                "HTTPHeaders": {},
+                "RetryAttempts": 0,
+            },
+        },
         op,
     )
 
@@ -283,6 +292,6 @@ def test_backoff_is_exponential_jittered_and_capped() -> None:
 def test_backoff_state_independent_of_history() -> None:
     # The wait depends on the attempt number only: a schedule restarts per step.
     w = backoff(RetrySettings(initial=2.0, max_wait=100.0))
-    state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+    state = RetryCallState(Retrying(), None, (), {})
     state.attempt_number = 3
     assert 4.0 <= w(state) <= 8.0
