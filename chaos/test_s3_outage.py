@@ -75,7 +75,7 @@ def test_repeated_sigkills_lose_nothing_and_send_nothing_twice(moto: Moto, tmp_p
                 ],
                 env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             )  # fmt: skip
-            time.sleep(rnd.uniform(0.2, 2.5))
+            time.sleep(rnd.uniform(0.2, 2.5))  # a kill at a random moment is the test
             child.send_signal(signal.SIGKILL)
             out, _ = child.communicate(timeout=30)
             reported.update(
