@@ -75,8 +75,10 @@ class Daemon:
             assert self.proc.poll() is None, "daemon exited:\n" + "\n".join(self.log[-30:])
             if time.monotonic() > deadline:
                 got = {k: m.get(k, 0.0) for k in keys}
+                # The kernel side's counters tell a lost event from a full slab table.
+                kernel = {k: v for k, v in m.items() if k.startswith("traceloop_kernel_counter")}
                 raise AssertionError(
-                    f"{got} never added up to {total}:\n" + "\n".join(self.log[-30:])
+                    f"{got} never added up to {total} ({kernel}):\n" + "\n".join(self.log[-30:])
                 )
             time.sleep(0.1)
 
