@@ -15,6 +15,7 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy sidecar triggers tests chaos conftest.py
+	$(VENV)/bin/lint-imports
 
 # TRACELOOP_REQUIRE_BPF=1 (like CI=true) makes any skipped test a failure,
 # unless conftest.py's ALLOWED_SKIPS lists it with its reason.

@@ -82,6 +82,16 @@ class Daemon:
                 )
             time.sleep(0.1)
 
+    def settled(self) -> None:
+        """Returns once the daemon's main loop has finished the step it was in: a
+        control request is answered on the main loop (here a manual dump of a
+        container that does not exist)."""
+        r = subprocess.run(
+            [TRACELOOP, "dump", "--socket", self.socket, "no-such-container"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert "no recorded container" in r.stderr, r.stderr
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,7 +17,8 @@ from waits import wait_until
 
 from sidecar.kube.client import api_client, core_v1
 from sidecar.kube.informer import PodWatcher
-from triggers.kube import PodRestart
+from sidecar.kube.meta import Selection
+from triggers.kube import PodRestart, RestartDetector
 
 if TYPE_CHECKING:
     from daemonutil import Daemon
@@ -51,6 +52,17 @@ class Restarts:
     def wait_for(self, count: int, timeout: float = 15.0) -> None:
         """Until `count` restarts were reported (fails the test after `timeout`)."""
         wait_until(lambda: len(self) >= count, timeout, f"{count} reported restarts")
+
+
+def restart_watcher(
+    core: Any,
+    got: Callable[[PodRestart], None],
+    selection: Selection | None = None,
+    **kw: Any,
+) -> PodWatcher:
+    """A pod cache whose listener is the restart detector, as the daemon builds them."""
+    sel = selection or Selection()
+    return PodWatcher(core, RestartDetector(got, wants=sel.wants), **kw)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from pathlib import Path, PosixPath
 import numpy as np
 import pytest
 
+from sidecar.dump.naming import DumpName
 from sidecar.dump.reader import DumpReader, read_all
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.dump.writer import write_dump
@@ -16,7 +17,7 @@ from sidecar.kernel.layout import Settings, slot_dtype
 from sidecar.kernel.slab import read_consistent, to_records
 from sidecar.kernel.syscalls import parse_format, parse_unistd
 from sidecar.model.errors import DumpFormatError, DumpTruncatedError, SinkError
-from sidecar.sinks.local import atomic_write, clean_partials
+from sidecar.sinks.local import LocalSink, atomic_write, clean_partials
 
 OPENAT_FORMAT = """name: sys_enter_openat
 ID: 782
@@ -154,6 +155,33 @@ def test_atomic_write_is_0600_and_leaves_nothing_on_failure(tmp_path: Path) -> N
     with pytest.raises(SinkError, match="No space left"):
         atomic_write(tmp_path / "a" / "y.msgpack", boom)
     assert sorted(os.listdir(tmp_path / "a")) == ["x.msgpack"]
+
+
+def test_dump_directories_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        p = atomic_write(tmp_path / "sink" / "web" / "x.msgpack", lambda f: f.write(b"data"))
+    finally:
+        os.umask(old)
+    for d in (tmp_path / "sink", tmp_path / "sink" / "web"):
+        assert d.stat().st_mode & 0o777 == 0o700, d
+    assert p.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_failed_write_leaves_no_empty_directory(tmp_path: Path) -> None:
+    def boom(f: object) -> None:
+        raise UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed")
+
+    with pytest.raises(UnicodeEncodeError):
+        atomic_write(tmp_path / "sink" / "c" / "x.msgpack", boom)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_time_from_outside_cannot_leave_the_sink(tmp_path: Path) -> None:
+    name = DumpName(time="/../../etc/cron.d/x", reason="pod-restart", id="n-1", container="c")
+    assert "/" not in name.filename and not name.filename.startswith(".")
+    path = LocalSink(tmp_path / "sink").store(name, lambda f: f.write(b"x"))
+    assert Path(path).resolve().is_relative_to((tmp_path / "sink").resolve())
 
 
 def test_partials_from_a_crash_are_cleaned(tmp_path: Path) -> None:

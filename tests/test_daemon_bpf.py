@@ -20,7 +20,7 @@ from sidecar.dump.records import ARGS, CAPS, NR
 
 pytestmark = pytest.mark.bpf
 WRITTEN = 'traceloop_dumps_total{result="written"}'
-LIMITED = "traceloop_incidents_rate_limited_total"
+LIMITED = 'traceloop_incidents_rate_limited_total{scope="container"}'
 
 
 def reasons(header: dict[str, Any]) -> list[str]:
@@ -117,6 +117,7 @@ def test_exit_zero_writes_nothing_by_default(runc: Runc, tmp_path: Path) -> None
         # The daemon judges a container's exits when it has ended: no trigger
         # then means no incident, so no dump can follow.
         wait_logged(d, "container exited", "fine")
+        d.settled()
         m = d.metrics()
         assert triggers_counted(m) == 0
         assert d.dumps() == []
@@ -230,3 +231,23 @@ def test_daemon_listen_address_errors_are_one_line(tmp_path: Path) -> None:
     assert r.stderr.strip().splitlines() == [
         f"traceloop: error: --metrics-addr {addr}: cannot listen: Address already in use"
     ]
+
+
+def test_a_second_daemon_on_the_same_socket_is_refused(runc: Runc, tmp_path: Path) -> None:
+    with daemon(runc.cgroup_root(), tmp_path / "dumps") as first:
+        r = subprocess.run(
+            [TRACELOOP, "daemon", "--cgroup-root", str(runc.cgroup_root()),
+             "--sink", str(tmp_path / "other"), "--control-socket", first.socket],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert r.stderr.strip().splitlines() == [
+            f"traceloop: error: --control-socket {first.socket}: another daemon is listening "
+            "there (stop it, or give this one another --control-socket)"
+        ]
+        # The first daemon's socket is still there and answers.
+        out = subprocess.run(
+            [TRACELOOP, "dump", "--socket", first.socket, "no-such-container"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert "no recorded container matches 'no-such-container'" in out.stderr

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from kube_server import FakeKube, make_pod, restart_container
-from kubetest import Restarts, core_for, running, sync_point
+from kubetest import Restarts, core_for, restart_watcher, running, sync_point
 from waits import wait_until
 
 from sidecar.kube.client import KubeConfigError, api_client, core_v1
@@ -26,7 +26,7 @@ def core(kube: FakeKube, tmp_path: Path) -> Any:
 
 def watcher(core: Any, got: Restarts, **kw: Any) -> PodWatcher:
     kw.setdefault("node", "node1")
-    return PodWatcher(core, got, watch_timeout=30, backoff_initial=0.05, backoff_max=0.5, **kw)
+    return restart_watcher(core, got, watch_timeout=30, backoff_initial=0.05, backoff_max=0.5, **kw)
 
 
 def web(
@@ -230,11 +230,18 @@ def test_selection_and_opt_out(kube: FakeKube, core: Any) -> None:
     got = Restarts()
     with running(watcher(core, got, selection=sel)) as w:
         sync_point(kube, w)
-        assert w.wants(A) and w.wants(f"containerd://{E}")
-        assert not w.wants(B) and not w.wants(C) and not w.wants(D)
-        assert w.wants("f" * 64)  # unknown: record now, ask again at dump time
-        assert w.buffers_allowed(A) and not w.buffers_allowed(E)
-        assert not w.buffers_allowed("f" * 64)  # unknown while a namespace is restricted
+
+        def pod(cid: str) -> Any:
+            found = w.pod_state(cid)
+            assert found is not None, cid
+            return found
+
+        assert sel.wants(pod(A)) and sel.wants(pod(f"containerd://{E}"))
+        assert not sel.wants(pod(B)) and not sel.wants(pod(C)) and not sel.wants(pod(D))
+        assert (
+            w.pod_state("f" * 64) is None
+        )  # unknown: the daemon decides (tests/test_kube_daemon.py)
+        assert sel.buffers_allowed(pod(A)) and not sel.buffers_allowed(pod(E))
         for name, ns in [
             ("web", "shop"),
             ("db", "shop"),
@@ -273,7 +280,7 @@ def test_a_failing_callback_does_not_stop_the_watch(kube: FakeKube, core: Any) -
         seen.append(r.restart_count)
         raise RuntimeError("boom")
 
-    with running(PodWatcher(core, flaky, node="node1", backoff_initial=0.05)) as w:
+    with running(restart_watcher(core, flaky, node="node1", backoff_initial=0.05)) as w:
         sync_point(kube, w)
         restart(kube, "web", B)
         restart(kube, "web", C)

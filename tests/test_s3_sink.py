@@ -302,7 +302,7 @@ def test_recovery_finishes_or_clears_interrupted_writes(
     # A partial write and a JSON whose dump is gone.
     (d / ".tmp-x.part").write_bytes(b"half")
     (d / "ghost.json").write_bytes(
-        Entry(d, "ghost", "ghost.msgpack", bucket, "k", 1, "0", "t", None).to_json()
+        Entry(d, "ghost", "ghost.msgpack", bucket, "k", 1, "0" * 64, "t", None).to_json()
     )
     caplog.set_level(logging.INFO)
     again = sinks(f"s3://{bucket}", moto.endpoint, tmp_path)
@@ -525,3 +525,67 @@ def test_spool_entry_json_is_self_describing(
     assert f"s3://{d['bucket']}/{d['key']}" == url
     assert d["metadata"]["reason"] == "oom-kill"
     assert oct(e.data_path.stat().st_mode & 0o777) == "0o600"
+
+
+def _plant(d: Path, base: str, data: str, bucket: str, key: str, body: bytes | None) -> None:
+    """An entry written by hand into a spool directory, as an intruder would."""
+    e = Entry(
+        d, base, data, bucket, key, len(body or b""), hashlib.sha256(body or b"").hexdigest(),
+        "application/vnd.msgpack", None,
+    )  # fmt: skip
+    raw = json.loads(e.to_json())
+    raw["data"] = data  # whatever the intruder wants, not checked by Entry itself
+    (d / f"{base}.json").write_text(json.dumps(raw))
+
+
+def test_planted_entries_are_refused_and_their_files_left_alone(
+    moto: Moto, bucket: str, sinks: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"root-only secret")
+    secret.chmod(0o600)
+    body = secret.read_bytes()
+    s = sinks(f"s3://{bucket}/team", moto.endpoint, tmp_path / "spool")
+    d = s.spool.dir
+    caplog.set_level(logging.INFO)
+    _plant(d, "abs", str(secret), bucket, "team/abs", body)  # an absolute path
+    _plant(d, "up", "../../secret", bucket, "team/up", body)  # out of the directory
+    (d / "link.msgpack").symlink_to(secret)  # a bare name, but a link to the secret
+    _plant(d, "link", "link.msgpack", bucket, "team/link", body)
+    (d / "other.msgpack").write_bytes(dump_bytes())  # a real dump, for another bucket
+    _plant(d, "other", "other.msgpack", "elsewhere", "team/other", dump_bytes())
+    (d / "bad.msgpack").write_bytes(dump_bytes(3))  # its hash does not match its entry
+    _plant(d, "bad", "bad.msgpack", bucket, "team/bad", dump_bytes(4))
+    url = s.store(name(1), dump_writer(5))  # and one real dump
+    wait_until(lambda: "uploaded" in caplog.text, what="the real dump's upload")
+    assert moto.keys(bucket) == [url.removeprefix(f"s3://{bucket}/")]  # only the real dump
+    assert secret.read_bytes() == body and secret.stat().st_mode & 0o777 == 0o600
+    for planted in ("link.msgpack", "other.msgpack", "bad.msgpack"):
+        assert (d / planted).exists(), planted  # refused, never deleted
+    text = caplog.text
+    assert text.count("refused and left alone") == 5, text
+    assert "not a file name" not in text  # the message says what was wrong instead
+    assert "for s3://elsewhere/team/other, not for this sink" in text
+    assert "does not match its size and sha256" in text
+
+
+def test_a_spool_directory_writable_by_others_is_refused(
+    moto: Moto, bucket: str, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    spool.chmod(0o777)
+    with pytest.raises(SinkError, match=r"writable by others \(mode 777\)"):
+        make_s3_sink(f"s3://{bucket}", endpoint_url=moto.endpoint, spool=str(spool), **FAST)
+
+
+def test_a_new_spool_directory_is_private_whatever_the_umask(
+    moto: Moto, bucket: str, sinks: Any, tmp_path: Path
+) -> None:
+    old = os.umask(0)
+    try:
+        s = sinks(f"s3://{bucket}", moto.endpoint, tmp_path / "new" / "spool")
+    finally:
+        os.umask(old)
+    assert (s.spool.root.stat().st_mode & 0o777) == 0o700
+    assert (s.spool.dir.stat().st_mode & 0o777) == 0o700

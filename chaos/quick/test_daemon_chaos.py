@@ -17,7 +17,7 @@ from sidecar.dump.records import ARGS, CAPS, NR
 pytestmark = [pytest.mark.bpf, pytest.mark.chaos]
 WRITTEN = 'traceloop_dumps_total{result="written"}'
 FAILED = 'traceloop_dumps_total{result="failed"}'
-LIMITED = "traceloop_incidents_rate_limited_total"
+LIMITED = 'traceloop_incidents_rate_limited_total{scope="container"}'
 
 
 def test_twenty_containers_crash_in_the_same_second(runc: Runc, tmp_path: Path) -> None:

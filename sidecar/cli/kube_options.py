@@ -1,28 +1,25 @@
-"""The daemon's Kubernetes options, and starting its Kubernetes part when they ask for it.
+"""The daemon's Kubernetes options, and its Kubernetes settings from them.
 
 Light on purpose (every `traceloop` command builds the daemon's parser): the
-kubernetes client is imported only by sidecar/kubedaemon.py, when the daemon
+kubernetes client is imported only by sidecar/daemon/kube.py, when the daemon
 starts with Kubernetes on (`--kubernetes on`, or by default inside a pod or
 with `--kubeconfig`).
 
-The daemon calls them directly (sidecar/daemon.py):
-
     add_kube_options(parser)
-    stop = start_kube(args, daemon)  # None when Kubernetes is off
+    settings = kube_settings_from(args)  # None when Kubernetes is off
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sidecar.kube import selector as labelselector
 from sidecar.kube.meta import Selection
 
 if TYPE_CHECKING:
-    from sidecar.daemon.engine import Daemon
+    from sidecar.daemon.kube import KubeSettings
 
 
 def _csv(value: str) -> frozenset[str]:
@@ -131,10 +128,18 @@ def selection_from(args: argparse.Namespace) -> Selection:
     )
 
 
-def start_kube(args: argparse.Namespace, daemon: Daemon) -> Callable[[], None] | None:
-    """The daemon's extension hook: start the Kubernetes part if enabled; returns its stop."""
+def kube_settings_from(args: argparse.Namespace) -> KubeSettings | None:
+    """The daemon's Kubernetes settings, or None when Kubernetes is off."""
     if not kube_enabled(args):
         return None
-    from sidecar.daemon import kube as kubedaemon
+    from sidecar.daemon.kube import KubeSettings
 
-    return kubedaemon.start(args, daemon)
+    return KubeSettings(
+        node_name=args.node_name,
+        own_pod=args.kube_pod,
+        kubeconfig=args.kubeconfig,
+        context=args.kube_context,
+        selection=selection_from(args),
+        events=args.kube_events,
+        watch_timeout=args.kube_watch_timeout,
+    )

@@ -23,11 +23,12 @@ from sidecar.host import cgroups
 from sidecar.kernel.loader import Kernel, KernelConfig
 from sidecar.kernel.recorder import Recorder
 from sidecar.kernel.syscalls import load_table
-from sidecar.model.clock import iso, time_boot_ns
+from sidecar.model.clock import boot_offset_ns, time_boot_ns
 from sidecar.model.errors import TraceloopError, UsageError
 from sidecar.model.kernel_events import Event, EventType, Reason
-from sidecar.model.trigger import Trigger, signal_name
+from sidecar.model.trigger import Trigger
 from sidecar.sinks.registry import make_sink
+from triggers.command import command_ended
 from triggers.kernel import trigger_from_event
 
 KERNEL_TRIGGERS = Reason.NONZERO_EXIT | Reason.FATAL_SIGNAL | Reason.OOM_KILL
@@ -91,8 +92,6 @@ def run(args: argparse.Namespace) -> int:
         ),
         table,
     )
-    from sidecar.model.clock import boot_offset_ns
-
     offset = boot_offset_ns()
     triggers: list[Trigger] = []
 
@@ -154,16 +153,7 @@ def _dump(
         return None
     kernel.freeze(slab)
     if not triggers:
-        now = time_boot_ns()
-        t = Trigger(
-            reason="manual" if status == 0 else "nonzero-exit",
-            source="record",
-            ts_ns=now,
-            time=iso(now + offset),
-            exit_code=status if status < 128 else None,
-            signal=signal_name(status - 128) if status > 128 else None,
-        )
-        triggers = [t]
+        triggers = [command_ended(status, time_boot_ns(), offset)]
     container = {
         "name": os.path.basename(cmd[0]),
         "cgroup_id": cg.id,
@@ -180,7 +170,7 @@ def _dump(
     )
     sink = make_sink(args.sink, **s3_options_from(args))
     try:
-        location = Recorder(kernel).store(sink, name, slab, triggers, container)
+        location = sink.store(name, Recorder(kernel).writer(slab, triggers, container))
     finally:
         sink.close()  # S3: waits up to --upload-timeout
     if args.sink.startswith("s3://"):

@@ -30,8 +30,12 @@ DUMP_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 RATE_LIMITED = Counter(
-    "traceloop_incidents_rate_limited_total", "Incidents not dumped (crash loop)"
+    "traceloop_incidents_rate_limited_total",
+    "Incidents not dumped: a container's crash loop, or the node-wide limit",
+    ["scope"],
 )
+for _scope in ("container", "node"):
+    RATE_LIMITED.labels(_scope)  # present at zero, so increase() sees the first one
 KERNEL = Gauge("traceloop_kernel_counter", "Counters of the kernel side", ["name"])
 SLABS_FREE = Gauge("traceloop_slabs_free", "Slabs on the kernel's free list")
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from sidecar.model.clock import utc_text
 from sidecar.model.errors import SinkError
 from sidecar.sinks.s3._errors import classify
 from sidecar.sinks.s3._keys import parse_s3_url
@@ -43,7 +44,7 @@ def _describe(client: S3Client, bucket: str, obj: dict[str, Any]) -> Listed:
         url=f"s3://{bucket}/{obj['Key']}",
         key=obj["Key"],
         size=int(obj["Size"]),
-        last_modified=lm.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        last_modified=utc_text(lm),
     )
     try:
         meta = client.head_object(Bucket=bucket, Key=obj["Key"]).get("Metadata", {})
