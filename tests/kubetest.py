@@ -250,7 +250,10 @@ def daemon_chaos(
                 make_pod("chaos", n, "node1", [("app", "busybox", f"containerd://{n}-0")])
             )
         ended: list[str] = []
-        with kube_daemon(runc, tmp_path, kube) as d:
+        # Every restart of a pod's container counts against one rate-limit key:
+        # `rounds` restarts are a crash loop to the daemon, and this test is about
+        # the watch under faults, not about crash loops.
+        with kube_daemon(runc, tmp_path, kube, "--rate-limit", str(rounds + 1)) as d:
             for r in range(rounds):
                 down = r == rounds // 2
                 if down:
