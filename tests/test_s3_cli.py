@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from s3util import TRACELOOP, Moto, dump_bytes, dump_writer, name, run_cli, use_dummy_aws_env
+from showutil import CONTROL
 
 from sidecar.sinks.s3._sink import make_s3_sink
 
@@ -182,3 +183,41 @@ def test_show_missing_object_is_one_line(moto: Moto, stored: tuple[str, dict[int
     r = run_cli("show", f"s3://{bucket}/prod/none.msgpack", env=moto.env())
     assert r.returncode == 2
     assert "no such object" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ls_escapes_hostile_metadata_and_keys_and_sorts_a_bad_time_last(
+    moto: Moto, stored: tuple[str, dict[int, str]]
+) -> None:
+    """Whoever can write to the bucket controls keys and metadata: `ls` shows
+    them escaped, and a `time` that is not a time does not list first."""
+    bucket = moto.bucket()
+    c = moto.client()
+    evil = "%1B%5B2J%1B%5D0%3Bpwned%07%0D%C2%9B%7F"  # ESC [2J ESC ]0;pwned BEL CR CSI DEL
+    c.put_object(
+        Bucket=bucket,
+        Key="prod/x\x1b[31mkey\r.msgpack",
+        Body=dump_bytes(2),
+        Metadata={"time": "9999" + evil, "reason": evil, "node": evil, "namespace": evil,
+                  "pod": evil, "container": evil},
+    )  # fmt: skip
+    c.put_object(
+        Bucket=bucket,
+        Key="prod/real.msgpack",
+        Body=dump_bytes(2),
+        Metadata={"time": "2026-11-25T10:00:03.000Z", "reason": "oom-kill"},
+    )
+    for args in (["ls"], ["ls", "--json"]):
+        r = subprocess.run(
+            [TRACELOOP, *args, f"s3://{bucket}/prod"], env=moto.env(), capture_output=True,
+            timeout=60,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert not CONTROL.search(r.stdout), r.stdout
+        lines = r.stdout.decode().splitlines()
+        if args == ["ls"]:
+            assert lines[1].endswith("/prod/real.msgpack")  # the real time first
+            assert "\\33[2J\\33]0;pwned\\7\\r\\302\\233\\177" in lines[2]
+        else:
+            items = [json.loads(line) for line in lines]
+            assert items[0]["url"].endswith("/prod/real.msgpack")
+            assert items[1]["container"] == "\x1b[2J\x1b]0;pwned\x07\r\x9b\x7f"

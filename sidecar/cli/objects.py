@@ -13,6 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sidecar.cli.argtypes import count
 from sidecar.model.errors import SinkError, UsageError
+from sidecar.model.text import escape
 from sidecar.sinks.local import atomic_write
 
 if TYPE_CHECKING:
@@ -77,7 +78,8 @@ def run_ls(args: argparse.Namespace) -> int:
     items = s3.list_dumps(_client(args), args.url, args.limit)
     if args.json:
         for i in items:
-            sys.stdout.write(json.dumps(asdict(i)) + "\n")
+            # json escapes controls and non-ASCII but not DEL; the terminal gets none raw.
+            sys.stdout.write(json.dumps(asdict(i)).replace("\x7f", "\\u007f") + "\n")
     elif items:
         _table(items, sys.stdout)
     else:
@@ -149,17 +151,11 @@ def _table(items: Iterable[Listed], out: IO[str]) -> None:
     rows = [["TIME", "REASON", "NODE", "POD", "CONTAINER", "SIZE", "URL"]]
     for i in items:
         pod = f"{i.namespace}/{i.pod}" if i.pod else "-"
-        rows.append(
-            [
-                i.time or i.last_modified,
-                i.reason or "-",
-                i.node or "-",
-                pod,
-                i.container or "-",
-                human_size(i.size),
-                i.url,
-            ]
-        )
+        # Keys and percent-decoded metadata are anyone's who can write to the
+        # bucket: every cell is escaped (ESC, CR... cannot reach the terminal).
+        cells = [i.time or i.last_modified, i.reason or "-", i.node or "-", pod,
+                 i.container or "-", human_size(i.size), i.url]  # fmt: skip
+        rows.append([escape(c, 300) for c in cells])
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     for r in rows:
         cells = [r[c].ljust(widths[c]) for c in range(len(widths))]

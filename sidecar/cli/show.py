@@ -28,7 +28,9 @@ from sidecar.cli.argtypes import count, positive
 from sidecar.cli.sources import open_dump
 from sidecar.dump.reader import DumpReader
 from sidecar.dump.records import TS
-from sidecar.model.errors import TraceloopError
+from sidecar.model.errors import ERROR_MAX, TraceloopError
+from sidecar.model.text import escape
+from sidecar.render.calls import arch_of
 from sidecar.render.forms import Calls, Record, RenderOptions
 from sidecar.render.info import ReadStats, info_json, info_text
 from sidecar.render.jsonl import JsonForm
@@ -166,13 +168,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             with open_dump(arg) as reader:
                 if multi and args.output != "json":
-                    out.lines(([""] if i else []) + [f"==> {reader.name} <=="])
+                    out.lines(([""] if i else []) + [f"==> {escape(reader.name)} <=="])
                 _show(reader, args, sel, out, multi)
         except TraceloopError as e:
             out.flush()
             if not multi:
                 raise
-            print(f"traceloop: error: {e}", file=sys.stderr, flush=True)
+            print(f"traceloop: error: {escape(str(e), ERROR_MAX)}", file=sys.stderr, flush=True)
             worst = max(worst, e.exit_code)
     out.flush()
     return worst
@@ -185,7 +187,7 @@ def _show(
     if args.info:
         _info(reader, args.output == "json", out)
         return
-    calls = Calls(header)
+    calls = Calls(reader.syscalls, arch_of(header))
     nrs = syscall_numbers(sel.syscalls, calls, reader.name) if sel.syscalls else None
     trigger_ts = first_trigger_ts(header)
     # --since counts back from the first trigger; without one, from the last

@@ -54,7 +54,7 @@ def identify(cgroup_path: str) -> ContainerRef | None:
     """The container a cgroup path belongs to, or None for host cgroups.
 
     A path is bytes to the kernel: one that is not UTF-8 (read with
-    surrogateescape) is named with `\\xNN` escapes, so it can go into a dump.
+    surrogateescape) is named with strace's escapes, so it can go into a dump.
     """
     cgroup_path = escape(cgroup_path)
     parts = [p for p in cgroup_path.split("/") if p]

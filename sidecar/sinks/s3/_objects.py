@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -74,5 +74,27 @@ def list_dumps(client: S3Client, url: str, limit: int) -> list[Listed]:
     # Newest incident first; an upload delayed by an outage does not make an
     # old crash look new. The limit comes after this sort: the crash time is
     # in each object's metadata, and the upload order is not the crash order.
-    items.sort(key=lambda i: i.time or i.last_modified, reverse=True)
+    # Metadata is anyone's who can write to the bucket: a `time` that is not an
+    # ISO 8601 time sorts after every real one (by its upload time), never first.
+    items.sort(key=_newest_first, reverse=True)
     return items[:limit] if limit > 0 else items
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def _newest_first(i: Listed) -> tuple[bool, datetime]:
+    """Sort key: (the time is valid, when), the crash time if the metadata has one."""
+    lm = _parse_time(i.last_modified) or _EPOCH
+    if not i.time:
+        return True, lm
+    t = _parse_time(i.time)
+    return (True, t) if t is not None else (False, lm)
