@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +117,19 @@ class Runc:
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
         return name, proc
+
+    def wait_for_program(self, name: str, comm: str, timeout: float = 10.0) -> None:
+        """Until a process of container `name` runs `comm` (e.g. after an exec)."""
+        deadline = time.monotonic() + timeout
+        procs = self.cgroup(name) / "cgroup.procs"
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                for pid in procs.read_text().split():
+                    with contextlib.suppress(OSError):
+                        if Path(f"/proc/{pid}/comm").read_text().strip() == comm:
+                            return
+            time.sleep(0.02)
+        raise AssertionError(f"container {name} never ran {comm!r} within {timeout}s")
 
     def kill(self, name: str, sig: str = "KILL") -> None:
         subprocess.run(self._cmd("kill", name, sig), capture_output=True)

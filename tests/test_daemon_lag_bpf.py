@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from daemonutil import daemon, read, wait_recorded
+from runc import Runc
 
 pytestmark = pytest.mark.bpf
 
 
-def test_lag_across_an_exit_and_a_recreated_path_loses_no_crash(runc, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_lag_across_an_exit_and_a_recreated_path_loses_no_crash(runc: Runc, tmp_path: Path) -> None:
     with daemon(runc.cgroup_root(), tmp_path / "dumps") as d:
         sleeper = None
         _, first = runc.start(["/bin/sh", "-c", "cat /lagged-marker; sleep 2; exit 1"], "lagged")
@@ -54,7 +55,7 @@ def _events(cg: Path) -> str:
         return ""
 
 
-def test_a_kubernetes_crash_loop_is_limited_across_restarts(runc, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_kubernetes_crash_loop_is_limited_across_restarts(runc: Runc, tmp_path: Path) -> None:
     """Every restart of a pod's container is a new container ID and cgroup; kubelet's
     cgroup path carries the pod UID, which the rate limit counts by."""
     uid = "1b2c3d4e-1111-2222-3333-444455556666"
@@ -74,8 +75,8 @@ def test_a_kubernetes_crash_loop_is_limited_across_restarts(runc, tmp_path: Path
 
 
 def test_a_container_running_before_the_daemon_says_its_recording_began_late(
-    runc, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    runc: Runc, tmp_path: Path
+) -> None:
     script = 'trap "cat /late-start; exit 4" USR1; while :; do sleep 0.2; done'
     _, proc = runc.start(["/bin/sh", "-c", script], "early")
     deadline = time.monotonic() + 20

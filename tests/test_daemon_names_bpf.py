@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 from daemonutil import daemon, read
+from runc import Runc
 
 pytestmark = pytest.mark.bpf
 
 HOSTILE = b"bad\xff\x1b[31mname\rx"
 
 
-def test_a_hostile_cgroup_name_is_dumped_and_logged_escaped(runc, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_hostile_cgroup_name_is_dumped_and_logged_escaped(runc: Runc, tmp_path: Path) -> None:
     root = runc.cgroup_root()
     cg = os.path.join(os.fsencode(root), HOSTILE)
     with daemon(root, tmp_path / "dumps") as d:

@@ -165,7 +165,8 @@ def test_kubectl_commands_exist() -> None:
             env = {**os.environ, "PATH": f"{SCRIPTS}:{os.environ.get('PATH', '')}"}
             # `show NAME OPTIONS` hands OPTIONS to traceloop show: its parser checks them.
             show = w[2] == "show"
-            argv = [kubectl, "traceloop", "show", "--help"] if show else [kubectl, *w[1:], "--help"]
+            sub = ["traceloop", "show"] if show else w[1:]
+            argv = [str(kubectl), *sub, "--help"]
             run = subprocess.run(argv, capture_output=True, text=True, env=env)
             assert run.returncode == 0 and "usage: kubectl traceloop" in run.stdout, (w, run)
             if show:

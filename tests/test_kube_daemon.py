@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from kube_server import FakeKube, make_pod, restart_container
-from kubetest import core_for, sync_point, wait_until
+from kubetest import core_for, sync_point
+from waits import wait_until
 
 from sidecar.cli.kube_options import add_kube_options, kube_enabled, selection_from
 from sidecar.daemon.kube import Kube
@@ -66,13 +67,6 @@ class MainLoop:
         del self.tracked[t.cgroup_id]
         self.untracked.append((t.cgroup_id, why))
         return True
-
-
-@pytest.fixture
-def kube() -> Iterator[FakeKube]:
-    k = FakeKube().start()
-    yield k
-    k.stop()
 
 
 @pytest.fixture

@@ -5,25 +5,19 @@ report them."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from daemonutil import read, wait_recorded
 from kube_server import FakeKube, make_pod, restart_container
-from kubetest import kube_daemon, wait_until
+from kubetest import kube_daemon
+from runc import Runc
+from waits import wait_until
 
 from sidecar.dump.records import CAPS
 
 pytestmark = pytest.mark.bpf
-
-
-@pytest.fixture
-def kube() -> Iterator[FakeKube]:
-    k = FakeKube().start()
-    yield k
-    k.stop()
 
 
 def pod_with(kube: FakeKube, name: str, container_id: str) -> dict[str, Any]:
@@ -38,7 +32,7 @@ def paths(recs: list[Any]) -> set[bytes]:
 
 
 def test_restart_after_exit_0_gives_a_pod_restart_dump(
-    runc: Any, tmp_path: Path, kube: FakeKube
+    runc: Runc, tmp_path: Path, kube: FakeKube
 ) -> None:
     pod = pod_with(kube, "web", "web-1")
     with kube_daemon(runc, tmp_path, kube) as d:
@@ -81,7 +75,7 @@ def test_restart_after_exit_0_gives_a_pod_restart_dump(
 
 
 def test_nonzero_exit_is_one_dump_with_both_views(
-    runc: Any, tmp_path: Path, kube: FakeKube
+    runc: Runc, tmp_path: Path, kube: FakeKube
 ) -> None:
     pod = pod_with(kube, "api", "api-1")
     with kube_daemon(runc, tmp_path, kube) as d:
@@ -119,7 +113,7 @@ def test_nonzero_exit_is_one_dump_with_both_views(
 
 
 def test_opt_out_and_buffers_per_namespace_and_pod(
-    runc: Any, tmp_path: Path, kube: FakeKube
+    runc: Runc, tmp_path: Path, kube: FakeKube
 ) -> None:
     kube.create_pod(
         make_pod(

@@ -18,7 +18,6 @@ import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kube_server import TOKEN, FakeKube, make_pod
@@ -51,10 +50,12 @@ class Cluster:
         assert verb == "exec", argv
         return self._exec(argv, rest)
 
-    def _done(self, argv: list[str], rc: int, out: bytes, err: bytes = b"") -> Any:
+    def _done(
+        self, argv: list[str], rc: int, out: bytes, err: bytes = b""
+    ) -> subprocess.CompletedProcess[bytes]:
         return subprocess.CompletedProcess(argv, rc, out, err)
 
-    def _get(self, argv: list[str], rest: list[str]) -> Any:
+    def _get(self, argv: list[str], rest: list[str]) -> subprocess.CompletedProcess[bytes]:
         assert rest[:2] == ["pods", "-n"] and rest[3] == "-l" and rest[5:] == ["-o", "json"]
         ns, selector = rest[2], rest[4]
         req = urllib.request.Request(
@@ -68,7 +69,7 @@ class Cluster:
                   "metadata": {"resourceVersion": ""}}  # fmt: skip
         return self._done(argv, 0, json.dumps(listed, indent=4).encode())
 
-    def _exec(self, argv: list[str], rest: list[str]) -> Any:
+    def _exec(self, argv: list[str], rest: list[str]) -> subprocess.CompletedProcess[bytes]:
         assert rest[0] == "-n" and rest[3] == "-c" and rest[5] == "--", argv
         ns, pod, container, cmd = rest[1], rest[2], rest[4], rest[6:]
         try:

@@ -13,6 +13,7 @@ from daemonutil import daemon
 from kube_server import FakeKube
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from runc import Runc
 from s3util import Moto, moto_server
 
 from sidecar import __version__
@@ -54,7 +55,7 @@ def check_names(fams: dict[str, tuple[str, list[Sample]]]) -> None:
             assert name.endswith("_bytes"), name
 
 
-def test_metrics_of_a_daemon_without_s3_or_kubernetes(runc, tmp_path: Path) -> None:
+def test_metrics_of_a_daemon_without_s3_or_kubernetes(runc: Runc, tmp_path: Path) -> None:
     with daemon(runc.cgroup_root(), tmp_path / "dumps") as d:
         fams = families(d.metrics_text())
         check_names(fams)
@@ -108,7 +109,7 @@ def kube() -> Iterator[FakeKube]:
 
 
 def test_s3_and_kubernetes_metrics_with_an_s3_sink_and_the_pod_watch(
-    runc, tmp_path: Path, moto: Moto, kube: FakeKube
+    runc: Runc, tmp_path: Path, moto: Moto, kube: FakeKube
 ) -> None:
     kc = kube.write_kubeconfig(tmp_path / "kubeconfig")
     extra = (

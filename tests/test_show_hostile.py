@@ -39,7 +39,7 @@ def with_header(**changes: Any) -> bytes:
 
 def raw_header(*items: bytes) -> bytes:
     """A header map written by hand: `format`, `version` and the given key/value bytes."""
-    body = msgpack.packb("format") + msgpack.packb("traceloop-dump")
+    body: bytes = msgpack.packb("format") + msgpack.packb("traceloop-dump")
     body += msgpack.packb("version") + msgpack.packb(1)
     return bytes([0x80 | (2 + len(items) // 2)]) + body + b"".join(items)
 

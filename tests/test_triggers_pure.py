@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sidecar.model.containers import identify, normalize_id
@@ -51,8 +53,8 @@ def test_kubernetes_container_ids_lose_their_scheme() -> None:
     assert normalize_id(f"containerd://{CID}") == CID and normalize_id(CID) == CID
 
 
-def T(reason: str, pid: int, ts: int, **kw: object) -> Trigger:
-    return Trigger(reason=reason, source="kernel", ts_ns=ts, time="t", pid=pid, **kw)  # type: ignore[arg-type]
+def T(reason: str, pid: int, ts: int, **kw: Any) -> Trigger:
+    return Trigger(reason=reason, source="kernel", ts_ns=ts, time="t", pid=pid, **kw)
 
 
 def test_main_is_the_last_exit_not_killed_by_sigkill() -> None:

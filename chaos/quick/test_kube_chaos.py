@@ -4,7 +4,6 @@ reported twice, the watcher never exits."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,6 @@ from kubetest import (
 )
 
 pytestmark = pytest.mark.chaos
-
-
-@pytest.fixture
-def kube() -> Iterator[FakeKube]:
-    k = FakeKube().start()
-    yield k
-    k.stop()
 
 
 def test_watch_survives_drops_410s_and_an_outage(kube: FakeKube, tmp_path: Path) -> None:
