@@ -6,9 +6,9 @@ the real wire protocol traceloop uses, as faithfully as it can:
 - GET /api/v1/pods, /api/v1/namespaces/NS/pods[/NAME]: a PodList whose
   metadata.resourceVersion is the store's current revision; `fieldSelector`
   (the fields the API server supports for pods, `=`, `==`, `!=`); an
-  unsupported field is a 400. traceloop selects labels itself, after the
-  watch: a `labelSelector` is a 400 here, not a filter this server would
-  have to get right for nobody.
+  unsupported field is a 400; `labelSelector` (the kubectl plugin finds the
+  recorder pods by label), parsed with traceloop's own label-selector parser,
+  whose grammar tests/test_kube_pure.py checks against Kubernetes'.
 - `?watch=true`: HTTP/1.1 chunked stream of JSON lines
   `{"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": ...}`. From a
   resourceVersion: every change after it (an object that starts or stops
@@ -52,6 +52,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from sidecar.kube.selector import parse as label_selector
 
 TOKEN = "traceloop-test-token"
 
@@ -431,10 +433,16 @@ class FakeKube:
     # ---- request handling (called from handler threads) ------------------------------
 
     def _match(self, q: dict[str, str], namespace: str | None) -> Callable[[dict[str, Any]], bool]:
-        if q.get("labelSelector"):
-            raise BadRequest("labelSelector is not implemented by this test server")
         fsel = field_matcher(q.get("fieldSelector", ""))
-        return lambda p: (namespace is None or p["metadata"]["namespace"] == namespace) and fsel(p)
+        try:
+            lsel = label_selector(q["labelSelector"]) if q.get("labelSelector") else None
+        except ValueError as e:
+            raise BadRequest(f"invalid labelSelector: {e}") from None
+        return lambda p: (
+            (namespace is None or p["metadata"]["namespace"] == namespace)
+            and fsel(p)
+            and (lsel is None or lsel.matches(p["metadata"].get("labels") or {}))
+        )
 
     def list_pods(self, q: dict[str, str], namespace: str | None) -> dict[str, Any]:
         match = self._match(q, namespace)
