@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import logging
+import os
 import socket
 import subprocess
 import time
@@ -15,6 +17,7 @@ from bpfutil import child_cgroup, dump, names, run_in, table, watched_parent
 from sidecar.dump.captures import Kind
 from sidecar.dump.records import ARGS, CAPS, COMM, DUR, NR, PID, RET, SEQ, TID
 from sidecar.host import cgroups
+from sidecar.kernel import loader
 from sidecar.kernel.layout import Settings
 from sidecar.kernel.slab import read_consistent, to_records
 
@@ -25,12 +28,40 @@ def caps_of(rec: list[Any]) -> dict[int, tuple[int, bytes, int]]:
     return {c[0]: (c[1], c[2], c[3]) for c in rec[CAPS]}
 
 
+@pytest.fixture(params=["btf-walk", "helpers"])
+def task_access(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> str:
+    """How the kernel side reads the task's cgroup id, pid and comm: direct
+    loads at BTF offsets (this kernel has them), or, on a kernel whose BTF
+    lacks them (here: a BTF file that is not one), the helpers."""
+    if request.param == "helpers":
+        bogus = tmp_path / "not-btf"
+        bogus.write_bytes(b"\0" * 64)
+        monkeypatch.setenv("TRACELOOP_VMLINUX_BTF", str(bogus))
+        monkeypatch.setattr(loader, "_warned_no_walk", False)
+    caplog.set_level(logging.WARNING, logger="traceloop.kernel")
+    return str(request.param)
+
+
+def check_task_access(k: loader.Kernel, how: str, caplog: pytest.LogCaptureFixture) -> None:
+    said = [r for r in caplog.records if "BTF" in r.getMessage()]
+    if how == "btf-walk":
+        assert k.task_walk is not None and said == []
+    else:
+        assert k.task_walk is None and len(said) == 1
+
+
 def test_known_calls_in_order_with_strings_buffers_sockaddr_and_errno(
-    progs: Path, tmp_path: Path
+    progs: Path, tmp_path: Path, task_access: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     target = tmp_path / "existing.txt"
     target.write_text("root:x:0:0 known content\n")
     with watched_parent(Settings()) as (k, parent):
+        check_task_access(k, task_access, caplog)
         cg = child_cgroup(parent)
         res = run_in(cg, [str(progs / "known_calls"), str(target)])
         assert res.returncode == 3
@@ -66,6 +97,8 @@ def test_known_calls_in_order_with_strings_buffers_sockaddr_and_errno(
     assert [r[SEQ] for r in recs] == sorted(r[SEQ] for r in recs)
     assert all(r[DUR] is not None for r in seq[:-1])
     assert header["counts"]["overwritten"] == 0
+    # Whose calls they are: the program's pid and name (read from the task).
+    assert {(r[PID], r[TID], r[COMM]) for r in seq[1:]} == {(mine[-1][PID],) * 2 + ("known_calls",)}
 
 
 def test_wraparound_keeps_exactly_the_newest_calls(progs: Path, tmp_path: Path) -> None:
@@ -87,8 +120,11 @@ def test_wraparound_keeps_exactly_the_newest_calls(progs: Path, tmp_path: Path) 
     assert total >= calls + 1
 
 
-def test_other_cgroups_never_appear(progs: Path, tmp_path: Path) -> None:
+def test_other_cgroups_never_appear(
+    progs: Path, tmp_path: Path, task_access: str, caplog: pytest.LogCaptureFixture
+) -> None:
     with watched_parent(Settings()) as (k, parent):
+        check_task_access(k, task_access, caplog)
         a, b = child_cgroup(parent), child_cgroup(parent)
         pa = run_in(a, ["sh", "-c", "echo $$; cat /nonexistent-a"])
         pb = run_in(b, ["sh", "-c", "echo $$; cat /nonexistent-b"])
@@ -111,6 +147,24 @@ def test_syscall_filter_records_only_named_calls(tmp_path: Path) -> None:
         _, recs = dump(k, cg, tmp_path / "d")
     assert set(names(recs)) == {"openat", "write"}
     assert b"/etc/hostname" in {c[2] for r in recs for c in r[CAPS]}
+
+
+def test_calls_without_arguments_record_no_registers(tmp_path: Path) -> None:
+    """getppid takes no arguments: its registers are not read (they would be
+    whatever the caller left there); close's one argument is."""
+    code = "import os\nfor _ in range(3): os.getppid()\n"
+    code += "try: os.close(4242)\nexcept OSError: pass\nprint(os.getpid())\n"
+    with watched_parent(Settings(syscall_filters=("getppid", "close"))) as (k, parent):
+        cg = child_cgroup(parent)
+        res = run_in(cg, ["python3", "-c", code])
+        _, recs = dump(k, cg, tmp_path / "d")
+    pid = int(res.stdout)
+    mine = [r for r in recs if r[PID] == pid]
+    getppids = [r for r in mine if table().name(r[NR]) == "getppid"]
+    assert len(getppids) >= 3
+    assert all(r[ARGS] == [0] * 6 and r[RET] == os.getpid() for r in getppids)
+    closes = [r for r in mine if table().name(r[NR]) == "close" and r[ARGS][0] == 4242]
+    assert len(closes) == 1 and closes[0][RET] == -errno.EBADF
 
 
 def test_short_lived_process_keeps_its_execve(progs: Path, tmp_path: Path) -> None:
@@ -226,9 +280,13 @@ def test_concurrent_threads_pair_exactly(tmp_path: Path, buckets: int) -> None:
 
 
 @pytest.mark.parametrize("buckets", BUCKETS)
-def test_comm_follows_exec_prctl_and_threads(progs: Path, tmp_path: Path, buckets: int) -> None:
-    """The recorder caches each thread's name: it must still be the right one."""
+def test_comm_follows_exec_prctl_and_threads(
+    progs: Path, tmp_path: Path, buckets: int, task_access: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The recorder caches each thread's name (helpers) or reads it from the
+    task (BTF walk): it must still be the right one."""
     with watched_parent(Settings(), thread_buckets=buckets) as (k, parent):
+        check_task_access(k, task_access, caplog)
         cg = child_cgroup(parent)
         assert run_in(cg, [str(progs / "renamer")]).returncode == 0
         _, recs = dump(k, cg, tmp_path / "d")

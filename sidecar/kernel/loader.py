@@ -8,6 +8,7 @@ their mmap-ed memory, so reading a slab costs no syscall per event.
 from __future__ import annotations
 
 import ctypes
+import logging
 import mmap
 import os
 import platform
@@ -21,10 +22,13 @@ import numpy as np
 
 from sidecar.dump.captures import ARGV_N, MAX_CAPTURES, NO_LEN, captures_for
 from sidecar.dump.syscalls import SyscallTable
+from sidecar.kernel.btf import BTF, BTFError, TaskOffsets, task_offsets
 from sidecar.kernel.layout import META_DTYPE, Settings, slot_dtype
 from sidecar.model.clock import time_boot_ns
 from sidecar.model.errors import KernelError, MissingHeadersError, PermissionDeniedError
 from sidecar.model.kernel_events import EVENT_SIZE, STAT_NAMES, Event
+
+log = logging.getLogger("traceloop.kernel")
 
 IGNORED = 0xFFFFFFFF
 CG_FIXED = 1 << 63  # recorder.bpf.c: a cgcache entry "never recorded"
@@ -61,6 +65,38 @@ class KernelConfig:
     # Threads whose bucket is taken pair through task storage, a little
     # slower; tests use 1 to make every thread but one take that path.
     thread_buckets: int = 16384
+    # Read the current task's cgroup id, pid and comm by direct loads at
+    # offsets from the kernel's BTF (cheaper than the helpers); False, or a
+    # BTF without those fields, uses the helpers.
+    task_walk: bool = True
+
+
+def _btf_path() -> Path:
+    """The kernel's BTF; $TRACELOOP_VMLINUX_BTF points elsewhere (tests use a
+    file that is not BTF to exercise the fallback to the helpers)."""
+    return Path(os.environ.get("TRACELOOP_VMLINUX_BTF") or "/sys/kernel/btf/vmlinux")
+
+
+_warned_no_walk = False
+
+
+def task_walk_offsets(cfg: KernelConfig) -> TaskOffsets | None:
+    """The task-walk offsets of the running kernel, or None (helpers). A BTF
+    that lacks them is said once per process in the log."""
+    global _warned_no_walk
+    if not cfg.task_walk:
+        return None
+    try:
+        return task_offsets(BTF.load(_btf_path()))
+    except BTFError as e:
+        if not _warned_no_walk:
+            log.warning(
+                "the kernel's BTF does not describe the task fields the recorder reads "
+                "directly; using the slower helper calls instead",
+                extra={"fields": {"reason": str(e)}},
+            )
+            _warned_no_walk = True
+        return None
 
 
 def _arch_define() -> str:
@@ -68,7 +104,7 @@ def _arch_define() -> str:
     return {"x86_64": "x86", "aarch64": "arm64"}.get(m, m)
 
 
-def cflags(cfg: KernelConfig, table: SyscallTable) -> list[str]:
+def cflags(cfg: KernelConfig, table: SyscallTable, walk: TaskOffsets | None = None) -> list[str]:
     s = cfg.settings
     flags = [
         f"-DNSLABS={s.containers}",
@@ -101,6 +137,8 @@ def cflags(cfg: KernelConfig, table: SyscallTable) -> list[str]:
     if s.raw_tracepoints:
         flags.append("-DUSE_RAW_TP")
         flags.append(f"-DXTHREADS={cfg.thread_buckets}")
+    if walk is not None:
+        flags.extend(walk.cflags())
     return flags
 
 
@@ -150,8 +188,11 @@ class Kernel:
                 "the bcc Python module is missing: install Debian's python3-bpfcc and run "
                 "traceloop from a venv that sees it (deploy/host-setup.sh)"
             ) from None
+        self.task_walk = task_walk_offsets(cfg)
         try:
-            self.bpf = BPF(src_file=str(bpf_source()).encode(), cflags=cflags(cfg, table))
+            self.bpf = BPF(
+                src_file=str(bpf_source()).encode(), cflags=cflags(cfg, table, self.task_walk)
+            )
         except Exception as e:  # bcc raises bare Exception for everything
             raise _explain(e) from None
         self._check_layout()
@@ -192,6 +233,9 @@ class Kernel:
                 continue  # the map starts zeroed: not recorded
             leaf = m.Leaf()
             leaf.on = 1
+            known = self.table.by_nr.get(nr)
+            if hasattr(leaf, "nargs"):  # older kernel sides (bench --compare-bpf) lack it
+                leaf.nargs = min(len(known.params), 6) if known else 6
             caps = captures_for(self.table.name(nr), s.buffers)[:MAX_CAPTURES]
             for i, c in enumerate(caps):
                 leaf.arg[i] = c.arg

@@ -61,7 +61,8 @@ def to_records(slots: Slots, kinds: dict[int, list[list[int]]]) -> list[list[Any
     cpu = slots["cpu"].tolist()
     pid = slots["pid"].tolist()
     tid = slots["tid"].tolist()
-    comm = [c.decode("utf-8", "replace") for c in slots["comm"].tolist()]
+    # Up to the first NUL: the kernel copies the task's whole 16-byte name.
+    comm = [c.split(b"\0", 1)[0].decode("utf-8", "replace") for c in slots["comm"].tolist()]
     nrs = slots["nr"].tolist()
     args = slots["args"].tolist()
     ret = slots["ret"].tolist()

@@ -7,13 +7,17 @@
 // slab only when it dumps, through mmap. Crash triggers freeze the slab in the
 // kernel and are reported through the `events` ring buffer.
 //
-// Only helpers, tracepoint fields and UAPI structs are used (no task_struct
-// walking), so the program compiles against whatever headers the node has.
+// Only helpers, tracepoint fields and UAPI structs are used, and, with
+// TASK_WALK, loads from the current task at offsets the loader read from the
+// running kernel's BTF (sidecar/kernel/btf.py), never from the headers'
+// layouts: the program compiles against whatever headers the node has.
 //
 // Compile-time settings (-D...): NSLABS, NSLOTS (power of two), CAP (bytes per
 // capture area), PATH_CAP, BUF_CAP, SA_CAP (<= CAP), ROOT_ID, ROOT_LEVEL,
 // ADOPT_ROOT, MAX_NR, USE_RAW_TP, TRIG_ENABLED, TRIG_MAIN_ONLY, FREEZE_ON_TRIGGER,
-// EVENT_PAGES, MAX_CGROUPS, CGCACHE, XTHREADS (powers of two), COMM_EVERY.
+// EVENT_PAGES, MAX_CGROUPS, CGCACHE, XTHREADS (powers of two), COMM_EVERY,
+// TASK_WALK with OFF_TASK_CGROUPS, OFF_CSS_SET_DFL_CGRP, OFF_CGROUP_KN,
+// OFF_KERNFS_NODE_ID, OFF_TASK_PID, OFF_TASK_TGID, OFF_TASK_COMM.
 
 #include <uapi/linux/ptrace.h>
 #include <uapi/linux/bpf.h>
@@ -149,7 +153,7 @@ struct scinfo {
     u8 arg[2];
     u8 kind[2];
     u8 len_arg[2];
-    u8 pad;
+    u8 nargs;           // arguments the call takes (0: its registers are not read)
 };
 
 struct inflight {
@@ -258,6 +262,50 @@ BPF_RINGBUF_OUTPUT(events, EVENT_PAGES);
 // process is an OOM victim, so group exits are not mistaken for signals.
 BPF_HASH(exiting, u32, s32, 65536);
 BPF_HASH(oom_victims, u32, u32, 4096);
+
+// The current task's cgroup id, ids and name. With TASK_WALK they are direct
+// loads through the task pointer bpf_get_current_task_btf() returns (the
+// verifier checks each load against the kernel's BTF, and a load through a
+// NULL pointer reads 0 instead of faulting): task->cgroups->dfl_cgrp->kn->id
+// is what bpf_get_current_cgroup_id() returns, without the helper call (a
+// helper call cost 20-80 ns on a host with return-thunk mitigations;
+// bench/README.md, "anatomy"). Without TASK_WALK, the helpers.
+#ifdef TASK_WALK
+typedef const void *task_t;
+static __always_inline u64 ld64(const void *p, u32 off) {
+    return *(volatile const u64 *)((const char *)p + off);
+}
+static __always_inline u32 ld32(const void *p, u32 off) {
+    return *(volatile const u32 *)((const char *)p + off);
+}
+static __always_inline task_t current_task(void) {
+    return (task_t)bpf_get_current_task_btf();
+}
+static __always_inline u64 task_cgroup_id(task_t t) {
+    const void *cset = (const void *)ld64(t, OFF_TASK_CGROUPS);
+    const void *cgrp = (const void *)ld64(cset, OFF_CSS_SET_DFL_CGRP);
+    const void *kn = (const void *)ld64(cgrp, OFF_CGROUP_KN);
+    return ld64(kn, OFF_KERNFS_NODE_ID);
+}
+static __always_inline u64 task_pid_tgid(task_t t) {
+    return ((u64)ld32(t, OFF_TASK_TGID) << 32) | ld32(t, OFF_TASK_PID);
+}
+static __always_inline void task_comm(task_t t, char *dst) {
+    *(u64 *)&dst[0] = ld64(t, OFF_TASK_COMM);
+    *(u64 *)&dst[8] = ld64(t, OFF_TASK_COMM + 8);
+}
+#else
+typedef int task_t;
+static __always_inline task_t current_task(void) {
+    return 0;
+}
+static __always_inline u64 task_cgroup_id(task_t t) {
+    return bpf_get_current_cgroup_id();
+}
+static __always_inline u64 task_pid_tgid(task_t t) {
+    return bpf_get_current_pid_tgid();
+}
+#endif
 
 static __always_inline void stat_add(u32 i) {
     u64 *v = stats.lookup(&i);
@@ -493,7 +541,8 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
 TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     long nrl = args->id;
 #endif
-    u64 cg = bpf_get_current_cgroup_id();
+    task_t task = current_task();
+    u64 cg = task_cgroup_id(task);
     u32 slab = slab_of_current(cg);
     if (slab == IGNORED)
         return 0;
@@ -516,7 +565,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     struct slot *s = slots.lookup(&idx);
     if (!s)
         return 0;
-    u64 id = bpf_get_current_pid_tgid();
+    u64 id = task_pid_tgid(task);
     s->seq_begin = seq;
     s->ts = bpf_ktime_get_boot_ns();
     s->dur = 0;
@@ -539,6 +588,9 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
             x = 0;
         }
     }
+#ifdef TASK_WALK
+    task_comm(task, s->comm);  // two loads: exact on every call, no cache needed
+#else
     if (x && x->tid == (u32)id && x->comm_left) {
         x->comm_left -= 1;
         *(u64 *)&s->comm[0] = *(u64 *)&x->comm[0];
@@ -552,6 +604,17 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
             x->comm_left = COMM_EVERY;
         }
     }
+#endif
+    // A call without arguments (getppid, sched_yield...) skips the read of
+    // its registers: one helper call less (scinfo.nargs, from tracefs).
+    if (!si->nargs) {
+        s->args[0] = 0;
+        s->args[1] = 0;
+        s->args[2] = 0;
+        s->args[3] = 0;
+        s->args[4] = 0;
+        s->args[5] = 0;
+    } else {
 #if defined(__TARGET_ARCH_x86)
     // Only the six argument registers: r10, r9, r8, (ax, cx,) dx, si, di lie
     // together in x86's pt_regs, so one 64-byte read gets them all.
@@ -577,8 +640,13 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
 #else
 #error "USE_RAW_TP needs x86_64 or arm64; build without it"
 #endif
+    }
+#else
+#ifdef TASK_WALK
+    task_comm(task, s->comm);
 #else
     bpf_get_current_comm(s->comm, sizeof(s->comm));
+#endif
     s->args[0] = args->args[0];
     s->args[1] = args->args[1];
     s->args[2] = args->args[2];
@@ -617,8 +685,12 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
         x->kinds = pending;
 #endif
     } else {
-        struct inflight *in = inflight.task_storage_get(
-            (struct task_struct *)bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+#ifdef TASK_WALK
+        struct task_struct *me = (struct task_struct *)task;
+#else
+        struct task_struct *me = (struct task_struct *)bpf_get_current_task_btf();
+#endif
+        struct inflight *in = inflight.task_storage_get(me, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
         if (in) {
             in->seq = seq;
             in->idx = idx;
