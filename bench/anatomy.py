@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness import BenchCgroups, compile_c, load_kernel, median, run_in
+from harness import BenchCgroups, compile_c, is_tree, load_kernel, median, run_in
 
 from sidecar.kernel.layout import Settings
 
@@ -130,7 +130,9 @@ def run(cgs: BenchCgroups, quick: bool, alt_bpf: Path | None = None) -> dict[str
         out["stats_overhead_ns"] = empty
 
         for label, bpf_dir in (("bpf/recorder.bpf.c", None), ("ALT", alt_bpf)):
-            if label == "ALT" and bpf_dir is None:
+            if label == "ALT" and (bpf_dir is None or is_tree(bpf_dir)):
+                if bpf_dir is not None:
+                    print(f"(ALT {bpf_dir} is a source tree: anatomy measures kernel sides only)")
                 continue
             if bpf_dir is not None:
                 label = f"{bpf_dir}/recorder.bpf.c"

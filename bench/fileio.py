@@ -26,9 +26,12 @@ from typing import Any
 
 import floor
 from harness import (
+    AnyProbes,
     BenchCgroups,
     Probes,
+    RemoteProbes,
     foreign_syscall_probes,
+    is_tree,
     load_kernel,
     median,
     only,
@@ -43,6 +46,7 @@ from sidecar.kernel.layout import Settings
 from sidecar.kernel.loader import Kernel
 
 READS = re.compile(r"reads/s:\s+([0-9.]+)")
+REDO = 3  # attempts at a run while no other process has syscall probes
 MIBS = re.compile(r"read, MiB/s:\s+([0-9.]+)")
 
 
@@ -55,7 +59,9 @@ def sysbench(cg: Cgroup, work: Path, opts: list[str], *rest: str) -> str:
     return p.stdout
 
 
-def run(cgs: BenchCgroups, quick: bool, rounds: int | None) -> dict[str, Any]:
+def run(
+    cgs: BenchCgroups, quick: bool, rounds: int | None, alt: Path | None = None
+) -> dict[str, Any]:
     if not shutil.which("sysbench"):
         print("sysbench is not installed (apt-get install sysbench): skipped")
         return {"skipped": "sysbench not installed"}
@@ -71,38 +77,70 @@ def run(cgs: BenchCgroups, quick: bool, rounds: int | None) -> dict[str, Any]:
     k: Kernel | None = None
     k_nobuf: Kernel | None = None
     fl: Probes | None = None
+    alts: list[AnyProbes] = []
+    alt_kernels: list[Kernel] = []
     try:
         sysbench(cgs.other, work, files, "prepare")
         fl = Probes(floor.load())
         k = load_kernel(Settings(), cgs.rec)
         k_nobuf = load_kernel(Settings(buffers=False), cgs.rec)
         rec, rec_nobuf = Probes(k.bpf), Probes(k_nobuf.bpf)
-        everything = [fl, rec, rec_nobuf]
-        variants: list[tuple[str, Probes | None, Cgroup]] = [
+        everything: list[AnyProbes] = [fl, rec, rec_nobuf]
+        variants: list[tuple[str, AnyProbes | None, Cgroup]] = [
             ("untraced", None, cgs.other),
             ("floor", fl, cgs.other),
             ("recorded", rec, cgs.rec),
             ("recorded-nobuf", rec_nobuf, cgs.rec),
             ("unrecorded", rec, cgs.other),
         ]
+        if alt is not None:
+            # The same two recorders from another kernel side (or tree), side by side.
+            if is_tree(alt):
+                alts = [
+                    RemoteProbes(alt, cgs.rec, None),
+                    RemoteProbes(alt, cgs.rec, None, buffers=False),
+                ]
+            else:
+                alt_kernels = [
+                    load_kernel(Settings(), cgs.rec, alt),
+                    load_kernel(Settings(buffers=False), cgs.rec, alt),
+                ]
+                alts = [Probes(kk.bpf) for kk in alt_kernels]
+            everything += alts
+            variants += [
+                ("ALT-recorded", alts[0], cgs.rec),
+                ("ALT-recorded-nobuf", alts[1], cgs.rec),
+            ]
         only(None, everything)
         sysbench(cgs.other, work, [*run_opts[:-1], "--time=2"], "run")  # warm the page cache
 
         got: list[dict[str, dict[str, float]]] = []
         disturbed: list[list[str]] = []
         for rnd in range(nrounds):
-            foreign = wait_for_quiet(quiet_wait(quick))
+            wait_for_quiet(quiet_wait(quick))
             order = variants[rnd % len(variants) :] + variants[: rnd % len(variants)]
             row: dict[str, dict[str, float]] = {}
+            foreign: list[str] = []
             for name, probes, cg in order:
-                only(probes, everything)
-                out = sysbench(cg, work, run_opts, "run")
-                only(None, everything)
+                # A run during which another process had syscall probes
+                # attached (someone's BPF tests) is run again once they go.
+                for attempt in range(REDO):
+                    seen = foreign_syscall_probes()
+                    only(probes, everything)
+                    out = sysbench(cg, work, run_opts, "run")
+                    only(None, everything)
+                    seen += foreign_syscall_probes()
+                    if not seen:
+                        break
+                    if attempt == REDO - 1:
+                        foreign += seen
+                    else:
+                        wait_for_quiet(quiet_wait(quick))
                 r, m = READS.search(out), MIBS.search(out)
                 if not r or not m:
                     raise RuntimeError(f"cannot parse sysbench output:\n{out[-800:]}")
                 row[name] = {"reads_s": float(r.group(1)), "mib_s": float(m.group(1))}
-            foreign = sorted(set(foreign) | set(foreign_syscall_probes()))
+            foreign = sorted(set(foreign))
             got.append(row)
             disturbed.append(foreign)
             base = row["untraced"]["reads_s"]
@@ -116,7 +154,10 @@ def run(cgs: BenchCgroups, quick: bool, rounds: int | None) -> dict[str, Any]:
     finally:
         if fl is not None:
             fl.bpf.cleanup()
-        for kk in (k, k_nobuf):
+        for a in alts:
+            if isinstance(a, RemoteProbes):
+                a.close()
+        for kk in (k, k_nobuf, *alt_kernels):
             if kk is not None:
                 kk.close()
         run_in(cgs.other, ["sysbench", "fileio", *files, "cleanup"], cwd=work)

@@ -162,7 +162,51 @@ class Probes:
         self.attached = on
 
 
-def only(active: Probes | None, everything: Sequence[Probes]) -> None:
+class RemoteProbes:
+    """A recorder from another source tree (`--compare-bpf DIR` with DIR a
+    checkout: its kernel side may need its own loader), loaded by
+    bench/altkernel.py in a process of its own and switched on and off like
+    Probes."""
+
+    def __init__(self, tree: Path, root: Cgroup, ignored: Cgroup | None, **settings: Any) -> None:
+        argv = [sys.executable, str(BENCH / "altkernel.py"), str(tree), str(root.path)]
+        if ignored is not None:
+            argv.append(str(ignored.path))
+        argv += [f"{k}={v}" for k, v in settings.items()]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.attached = True
+        self._ack("loading")
+
+    def _ack(self, what: str) -> None:
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ok":
+            raise RuntimeError(f"bench/altkernel.py failed while {what} (exit {self.proc.wait()})")
+
+    def set(self, on: bool) -> None:
+        if on == self.attached:
+            return
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("on\n" if on else "off\n")
+        self.proc.stdin.flush()
+        self._ack("switching")
+        self.attached = on
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def is_tree(alt: Path) -> bool:
+    """Whether `--compare-bpf DIR` names a whole source tree (else DIR/recorder.bpf.c)."""
+    return (alt / "sidecar" / "kernel" / "loader.py").is_file()
+
+
+AnyProbes = Probes | RemoteProbes
+
+
+def only(active: AnyProbes | None, everything: Sequence[AnyProbes]) -> None:
     """Detach every program set but `active`, then attach `active`."""
     for p in everything:
         if p is not active:

@@ -37,16 +37,20 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import floor
 from harness import (
+    AnyProbes,
     BenchCgroups,
     Probes,
+    RemoteProbes,
     compile_c,
     foreign_syscall_probes,
+    is_tree,
     load_kernel,
     median,
     only,
@@ -80,7 +84,7 @@ REDO = 4
 class Variant:
     name: str
     label: str
-    probes: Probes | None  # the one program set attached while it runs
+    probes: AnyProbes | None  # the one program set attached while it runs
     cgroup: Cgroup
 
 
@@ -172,6 +176,58 @@ class Results:
         return out
 
 
+def measure(
+    res: Results,
+    variants: list[Variant],
+    servers: dict[str, LoopServer],
+    everything: Sequence[AnyProbes],
+    nrounds: int,
+    batch: int,
+    quick: bool,
+    verbose: bool = True,
+) -> None:
+    """`nrounds` rounds of every variant, added to `res` (see the module's doc)."""
+    for rnd in range(nrounds):
+        wait_for_quiet(quiet_wait(quick))
+        k = rnd % len(variants)
+        got: dict[str, float] = {}
+        means: dict[str, float] = {}
+        foreign: list[str] = []  # probes that spoilt every attempt at some variant
+        for _ in range(PASSES):
+            for v in variants[k:] + variants[:k]:
+                # Another process's probes on sys_enter/sys_exit (someone's
+                # BPF tests) tax every call while attached, for seconds at a
+                # time: a variant measured meanwhile is measured again.
+                for attempt in range(REDO):
+                    seen = foreign_syscall_probes()
+                    only(v.probes, everything)
+                    mean, fast = servers[v.cgroup.name].batch(batch // PASSES)
+                    seen += foreign_syscall_probes()
+                    if not seen:
+                        break
+                    only(None, everything)
+                    if attempt == REDO - 1:
+                        foreign += seen
+                    else:
+                        res.redone += 1
+                        wait_for_quiet(quiet_wait(quick))
+                got[v.name] = min(got.get(v.name, fast), fast)
+                means[v.name] = means.get(v.name, 0.0) + mean / PASSES
+            k = (k + 1) % len(variants)
+        only(None, everything)
+        foreign = sorted(set(foreign))
+        res.rounds.append(got)
+        res.means.append(means)
+        res.disturbed.append(foreign)
+        if verbose and (rnd < 3 or rnd % 10 == 9 or foreign):
+            base = got["none"]
+            print(
+                f"  round {rnd + 1}: none {base:.0f} ns; overhead: "
+                + ", ".join(f"{v.name} {got[v.name] - base:+.0f}" for v in variants[1:])
+                + (f"  [DISTURBED: {'; '.join(foreign)}]" if foreign else "")
+            )
+
+
 def perf_trace_works() -> str | None:
     """None if `perf trace` can trace here, else why not."""
     if not shutil.which("perf"):
@@ -216,7 +272,7 @@ def run(
     k_raw.ignore(cgs.ignored.id)
     k_tp.ignore(cgs.ignored.id)
     rec_raw, rec_tp = Probes(k_raw.bpf), Probes(k_tp.bpf)
-    everything = [floor_raw, floor_tp, rec_raw, rec_tp]
+    everything: list[AnyProbes] = [floor_raw, floor_tp, rec_raw, rec_tp]
     k_alt = None
     variants = [
         Variant("none", "no tracing", None, cgs.other),
@@ -228,12 +284,19 @@ def run(
         Variant("rec-tp", "traceloop, recorded (classic tp)", rec_tp, cgs.rec),
         Variant("unrec-tp", "traceloop, not recorded (classic tp)", rec_tp, cgs.other),
     ]
-    if alt_bpf is not None:
+    remote = None
+    rec_alt: AnyProbes | None = None
+    if alt_bpf is not None and is_tree(alt_bpf):
+        print(f"  and traceloop from the tree {alt_bpf} (its own loader), to compare")
+        remote = rec_alt = RemoteProbes(alt_bpf, cgs.rec, cgs.ignored)
+        everything.append(rec_alt)
+    elif alt_bpf is not None:
         print(f"  and traceloop from {alt_bpf}/recorder.bpf.c (raw tracepoints), to compare")
         k_alt = load_kernel(Settings(raw_tracepoints=True), cgs.rec, alt_bpf)
         k_alt.ignore(cgs.ignored.id)
         rec_alt = Probes(k_alt.bpf)
         everything.append(rec_alt)
+    if alt_bpf is not None:
         variants += [
             Variant("rec-alt", f"ALT ({alt_bpf}), recorded", rec_alt, cgs.rec),
             Variant("unrec-alt", f"ALT ({alt_bpf}), not recorded", rec_alt, cgs.other),
@@ -254,45 +317,7 @@ def run(
         for s in servers.values():
             s.batch(batch)  # warm up
         print(f"{nrounds} rounds of {len(variants)} variants, {batch:,} getppid() calls a batch")
-        for rnd in range(nrounds):
-            wait_for_quiet(quiet_wait(quick))
-            k = rnd % len(variants)
-            got: dict[str, float] = {}
-            means: dict[str, float] = {}
-            foreign: list[str] = []  # probes that spoilt every attempt at some variant
-            for _ in range(PASSES):
-                for v in variants[k:] + variants[:k]:
-                    # Another process's probes on sys_enter/sys_exit (someone's
-                    # BPF tests) tax every call while attached, for seconds at
-                    # a time: a variant measured meanwhile is measured again.
-                    for attempt in range(REDO):
-                        seen = foreign_syscall_probes()
-                        only(v.probes, everything)
-                        mean, fast = servers[v.cgroup.name].batch(batch // PASSES)
-                        seen += foreign_syscall_probes()
-                        if not seen:
-                            break
-                        only(None, everything)
-                        if attempt == REDO - 1:
-                            foreign += seen
-                        else:
-                            res.redone += 1
-                            wait_for_quiet(quiet_wait(quick))
-                    got[v.name] = min(got.get(v.name, fast), fast)
-                    means[v.name] = means.get(v.name, 0.0) + mean / PASSES
-                k = (k + 1) % len(variants)
-            only(None, everything)
-            foreign = sorted(set(foreign))
-            res.rounds.append(got)
-            res.means.append(means)
-            res.disturbed.append(foreign)
-            if rnd < 3 or rnd % 10 == 9 or foreign:
-                base = got["none"]
-                print(
-                    f"  round {rnd + 1}: none {base:.0f} ns; overhead: "
-                    + ", ".join(f"{v.name} {got[v.name] - base:+.0f}" for v in variants[1:])
-                    + (f"  [DISTURBED: {'; '.join(foreign)}]" if foreign else "")
-                )
+        measure(res, variants, servers, everything, nrounds, batch, quick)
 
         print(f"tracers: {tracer_rounds} rounds of " + ", ".join(
             f"{t} ({n:,} calls)" for t, n in res.tracer_iterations.items()
@@ -311,6 +336,8 @@ def run(
             s.close()
         for fl in (floor_raw, floor_tp):
             fl.bpf.cleanup()
+        if remote is not None:
+            remote.close()
         for kern in (k_raw, k_tp, k_alt):
             if kern is not None:
                 kern.close()

@@ -6,7 +6,8 @@
 
 Sections: percall (getppid loop: floor, recorded, unrecorded, strace, perf
 trace), anatomy (in-kernel run time of the programs and of each helper), sysbench (fileio seqrd throughput), dump (freeze-to-durable-file
-latency), memory (kernel memory per recorded container). Figures are ratios
+latency), memory (the node budget; 300 idle and 8 busy containers), scaling
+(memory and per-call cost against containers and window). Figures are ratios
 and medians of variants measured side by side in one run; the raw rounds go
 to bench/out/results-*.json. See bench/README.md.
 """
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness
 from harness import OUT, bench_cgroups, loadavg, require_root
 
-SECTIONS = ("percall", "anatomy", "sysbench", "dump", "memory")
+SECTIONS = ("percall", "anatomy", "sysbench", "dump", "memory", "scaling")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         "--compare-bpf",
         type=Path,
         metavar="DIR",
-        help="percall, anatomy: also measure DIR/recorder.bpf.c (a modified kernel side)",
+        help="percall, anatomy, sysbench: also measure DIR/recorder.bpf.c (a modified kernel "
+        "side), or, when DIR is a checkout of another commit, that commit's recorder with "
+        "its own loader (percall, sysbench)",
     )
     p.add_argument(
         "--quiet-wait",
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "sysbench":
                 import fileio
 
-                results[name] = fileio.run(cgs, args.quick, args.rounds)
+                results[name] = fileio.run(cgs, args.quick, args.rounds, args.compare_bpf)
             elif name == "dump":
                 import dumplat
 
@@ -105,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
                 import kmem
 
                 results[name] = kmem.run(cgs)
+            elif name == "scaling":
+                import scaling
+
+                results[name] = scaling.run(cgs, args.quick, args.rounds)
             print(f"({name}: {time.monotonic() - t0:.0f} s, load average now {loadavg()})")
     results["load_after"] = loadavg()
     OUT.mkdir(exist_ok=True)

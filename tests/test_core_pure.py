@@ -13,10 +13,10 @@ from sidecar.dump.naming import DumpName
 from sidecar.dump.reader import DumpReader, read_all
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.dump.writer import write_dump
-from sidecar.kernel.layout import Settings, slot_dtype
-from sidecar.kernel.slab import read_consistent, to_records
+from sidecar.kernel.layout import HDR_DTYPE, MIB, REC_BYTES, REC_DTYPE, Settings, meta_dtype
+from sidecar.kernel.slab import read_slab, to_records
 from sidecar.kernel.syscalls import parse_format, parse_unistd
-from sidecar.model.errors import DumpFormatError, DumpTruncatedError, SinkError
+from sidecar.model.errors import DumpFormatError, DumpTruncatedError, SinkError, UsageError
 from sidecar.sinks.local import LocalSink, atomic_write, clean_partials
 
 OPENAT_FORMAT = """name: sys_enter_openat
@@ -51,58 +51,122 @@ def test_syscall_table_round_trips_through_its_wire_form() -> None:
     assert t.name(257) == "openat" and t.name(9999) == "syscall_9999"
 
 
-def _slab(n: int, cap: int = 256) -> np.ndarray:
-    return np.zeros(n, dtype=slot_dtype(cap))
+class Pool:
+    """The kernel side's memory as NumPy arrays, written as recorder.bpf.c
+    writes it: chunks of CHUNK bytes with records stacked down from the end
+    and captured bytes up from the start, their headers, one container slot."""
 
+    CHUNK = 1024  # 8 records a chunk
 
-def test_slot_layout_matches_the_c_struct_size() -> None:
-    # 136 header bytes + two capture areas (sidecar/kernel/bpf/recorder.bpf.c struct slot)
-    assert Settings().slot_size == 136 + 2 * 256
+    def __init__(self, nchunks: int = 8, ring: int = 8) -> None:
+        self.chunks = np.zeros((nchunks, self.CHUNK), dtype="u1")
+        self.hdrs = np.zeros(nchunks, dtype=HDR_DTYPE)
+        self.meta = np.zeros(1, dtype=meta_dtype(ring))[0]
+        self.live = self.chunks.view(REC_DTYPE).reshape(nchunks, self.CHUNK // REC_BYTES)
 
+    def hold(self, *ids: int, tail: int = 0) -> None:
+        """The slot holds these chunks, oldest first, starting at ring position `tail`."""
+        ring = self.meta["ring"]
+        for i, c in enumerate(ids):
+            ring[(tail + i) % len(ring)] = c
+            self.hdrs[c]["gen"] += 1
+            self.hdrs[c]["fill"] = 0
+        self.meta["tail"], self.meta["top"], self.meta["held"] = tail, tail + len(ids) - 1, len(ids)
 
-def _fill(slab: np.ndarray, seqs: range) -> None:
-    for s in seqs:
-        i = (s - 1) % len(slab)
-        slab[i]["seq_begin"] = s
-        slab[i]["seq_end"] = s
-        slab[i]["nr"] = 3
-        slab[i]["done"] = 1
-        slab[i]["args"][0] = s
+    def call(self, c: int, seq: int, capture: bytes | None = None, done: bool = True) -> int:
+        """Record a call in chunk c as the kernel does; returns its position."""
+        h = self.hdrs[c]
+        fill = int(h["fill"])
+        r, used = fill & 0xFFFFFFFF, fill >> 32
+        need = (len(capture) + 7) & ~7 if capture is not None else 0
+        assert (r + 1) * REC_BYTES + used + need <= self.CHUNK
+        h["fill"] = fill + (need << 32) + 1
+        rec = self.live[c, self.CHUNK // REC_BYTES - 1 - r]
+        rec["seq"], rec["nr"], rec["done"], rec["gen"] = seq, 3, int(done), h["gen"] & 0xFFFF
+        rec["args"][0] = seq
+        if capture is not None:
+            self.chunks[c, used : used + len(capture)] = np.frombuffer(capture, dtype="u1")
+            rec["cap_off"][0], rec["cap_len"][0], rec["cap_full"][0] = used, len(capture), 9
+            rec["captured"] = 1
+        self.meta["head"] = max(int(self.meta["head"]), seq)
+        return int(r)
+
+    def read(self, window: int | None = None) -> list[int]:
+        r = read_slab(self.meta, self.chunks, self.hdrs, window)
+        self.last = r
+        return [int(s) for s in r.recs["seq"]]
 
 
 def test_consistent_read_orders_the_window_and_counts_overwrites() -> None:
-    slab = _slab(16)
-    _fill(slab, range(1, 41))  # 40 calls in 16 slots
-    r = read_consistent(slab, head=40, base=0)
-    assert r.slots["seq_begin"].tolist() == list(range(25, 41))
-    assert r.overwritten == 24 and r.incomplete == 0
+    p = Pool()
+    # The slot's ring wrapped: chunks 5, 2, 7 hold calls 17-40 (1-16 were in
+    # chunks it recycled); calls from two CPUs land out of order in a chunk.
+    p.hold(5, 2, 7, tail=6)
+    for c, seqs in ((5, [18, 17, 19, 20, 21, 22, 23, 24]), (2, range(25, 33)), (7, range(33, 41))):
+        for s in seqs:
+            p.call(c, s)
+    assert p.read() == list(range(17, 41))
+    assert p.last.overwritten == 16 and p.last.incomplete == 0
+    assert p.read(window=10) == list(range(31, 41))
+    assert p.last.overwritten == 30
 
 
-def test_torn_and_stale_slots_are_left_out() -> None:
-    slab = _slab(16)
-    _fill(slab, range(1, 17))
-    slab[3]["seq_begin"] = 20  # a writer started on seq 20 and has not finished
-    r = read_consistent(slab, head=20, base=2)  # seqs 1, 2 belong to a previous owner
-    # Everything else is kept, in order: 3, then 5 to 16 (17-19 were reserved,
-    # never written, so seq 3's slot still holds it).
-    assert r.slots["seq_begin"].tolist() == [3, *range(5, 17)]
-    assert r.slots["args"][:, 0].tolist() == [3, *range(5, 17)]  # each slot's own data
-    assert r.incomplete == 4  # 17, 18, 19 unwritten and 20 torn
+def test_torn_stale_and_foreign_records_are_left_out() -> None:
+    p = Pool()
+    p.hold(1, 4)
+    for s in range(3, 11):
+        p.call(1, s)
+    p.call(4, 11)
+    p.call(4, 12)
+    p.live[1, 7 - 3]["seq"] = 0  # a writer is in call 6's record (seq 0 until it is done)
+    # Chunk 4's third record was reserved but not written yet: what is there is
+    # left from the chunk's previous use (another incarnation).
+    p.hdrs[4]["fill"] += 1
+    stale = p.live[4, 7 - 2]
+    stale["seq"], stale["gen"] = 13, (int(p.hdrs[4]["gen"]) - 1) & 0xFFFF
+    p.meta["head"], p.meta["base"] = 13, 4  # calls 1-4 belong to the slot's previous owner
+    kept = p.read()
+    assert kept == [5, 7, 8, 9, 10, 11, 12]
+    assert p.last.incomplete == 2  # 6 (torn) and 13 (unwritten)
 
 
 def test_records_carry_captures_and_unfinished_calls() -> None:
-    slab = _slab(4)
-    _fill(slab, range(1, 3))
-    slab[0]["cap_len"][0] = 5
-    slab[0]["cap_full"][0] = 9
-    slab[0]["captured"] = 1
-    slab[0]["cap"][0][:5] = np.frombuffer(b"/etc/", dtype="u1")
-    slab[1]["done"] = 0
-    slab[1]["cap_full"][0] = 4  # named 4 bytes the kernel could not read: no capture
-    recs = to_records(read_consistent(slab, 2, 0).slots, {3: [[0, 1, 255]]})
+    p = Pool()
+    p.hold(3)
+    p.call(3, 1, capture=b"/etc/")
+    p.call(3, 2, done=False)
+    p.read()
+    recs = to_records(p.last, {3: [[0, 1, 255]]})
     assert recs[0][10] == [[0, 1, b"/etc/", 9]]
     assert recs[1][10] == []
     assert recs[1][9] is None and recs[1][2] is None
+
+
+def test_a_released_slot_reads_empty() -> None:
+    p = Pool()
+    p.hold(3)
+    p.call(3, 1)
+    p.meta["held"] = 0
+    assert p.read() == [] and p.last.overwritten == 1
+
+
+def test_the_default_budget_records_a_thousand_containers_each_from_a_small_floor() -> None:
+    s = Settings()
+    assert s.memory == 128 * MIB and s.containers >= 1000
+    # Every slot's floor keeps its last 256 calls at 64 bytes of captures a
+    # call (and one chunk being filled); an idle container holds one chunk.
+    assert (s.floor - 1) * s.chunk >= 256 * (REC_BYTES + 64)
+    assert s.floor * s.chunk + s.meta_size <= 64 * 1024
+    assert s.chunk + s.meta_size <= 64 * 1024
+    # 16 containers at their full window of the heaviest calls fit beside the floors.
+    assert s.spare >= 16 * (s.window_chunks - s.floor)
+    assert s.nchunks * s.chunk_cost + s.containers * s.meta_size <= s.memory
+
+
+def test_a_budget_too_small_for_the_containers_asked_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="holds at most"):
+        Settings(memory=16 * MIB, containers=4096)
+    assert Settings(memory=16 * MIB).containers >= 1
 
 
 def _records(n: int) -> list[list[object]]:

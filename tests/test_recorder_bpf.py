@@ -19,7 +19,9 @@ from sidecar.dump.records import ARGS, CAPS, COMM, DUR, NR, PID, RET, SEQ, TID
 from sidecar.host import cgroups
 from sidecar.kernel import loader
 from sidecar.kernel.layout import Settings
-from sidecar.kernel.slab import read_consistent, to_records
+from sidecar.kernel.recorder import Recorder
+from sidecar.kernel.slab import read_slab, to_records
+from sidecar.model.errors import TraceloopError, UsageError
 
 pytestmark = pytest.mark.bpf
 
@@ -190,9 +192,8 @@ def test_live_reads_never_yield_torn_records(progs: Path) -> None:
             slab = k.cgroups()[cg.id]
             checked = 0
             for _ in range(300):
-                meta = k.meta[slab]
-                read = read_consistent(k.slots[slab], int(meta["head"]), int(meta["base"]))
-                for r in to_records(read.slots, k.kinds):
+                read = read_slab(k.meta[slab], k.chunks, k.chunkhdrs)
+                for r in to_records(read, k.kinds):
                     n = r[ARGS][2]
                     _kind, data, full = caps_of(r)[1]
                     # The buffer's content is fixed by its length: a torn slot
@@ -279,6 +280,31 @@ def test_concurrent_threads_pair_exactly(tmp_path: Path, buckets: int) -> None:
     assert all(r[RET] == r[ARGS][2] and r[DUR] > 0 for r in zero_reads)
 
 
+def test_threads_racing_across_chunk_switches_lose_no_call(tmp_path: Path) -> None:
+    """Eight threads on two CPUs fill one container's chunks together, so
+    several reach a full chunk at once: every call is still recorded, once,
+    paired with its own return."""
+    settings = Settings(slots=32768, syscall_filters=("read",))
+    with watched_parent(settings) as (k, parent):
+        cg = child_cgroup(parent)
+        code = (
+            "import os,threading\n"
+            "def f(n):\n"
+            "    fd=os.open('/dev/zero',os.O_RDONLY)\n"
+            "    for _ in range(2000): os.read(fd,n)\n"
+            "ts=[threading.Thread(target=f,args=(1000+i,)) for i in range(8)]\n"
+            "[t.start() for t in ts];[t.join() for t in ts]\n"
+        )
+        assert run_in(cg, ["python3", "-c", code]).returncode == 0
+        stats = k.stats()
+        _, recs = dump(k, cg, tmp_path / "d")
+    zero_reads = [r for r in recs if 1000 <= r[ARGS][2] < 1008]
+    assert stats["no_chunk"] == 0
+    assert len(zero_reads) == 16000
+    assert all(r[RET] == r[ARGS][2] and r[DUR] > 0 for r in zero_reads)
+    assert len({r[SEQ] for r in recs}) == len(recs)
+
+
 @pytest.mark.parametrize("buckets", BUCKETS)
 def test_comm_follows_exec_prctl_and_threads(
     progs: Path, tmp_path: Path, buckets: int, task_access: str, caplog: pytest.LogCaptureFixture
@@ -309,3 +335,171 @@ def test_ending_threads_give_their_fast_path_buckets_back(
             assert run_in(cg, [str(progs / "renamer")]).returncode == 0
         owned = [x.regs for x in k.bpf[b"xthreads"].values() if x.regs]
         assert cg.id in k.cgroups() and owned == []
+
+
+def test_a_thousand_containers_at_once_each_from_its_first_call(
+    progs: Path, tmp_path: Path
+) -> None:
+    """The default budget records 1,000 cgroups at once, every one from its
+    first call, and dumps any of them whole."""
+    n = 1000
+    with watched_parent(Settings()) as (k, parent):
+        cgs = [child_cgroup(parent) for _ in range(n)]
+        for i, cg in enumerate(cgs):
+            # Calls that tell the cgroups apart: close(i * 10 + 1_000_000), three times.
+            assert (
+                run_in(cg, [str(progs / "closeloop"), str(1_000_000 + i * 10), "3"]).returncode == 0
+            )
+        one = cgs[n // 2]
+        target = tmp_path / "existing.txt"
+        target.write_text("known content\n")
+        assert run_in(one, [str(progs / "known_calls"), str(target)]).returncode == 3
+        assert set(k.cgroups()) == {cg.id for cg in cgs}
+        stats = k.stats()
+        assert stats["table_full"] == 0 and stats["no_chunk"] == 0
+        # Each one holds a single chunk: nothing else was needed.
+        assert all(k.usage(k.cgroups()[cg.id])["chunks"] == 1 for cg in cgs if cg is not one)
+        for i, cg in enumerate(cgs):
+            if i % 50 == 0 or cg is one:
+                header, recs = dump(k, cg, tmp_path / f"d{i}")
+                counts = header["counts"]
+                assert counts["overwritten"] == 0 and counts["incomplete"] == 0
+                assert recs[0][SEQ] == 1 and len(recs) == counts["total"]
+                closes = [r[ARGS][0] for r in recs if table().name(r[NR]) == "close"]
+                assert [c for c in closes if c >= 1_000_000] == [
+                    1_000_000 + i * 10 + j for j in range(3)
+                ]
+        # The one that went on: its closeloop, then the known program's whole story.
+        header, recs = dump(k, one, tmp_path / "one")
+    n_one = names(recs)
+    execs = [i for i, name in enumerate(n_one) if name == "execve"]
+    assert len(execs) == 2 and n_one[-1] == "exit_group" and recs[-1][ARGS][0] == 3
+    paths = {c[2] for r in recs for c in r[CAPS]}
+    assert str(target).encode() in paths and b"/traceloop/does-not-exist" in paths
+    assert [r[SEQ] for r in recs] == list(range(1, len(recs) + 1))
+
+
+def test_a_busy_container_keeps_its_window_with_captures(progs: Path, tmp_path: Path) -> None:
+    """Far more calls than the window: the newest `slots` calls stay, whole,
+    and the container's memory grew only as far as that window needs."""
+    calls = 40_000
+    with watched_parent(Settings()) as (k, parent):
+        cg = child_cgroup(parent)
+        code = (
+            "import os\n"
+            "fd = os.open('/dev/null', os.O_WRONLY)\n"
+            f"for i in range({calls}):\n"
+            "    os.write(fd, b'%06d' % i)\n"
+        )
+        assert run_in(cg, ["python3", "-c", code]).returncode == 0
+        slab = k.cgroups()[cg.id]
+        held = k.usage(slab)["chunks"]
+        recycled = k.stats()["chunks_recycled"]
+        header, recs = dump(k, cg, tmp_path / "d")
+    s = Settings()
+    assert len(recs) == s.slots
+    assert [r[SEQ] for r in recs] == list(range(recs[0][SEQ], recs[0][SEQ] + s.slots))
+    writes = [r for r in recs if table().name(r[NR]) == "write" and r[ARGS][2] == 6]
+    # The loop's last writes, each with the bytes it wrote.
+    assert len(writes) > s.slots - 200
+    got = [int(caps_of(r)[1][1]) for r in writes]
+    assert got == list(range(calls - len(writes), calls))
+    assert header["counts"]["overwritten"] == header["counts"]["total"] - s.slots
+    # 4,096 writes of 6 bytes: 136 bytes a call, 60 to a chunk; a few chunks
+    # more than that, never the window of the heaviest calls.
+    assert s.slots * 136 // s.chunk <= held <= s.slots * 136 // s.chunk + 6
+    assert recycled > 0
+
+
+def _tight(memory: int, slots: int, spare: int) -> Settings:
+    """A budget where only about `spare` chunks are left beyond the floors."""
+    lo, hi = 1, 16384
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        try:
+            ok = Settings(memory=memory, slots=slots, containers=mid).spare >= spare
+        except UsageError:
+            ok = False
+        lo, hi = (mid, hi) if ok else (lo, mid - 1)
+    return Settings(memory=memory, slots=slots, containers=lo)
+
+
+def test_every_container_keeps_its_floor_whatever_the_others_do(
+    progs: Path, tmp_path: Path
+) -> None:
+    """Four busy containers want more chunks than the whole pool holds; they
+    share the spare ones, and a container that gets busy after them still
+    keeps its last 256 calls (its floor)."""
+    s = _tight(16 << 20, 16384, 40)
+    window_need = 16384 // (s.chunk // 128) + 1
+    assert 4 * window_need > s.nchunks  # unbounded, the four would take every chunk
+    with watched_parent(s) as (k, parent):
+        hogs = [child_cgroup(parent) for _ in range(4)]
+        for i, hog in enumerate(hogs):
+            first = 100_000 * (i + 1)
+            assert run_in(hog, [str(progs / "closeloop"), str(first), "30000"]).returncode == 0
+        held = [k.usage(k.cgroups()[h.id])["chunks"] for h in hogs]
+        assert k.pool()["beyond_floors"] == s.spare
+        late = child_cgroup(parent)
+        assert run_in(late, [str(progs / "closeloop"), "900000", "5000"]).returncode == 0
+        _, hog_recs = dump(k, hogs[0], tmp_path / "hog")
+        _, late_recs = dump(k, late, tmp_path / "late")
+        assert k.stats()["no_chunk"] == 0
+    assert sum(held) == 4 * s.floor + s.spare and min(held) >= s.floor
+    rpc = s.chunk // 128
+    hog_closes = [r[ARGS][0] for r in hog_recs if table().name(r[NR]) == "close"]
+    assert len(hog_closes) >= (held[0] - 1) * rpc - 10
+    assert hog_closes[-10:] == list(range(129_990, 130_000))
+    late_closes = [r[ARGS][0] for r in late_recs if table().name(r[NR]) == "close"]
+    assert 256 <= len(late_closes) <= s.floor * rpc
+    n = len(late_closes)
+    assert late_closes == list(range(905_000 - n, 905_000))
+
+
+def test_a_slot_reused_by_another_container_is_never_dumped_as_the_first(
+    tmp_path: Path,
+) -> None:
+    """A dump belongs to one container: a slot released and adopted by the
+    next cgroup is refused to a freeze or read for the first one."""
+    with watched_parent(Settings(containers=1)) as (k, parent):
+        a, b = child_cgroup(parent), child_cgroup(parent)
+        run_in(a, ["true"])
+        slab = k.cgroups()[a.id]
+        gen = int(k.meta[slab]["gen"])
+        k.release(a.id, slab)
+        run_in(b, ["sh", "-c", "cat /marker-b"])
+        assert k.cgroups() == {b.id: slab}
+        assert not k.freeze(slab, gen)
+        with pytest.raises(TraceloopError, match="reused"):
+            Recorder(k).snapshot(slab, gen)
+        assert k.freeze(slab, gen + 1)
+        snap = Recorder(k).snapshot(slab, gen + 1)
+    assert b"/marker-b" in {c[2] for r in snap.records for c in r[CAPS]}
+
+
+def _bpf_maps() -> dict[int, int]:
+    """map id -> memlock of every BPF map this process holds (/proc/self/fdinfo)."""
+    out = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") != "anon_inode:bpf-map":
+                continue
+            text = Path(f"/proc/self/fdinfo/{fd}").read_text()
+        except OSError:
+            continue
+        info = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+        out[int(info["map_id"])] = int(info["memlock"])
+    return out
+
+
+def test_the_maps_stay_within_the_memory_budget() -> None:
+    """What the kernel charges for all the maps of a loaded recorder (their
+    memlock, as bench/run.py memory reads it) is within --memory, and most
+    of it is the pool."""
+    s = Settings(memory=64 << 20)
+    before = _bpf_maps()
+    with watched_parent(s):
+        mine = {i: m for i, m in _bpf_maps().items() if i not in before}
+    total = sum(mine.values())
+    assert s.nchunks * s.chunk <= total <= s.memory
+    assert total >= 0.9 * s.memory

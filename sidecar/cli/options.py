@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import re
 
-from sidecar.kernel.layout import Settings
+from sidecar.kernel.layout import MIB, Settings
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def size(text: str) -> int:
+    """A size in bytes: a number with an optional K, M or G (powers of 1024,
+    also written KiB, MiB, GiB)."""
+    m = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)(?:i?[bB])?\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size (e.g. 128M, 1G): {text!r}")
+    return int(m.group(1)) * _UNITS[m.group(2).lower()]
 
 
 def csv(value: str) -> list[str]:
@@ -22,16 +34,27 @@ def add_recorder_options(p: argparse.ArgumentParser) -> None:
         "the filter runs in the kernel",
     )
     g.add_argument(
+        "--memory",
+        type=size,
+        default=Settings.memory,
+        metavar="SIZE",
+        help="kernel memory for recording, for the whole node (e.g. 128M, 1G; default "
+        f"{Settings.memory // MIB}M): each container holds what its calls need, an idle one "
+        "a few KiB, a busy one up to its --slots calls",
+    )
+    g.add_argument(
         "--slots",
         type=int,
         default=Settings.slots,
-        help="syscalls kept per container, a power of two (default %(default)s)",
+        help="most syscalls kept per container, a power of two (default %(default)s)",
     )
     g.add_argument(
         "--max-containers",
         type=int,
         default=Settings.containers,
-        help="containers recorded at once (default %(default)s)",
+        metavar="N",
+        help="containers recorded at once (default: as many as --memory holds, each "
+        f"keeping at least its last 256 calls: {Settings().containers:,} with the defaults)",
     )
     g.add_argument(
         "--string-size",
@@ -64,6 +87,7 @@ def add_recorder_options(p: argparse.ArgumentParser) -> None:
 def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(
         slots=args.slots,
+        memory=args.memory,
         containers=args.max_containers,
         path_cap=args.string_size,
         buf_cap=args.buffer_size,

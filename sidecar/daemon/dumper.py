@@ -103,14 +103,24 @@ class Dumper:
             node=self.settings.node_name,
         )
         window = int(self.settings.window * 1e9) if self.settings.window else None
-        write = self.recorder.writer(
-            t.slab,
-            list(inc.triggers),
-            t.container_header(),
-            t.pod,
-            window,
-            self.enrichment.buffers_allowed(t.ref),
-        )
+        try:
+            # The slab must still be this incarnation's, before and after the read:
+            # a dump never holds another container's calls.
+            write = self.recorder.writer(
+                t.slab,
+                list(inc.triggers),
+                t.container_header(),
+                t.pod,
+                window,
+                self.enrichment.buffers_allowed(t.ref),
+                gen=t.gen,
+            )
+        except TraceloopError as e:
+            metrics.DUMPS.labels("failed").inc()
+            log.error(
+                "dump abandoned", extra={"fields": {"container": t.ref.name, "error": str(e)}}
+            )
+            return
         locations = []
         for sink in self.sinks:
             try:

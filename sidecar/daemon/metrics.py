@@ -69,7 +69,8 @@ for _scope in ("container", "node"):
 KERNEL_COUNTERS = {
     "table_full": (
         "traceloop_syscalls_not_recorded",
-        "System calls of new containers not recorded: no slab was free (raise --max-containers)",
+        "System calls of new containers not recorded: no container slot was free "
+        "(raise --memory or --max-containers)",
     ),
     "adopted": ("traceloop_slabs_adopted", "Slabs the kernel handed to new containers"),
     "ring_drops": (
@@ -79,6 +80,19 @@ KERNEL_COUNTERS = {
     "capture_failures": (
         "traceloop_captures_failed",
         "Paths, buffers and addresses the kernel could not read",
+    ),
+    "no_chunk": (
+        "traceloop_syscalls_without_memory",
+        "System calls not recorded: their container could get no memory chunk "
+        "(0 unless the --memory budget is overcommitted)",
+    ),
+    "chunks_grown": (
+        "traceloop_memory_chunks_grown",
+        "Memory chunks containers took from the pool beyond their floor",
+    ),
+    "chunks_recycled": (
+        "traceloop_memory_chunks_recycled",
+        "Memory chunks containers reused, overwriting their oldest calls",
     ),
 }
 

@@ -146,6 +146,10 @@ class BTF:
             raise BTFError(f"struct {struct_name} has no field {field} in the kernel's BTF")
         return found[0], self.size_of(found[1])
 
+    def struct_size(self, struct_name: str) -> int:
+        """sizeof(struct `struct_name`)."""
+        return self.size_of(self._find(STRUCT, struct_name))
+
     def size_of(self, tid: int) -> int:
         t = self._types[self._resolve(tid)]
         if t is None:

@@ -23,7 +23,7 @@ import numpy as np
 from sidecar.dump.captures import ARGV_N, MAX_CAPTURES, NO_LEN, captures_for
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.kernel.btf import BTF, BTFError, TaskOffsets, task_offsets
-from sidecar.kernel.layout import META_DTYPE, Settings, slot_dtype
+from sidecar.kernel.layout import HDR_DTYPE, REC_BYTES, Settings, meta_dtype
 from sidecar.model.clock import time_boot_ns
 from sidecar.model.errors import KernelError, MissingHeadersError, PermissionDeniedError
 from sidecar.model.kernel_events import EVENT_SIZE, STAT_NAMES, Event
@@ -108,7 +108,12 @@ def cflags(cfg: KernelConfig, table: SyscallTable, walk: TaskOffsets | None = No
     s = cfg.settings
     flags = [
         f"-DNSLABS={s.containers}",
-        f"-DNSLOTS={s.slots}",
+        f"-DNCHUNKS={s.nchunks}",
+        f"-DCHUNK={s.chunk}",
+        f"-DRING={s.ring}",
+        f"-DFLOOR={s.floor}",
+        f"-DSPARE={s.spare}",
+        f"-DWINDOW={s.slots}",
         f"-DCAP={s.cap}",
         f"-DARGV_N={ARGV_N}",
         f"-DPATH_CAP={s.path_cap}",
@@ -161,7 +166,7 @@ def _explain(e: Exception) -> KernelError:
 
 
 class Kernel:
-    """The loaded recorder: maps, mmap-ed slabs, the event ring buffer."""
+    """The loaded recorder: maps, mmap-ed chunks and container slots, the event ring buffer."""
 
     def __init__(self, cfg: KernelConfig, table: SyscallTable) -> None:
         if os.geteuid() != 0:
@@ -195,29 +200,42 @@ class Kernel:
             )
         except Exception as e:  # bcc raises bare Exception for everything
             raise _explain(e) from None
+        s = self.settings
+        self.meta_dtype = meta_dtype(s.ring)
         self._check_layout()
         self.kinds = self._fill_scinfo()
-        self._slots_mm, self.slots = self._mmap("slots", slot_dtype(self.settings.cap))
-        self._meta_mm, self.meta = self._mmap("slabs", META_DTYPE)
-        self.slots = self.slots.reshape(self.settings.containers, self.settings.slots)
-        for i in range(self.settings.containers):
+        self._chunks_mm, chunks = self._mmap("chunks", np.dtype("u1"), s.chunk)
+        self.chunks = chunks.reshape(s.nchunks, s.chunk)
+        self._hdrs_mm, self.chunkhdrs = self._mmap("chunkhdrs", HDR_DTYPE)
+        self._meta_mm, self.meta = self._mmap("slabs", self.meta_dtype)
+        # Every chunk starts in the pool and every slot on the free list; the
+        # programs are attached already and adopt nothing until then (a
+        # cgroup whose first calls come meanwhile is counted as table_full).
+        q = self.bpf[b"chunkq"]
+        for i in range(s.nchunks):
+            q.push(ctypes.c_uint32(i))
+        for i in range(s.containers):
             self.bpf[b"freeq"].push(ctypes.c_uint32(i))
         self._ring_open = False
 
     # -- set-up ---------------------------------------------------------
     def _check_layout(self) -> None:
-        leaf = self.bpf[b"slots"].Leaf
-        want = slot_dtype(self.settings.cap)
-        if ctypes.sizeof(leaf) != want.itemsize:
-            raise KernelError(
-                f"slot layout mismatch: C {ctypes.sizeof(leaf)} bytes, Python {want.itemsize}"
-            )
-        fields: Any = want.fields or {}
-        for name in ("seq_begin", "ret", "comm", "cap_len", "seq_end", "cap"):
+        s = self.settings
+        for name, want in (
+            ("slabs", self.meta_dtype.itemsize),
+            ("chunkhdrs", HDR_DTYPE.itemsize),
+            ("chunks", s.chunk),
+        ):
+            got = ctypes.sizeof(self.bpf[name.encode()].Leaf)
+            if got != want:
+                raise KernelError(f"{name} layout mismatch: C {got} bytes, Python {want}")
+        leaf: Any = self.bpf[b"slabs"].Leaf
+        fields: Any = self.meta_dtype.fields or {}
+        for name in ("head", "cur", "held", "ring"):
             if getattr(leaf, name).offset != fields[name][1]:
-                raise KernelError(f"slot layout mismatch at field {name}")
-        if ctypes.sizeof(self.bpf[b"slabs"].Leaf) != META_DTYPE.itemsize:
-            raise KernelError("slab meta layout mismatch")
+                raise KernelError(f"slab meta layout mismatch at field {name}")
+        if s.chunk % REC_BYTES:
+            raise KernelError("chunk size is not a multiple of the record size")
 
     def _fill_scinfo(self) -> dict[int, list[list[int]]]:
         """Which syscalls to record and what to capture: nr -> captures."""
@@ -248,12 +266,14 @@ class Kernel:
                 kinds[nr] = [[c.arg, int(c.kind), c.len_arg] for c in caps]
         return kinds
 
-    def _mmap(self, name: str, dtype: np.dtype[Any]) -> tuple[mmap.mmap, Any]:
+    def _mmap(self, name: str, dtype: np.dtype[Any], per: int = 1) -> tuple[mmap.mmap, Any]:
+        """A map's values as a NumPy array over its mmap-ed memory (`per`
+        items of `dtype` per map value)."""
         table = self.bpf[name.encode()]
         size = table.max_entries * ctypes.sizeof(table.Leaf)
         length = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE
         mm = mmap.mmap(table.map_fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        arr = np.frombuffer(mm, dtype=dtype, count=table.max_entries)
+        arr = np.frombuffer(mm, dtype=dtype, count=table.max_entries * per)
         return mm, arr
 
     # -- slabs -------------------------------------------------------------
@@ -290,16 +310,43 @@ class Kernel:
 
     def _free(self, slab: int) -> None:
         meta = self.meta[slab]
-        meta["cgroup"] = 0
+        meta["cgroup"] = 0  # no call is recorded into it from now on
         meta["frozen_at"] = 0
-        self.bpf[b"freeq"].push(ctypes.c_uint32(slab))
+        # The kernel gives its chunks back to the pool and the slot to the
+        # free list (it keeps the pool's counts: userspace cannot add to them
+        # atomically).
+        self.bpf[b"releaseq"].push(ctypes.c_uint32(slab))
 
-    def freeze(self, slab: int) -> None:
-        if not self.meta[slab]["frozen_at"]:
-            self.meta[slab]["frozen_at"] = time_boot_ns()
+    def freeze(self, slab: int, gen: int | None = None) -> bool:
+        """Stop recording into `slab` (its window stays as it is). With `gen`,
+        only if the slab still belongs to that incarnation; returns whether it
+        is frozen for it."""
+        meta = self.meta[slab]
+        if gen is not None and int(meta["gen"]) != gen:
+            return False
+        if not meta["frozen_at"]:
+            meta["frozen_at"] = time_boot_ns()
+        return True
 
     def thaw(self, slab: int) -> None:
         self.meta[slab]["frozen_at"] = 0
+
+    def usage(self, slab: int) -> dict[str, int]:
+        """What a container holds now: chunks, bytes, and calls recorded."""
+        m = self.meta[slab]
+        held = int(m["held"])
+        return {
+            "chunks": held,
+            "bytes": held * self.settings.chunk,
+            "calls": int(m["head"]) - int(m["base"]),
+        }
+
+    def pool(self) -> dict[str, int]:
+        """The node's chunks: how many, how many containers hold (including
+        released ones the kernel has not taken back yet), how many beyond floors."""
+        taken = self.bpf[b"pool"][ctypes.c_int(0)].taken
+        held = int(self.meta["held"].sum())
+        return {"chunks": self.settings.nchunks, "held": held, "beyond_floors": int(taken)}
 
     def drop_forgotten(self, alive: Callable[[int], bool]) -> list[int]:
         """Remove ignore entries of cgroups that no longer exist; returns their ids."""

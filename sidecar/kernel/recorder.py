@@ -16,7 +16,8 @@ from sidecar.dump.header import build_header
 from sidecar.dump.records import CAPS, TS
 from sidecar.dump.writer import write_dump
 from sidecar.kernel.loader import Kernel
-from sidecar.kernel.slab import SlabRead, read_consistent, to_records
+from sidecar.kernel.slab import SlabRead, read_slab, to_records
+from sidecar.model.errors import TraceloopError
 from sidecar.model.trigger import Trigger
 
 
@@ -49,12 +50,18 @@ class Recorder:
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
 
-    def snapshot(self, slab: int) -> Snapshot:
-        meta = self.kernel.meta[slab]
-        head, base = int(meta["head"]), int(meta["base"])
-        read = read_consistent(self.kernel.slots[slab], head, base)
-        records = to_records(read.slots, self.kernel.kinds)
-        return Snapshot(read, int(self.kernel.meta[slab]["after_freeze"]), records)
+    def snapshot(self, slab: int, gen: int | None = None) -> Snapshot:
+        """Read `slab`'s window. With `gen`, the slab must belong to that
+        incarnation before and after the read (a dump belongs to one container)."""
+        k = self.kernel
+        meta = k.meta[slab]
+        if gen is not None and int(meta["gen"]) != gen:
+            raise TraceloopError(f"slab {slab} was reused before its dump was written")
+        read = read_slab(meta, k.chunks, k.chunkhdrs, window=k.settings.slots)
+        if gen is not None and int(meta["gen"]) != gen:
+            raise TraceloopError(f"slab {slab} was reused while its dump was read")
+        records = to_records(read, k.kinds)
+        return Snapshot(read, int(meta["after_freeze"]), records)
 
     def header(
         self,
@@ -88,13 +95,15 @@ class Recorder:
         pod: dict[str, Any] | None = None,
         window_ns: int | None = None,
         buffers: bool = True,
+        gen: int | None = None,
     ) -> Callable[[IO[bytes]], int]:
         """Snapshot `slab` now; returns what writes its dump to a file (to each sink).
+        With `gen`, the slab must still belong to that incarnation (TraceloopError).
 
         `buffers=False` writes the dump without read/write buffers (a pod or
         namespace that opted out of them), whatever the kernel captured.
         """
-        snap = self.snapshot(slab)
+        snap = self.snapshot(slab, gen)
         window = None
         if window_ns is not None and snap.records:
             end = max([t.ts_ns for t in triggers if t.ts_ns] or [snap.records[-1][TS]])

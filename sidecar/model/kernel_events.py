@@ -12,7 +12,7 @@ from enum import IntEnum, IntFlag
 
 
 class EventType(IntEnum):
-    NEW_SLAB = 1  # a cgroup made its first syscall and got a slab
+    NEW_SLAB = 1  # a cgroup made its first syscall and got a container slot
     TRIGGER = 2  # a crash trigger fired (and froze the slab)
     GROUP_EXIT = 3  # a process of a recorded cgroup ended
 
@@ -34,7 +34,16 @@ NAME_TO_REASON = {v: k for k, v in REASON_NAMES.items()}
 
 # Indexes of the per-CPU `stats` array.
 ST_TABLE_FULL, ST_ADOPTED, ST_RING_DROPS, ST_CAPTURE_FAIL = range(4)
-STAT_NAMES = ("table_full", "adopted", "ring_drops", "capture_failures")
+ST_NO_CHUNK, ST_GROWN, ST_RECYCLED = range(4, 7)
+STAT_NAMES = (
+    "table_full",  # calls of a new cgroup that found no free container slot
+    "adopted",  # container slots handed out
+    "ring_drops",  # events lost because the ring buffer was full
+    "capture_failures",  # arguments' memory the kernel could not read
+    "no_chunk",  # calls not recorded: their container could get no chunk
+    "chunks_grown",  # chunks taken from the pool beyond a container's floor
+    "chunks_recycled",  # chunks a container reused (its oldest calls overwritten)
+)
 
 # GROUP_EXIT codes: an exit status, or SIGNALED | signal number.
 SIGNALED = 0x10000

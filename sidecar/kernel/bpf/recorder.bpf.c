@@ -1,32 +1,51 @@
-// traceloop-sidecar kernel side: per-container overwriting syscall rings.
+// traceloop-sidecar kernel side: per-container overwriting syscall windows
+// whose memory comes from one node-wide pool.
 //
-// Every recorded cgroup owns a slab of NSLOTS slots in the mmap-able array
-// `slots`. sys_enter reserves the next slot of its slab with one atomic add
-// and fills it; sys_exit finds the same slot through task storage and fills in
-// the return value, checked by the slot's sequence number. Userspace reads a
-// slab only when it dumps, through mmap. Crash triggers freeze the slab in the
-// kernel and are reported through the `events` ring buffer.
+// Every recorded cgroup owns a container slot (a "slab": its meta in `slabs`)
+// and a list of chunks from the shared `chunks` array (CHUNK bytes each,
+// mmap-able). A chunk holds fixed 128-byte call records, stacked down from its
+// end, and the bytes those calls captured (paths, buffers, addresses),
+// stacked up from its start: one atomic add on the chunk's `fill` word
+// reserves both, so a call that captures nothing costs 128 bytes and one that
+// captures a path costs the path's length more. When a container's current
+// chunk is full it takes another from the pool (`chunkq`), or recycles its
+// own oldest chunk once it holds its window (WINDOW calls) or may not grow:
+// an idle container holds one chunk, a busy one grows up to its window.
+// sys_enter writes a record and sys_exit finds it again through the thread's
+// pairing state, checked by the record's sequence number. Userspace reads a
+// container only when it dumps, through mmap. Crash triggers freeze the
+// container in the kernel and are reported through the `events` ring buffer.
 //
-// Only helpers, tracepoint fields and UAPI structs are used, and, with
-// TASK_WALK, loads from the current task at offsets the loader read from the
-// running kernel's BTF (sidecar/kernel/btf.py), never from the headers'
-// layouts: the program compiles against whatever headers the node has.
+// Memory is a node budget: every container slot is guaranteed FLOOR chunks
+// (its last 256 calls or so), and growth beyond that takes from SPARE chunks
+// shared by all (`pool.taken` counts them), so however busy the others are,
+// no container is pushed below its floor and a new one always finds its
+// first chunk. A slot userspace releases (`releaseq`) gives its chunks back
+// the next time a container is adopted or needs to grow.
 //
-// Compile-time settings (-D...): NSLABS, NSLOTS (power of two), CAP (bytes per
-// capture area), PATH_CAP, BUF_CAP, SA_CAP (<= CAP), ROOT_ID, ROOT_LEVEL,
-// ADOPT_ROOT, MAX_NR, USE_RAW_TP, TRIG_ENABLED, TRIG_MAIN_ONLY, FREEZE_ON_TRIGGER,
-// EVENT_PAGES, MAX_CGROUPS, CGCACHE, XTHREADS (powers of two), COMM_EVERY,
-// TASK_WALK with OFF_TASK_CGROUPS, OFF_CSS_SET_DFL_CGRP, OFF_CGROUP_KN,
-// OFF_KERNFS_NODE_ID, OFF_TASK_PID, OFF_TASK_TGID, OFF_TASK_COMM.
-
 #include <uapi/linux/ptrace.h>
 #include <uapi/linux/bpf.h>
 
 #ifndef NSLABS
 #define NSLABS 64
 #endif
-#ifndef NSLOTS
-#define NSLOTS 4096
+#ifndef NCHUNKS
+#define NCHUNKS 1024
+#endif
+#ifndef CHUNK
+#define CHUNK 8192
+#endif
+#ifndef RING
+#define RING 512
+#endif
+#ifndef FLOOR
+#define FLOOR 7
+#endif
+#ifndef SPARE
+#define SPARE 0
+#endif
+#ifndef WINDOW
+#define WINDOW 4096
 #endif
 #ifndef CAP
 #define CAP 256
@@ -83,8 +102,15 @@
 #define FREEZE_ON_TRIGGER 1
 #endif
 
-#define SLOT_MASK (NSLOTS - 1)
 #define IGNORED 0xffffffffu
+#define REC 128                 // bytes of a call record
+#define RPC (CHUNK / REC)       // records a chunk can hold
+#ifndef barrier
+#define barrier() asm volatile("" ::: "memory")
+#endif
+// Hides what the compiler knows of a variable, so that the bound checked
+// next is the one the verifier sees (clang otherwise reuses an unchecked copy).
+#define opaque(v) asm volatile("" : "+r"(v))
 
 // Capture kinds (sidecar/argkinds.py).
 #define K_STR 1
@@ -111,41 +137,73 @@
 #define T_CONTAINER_EXIT 8
 
 // Global counters (per CPU), indexes in sidecar/events.py.
-#define ST_TABLE_FULL 0    // syscalls of a new cgroup that found no free slab
+#define ST_TABLE_FULL 0    // syscalls of a new cgroup that found no free container slot
 #define ST_ADOPTED 1       // slabs handed out
 #define ST_RING_DROPS 2    // events lost because the ring buffer was full
 #define ST_CAPTURE_FAIL 3  // captures the kernel could not read
-#define ST_NSTATS 4
+#define ST_NO_CHUNK 4      // calls not recorded: their container could get no chunk
+#define ST_GROWN 5         // chunks taken from the pool beyond a floor
+#define ST_RECYCLED 6      // chunks a container reused (its oldest calls overwritten)
+#define ST_NSTATS 7
 
-struct slot {
-    u64 seq_begin;      // seq + 1 of the last enter that started writing here
+// One system call. The enter sets `seq` to 0 first and to the call's
+// sequence number last: a reader that sees the same nonzero `seq` before and
+// after copying the record saw no writer in it (sidecar/kernel/slab.py).
+struct rec {
+    u64 seq;            // sequence number (from 1); 0 while the enter writes
     u64 ts;             // CLOCK_BOOTTIME ns at enter
     u64 dur;            // ns from enter to exit
     u64 args[6];
     s64 ret;
     u32 pid;            // thread group id
     u32 tid;
-    u32 nr;
+    u16 nr;
     u16 cpu;
     u8 done;            // 1 once sys_exit filled ret
-    u8 captured;        // bit i: cap[i] holds what the call named, even if empty
-    char comm[16];
-    u32 cap_len[2];     // bytes stored in cap[i]
+    u8 captured;        // bit i: capture i holds what the call named, even if empty
+    u16 gen;            // the chunk's incarnation it was written in (low bits)
+    u16 cap_off[2];     // where capture i lies in the chunk
+    u16 cap_len[2];     // bytes stored
     u32 cap_full[2];    // bytes the call named (buffers), or stored + 1 if a string was cut
-    u64 seq_end;        // = seq_begin once the enter finished writing
-    char cap[2 * CAP];  // two capture areas (flat: bcc's ctypes mirror mis-sizes 2-D arrays)
+    char comm[16];
+};
+_Static_assert(sizeof(struct rec) == REC, "record size");
+
+struct chunk {
+    u8 b[CHUNK];
+};
+
+// A chunk's reservation state, apart from its bytes (one cache line for the
+// atomic add, not the data's).
+struct chunkhdr {
+    u64 fill;           // captured bytes << 32 | records reserved (both count up)
+    u32 gen;            // incarnation: bumped each time the chunk is (re)started
+    u32 calls;          // records it held when it was closed
 };
 
 struct slabmeta {
     u64 head;           // next sequence number; never reset
-    u64 base;           // head when the current owner adopted the slab
+    u64 base;           // head when the current owner adopted the slot
     u64 cgroup;         // owner cgroup id (0: free)
     u64 frozen_at;      // CLOCK_BOOTTIME ns of the freeze, 0 while recording
-    u64 after_freeze;   // syscalls not recorded because the slab was frozen
+    u64 after_freeze;   // syscalls not recorded because the slot was frozen
     u64 gen;            // incremented at each adoption
     u32 main_tgid;      // the first process seen in the cgroup
     u32 triggers;       // T_* bits seen since adoption
-    u64 pad[1];
+    u64 cur;            // the chunk being filled: its gen << 32 | its index
+    u64 calls;          // records in the closed chunks held (for the window)
+    u64 lock;           // 1 while a CPU changes the chunk list (64 bits: bcc's
+                        // instruction set has no 32-bit compare-and-swap)
+    u32 held;           // chunks held
+    u32 tail;           // ring position of the oldest chunk (counts up, mod RING)
+    u32 top;            // ring position of the current chunk
+    u32 pad;
+    u32 ring[RING];     // chunk indexes, oldest at tail
+};
+
+struct pool {
+    s64 taken;          // chunks held beyond the floors, out of SPARE
+    u64 pad;
 };
 
 struct scinfo {
@@ -157,8 +215,8 @@ struct scinfo {
 };
 
 struct inflight {
-    u64 seq;            // seq + 1 of the open slot; 0 when none
-    u32 idx;            // slot index in `slots`
+    u64 seq;            // sequence number of the open call; 0 when none
+    u32 idx;            // its record: chunk * RPC + position
     u8 kinds;           // capture areas still to read at exit (bit i)
     u8 pad[3];
 };
@@ -176,8 +234,12 @@ struct event {
     char comm[16];
 };
 
-BPF_F_TABLE("array", u32, struct slot, slots, NSLABS * NSLOTS, BPF_F_MMAPABLE);
+BPF_F_TABLE("array", u32, struct chunk, chunks, NCHUNKS, BPF_F_MMAPABLE);
+BPF_F_TABLE("array", u32, struct chunkhdr, chunkhdrs, NCHUNKS, BPF_F_MMAPABLE);
 BPF_F_TABLE("array", u32, struct slabmeta, slabs, NSLABS, BPF_F_MMAPABLE);
+BPF_QUEUE(chunkq, u32, NCHUNKS);    // chunks no container holds
+BPF_QUEUE(releaseq, u32, NSLABS);   // slots userspace let go, chunks not yet returned
+BPF_ARRAY(pool, struct pool, 1);
 BPF_HASH(cgslab, u64, u32, MAX_CGROUPS);
 // A direct-mapped cache in front of `cgslab`, indexed by the low bits of the
 // cgroup id. Array lookups are inlined by the verifier, while the hash lookup
@@ -230,8 +292,8 @@ BPF_TASK_STORAGE(inflight, struct inflight);
 struct xthread {
     u64 regs;           // owner's pt_regs pointer; 0: free
     u64 any;            // a thread pairing through task storage hashed here
-    u64 seq;            // the owner's open slot: seq + 1, 0 when none
-    u32 idx;            // its index in `slots`
+    u64 seq;            // the owner's open call: its sequence number, 0 when none
+    u32 idx;            // its record: chunk * RPC + position
     u32 tid;            // whose comm is cached (the owner's, once read)
     u8 kinds;           // capture areas still to read at exit (bit i)
     u8 comm_left;       // calls left before comm is read again
@@ -333,8 +395,239 @@ static __always_inline void emit(u32 type, u32 slab, u64 cg, u32 reason, s32 cod
     events.ringbuf_submit(e, 0);
 }
 
-// A cgroup's first syscall: hand it a slab from the free queue, so recording
-// starts with that very call, without waiting for userspace.
+// -- chunks -----------------------------------------------------------------
+
+static __always_inline struct chunkhdr *hdr_of(u32 c) {
+    return chunkhdrs.lookup(&c);
+}
+
+// Record r of a chunk: records stack down from the chunk's end. The mask is
+// applied last so that the verifier sees the bound on the offset itself.
+static __always_inline struct rec *rec_at(u8 *base, u32 r) {
+    u64 off = (RPC - 1 - r) * REC;
+    opaque(off);
+    off &= (CHUNK - 1) & ~(u64)(REC - 1);
+    return (struct rec *)(base + off);
+}
+
+// Start chunk `c` afresh (its records and bytes are free to overwrite) and
+// return the `cur` word naming this incarnation.
+static __always_inline u64 chunk_start(u32 c) {
+    struct chunkhdr *h = hdr_of(c);
+    if (!h)
+        return 0;
+    h->gen += 1;
+    h->calls = 0;
+    h->fill = 0;
+    return ((u64)h->gen << 32) | c;
+}
+
+// A slot userspace released: its chunks go back to the pool and the slot to
+// the free queue. Done here, in the kernel, so that only the kernel counts
+// `pool.taken` (userspace has no atomic add on shared memory); called where
+// memory is wanted (at adoption, and when a container may not grow), DRAIN
+// chunks at a time (a bounded loop the verifier takes quickly); a slot with
+// more goes back to the queue for the next call.
+#define DRAIN 8
+static __always_inline void drain_release(void) {
+    u32 slab;
+    if (releaseq.pop(&slab) != 0)
+        return;
+    struct slabmeta *m = slabs.lookup(&slab);
+    if (!m)
+        return;
+    s64 beyond = 0;
+#pragma unroll
+    for (int i = 0; i < DRAIN; i++) {
+        if (m->held == 0)
+            break;
+        u32 c = m->ring[m->tail & (RING - 1)];
+        chunkq.push(&c, 0);
+        if (m->held > FLOOR)
+            beyond += 1;
+        m->held -= 1;
+        m->tail += 1;
+    }
+    if (beyond) {
+        u32 zero = 0;
+        struct pool *p = pool.lookup(&zero);
+        if (p)
+            __sync_fetch_and_add(&p->taken, -beyond);
+    }
+    if (m->held == 0) {
+        m->cgroup = 0;
+        freeq.push(&slab, 0);
+    } else {
+        releaseq.push(&slab, 0);
+    }
+}
+
+// One more chunk for a container that may grow: up to FLOOR chunks always
+// (the pool keeps them for every slot), beyond that only while SPARE chunks
+// remain, and never past RING.
+static __always_inline int chunk_grow(struct slabmeta *m, u32 *c) {
+    if (m->held >= RING)
+        return 0;
+    if (m->held < FLOOR)
+        return chunkq.pop(c) == 0;
+    u32 zero = 0;
+    struct pool *p = pool.lookup(&zero);
+    if (!p)
+        return 0;
+    if (__sync_fetch_and_add(&p->taken, 1) < SPARE && chunkq.pop(c) == 0) {
+        stat_add(ST_GROWN);
+        return 1;
+    }
+    __sync_fetch_and_add(&p->taken, -1);
+    return 0;
+}
+
+#define SW_OK 0
+#define SW_BUSY 1   // another CPU is changing this container's chunks
+#define SW_FAIL 2   // no chunk to be had
+
+// The current chunk `seen` is full: move the container on to a fresh chunk,
+// grown from the pool or recycled from its own oldest. One CPU at a time per
+// container (`lock`); a CPU that finds the switch already done returns OK.
+static __always_inline int chunk_next(struct slabmeta *m, u64 seen, u32 nfail) {
+    if (__sync_val_compare_and_swap(&m->lock, 0, 1) != 0)
+        return SW_BUSY;
+    if (m->cur != seen) {
+        m->lock = 0;
+        return SW_OK;
+    }
+    u32 cur = (u32)seen;
+    struct chunkhdr *ch = hdr_of(cur);
+    if (ch) {
+        // The first reservation that did not fit stops all later ones
+        // (records and bytes only grow), so its position is the number of
+        // records: ours, unless another CPU failed first (then a few more).
+        u32 n = (u32)ch->fill;
+        if (nfail < n)
+            n = nfail;
+        ch->calls = n > RPC ? RPC : n;
+        m->calls += ch->calls;
+    }
+    u32 oldest = m->ring[m->tail & (RING - 1)];
+    struct chunkhdr *oh = hdr_of(oldest);
+    u32 ocalls = oh ? oh->calls : 0;
+    u32 c = 0;
+    // Recycle the oldest chunk when the rest still hold the window, or when
+    // no chunk can be had; grow otherwise.
+    int recycle = m->held >= 2 && m->calls - ocalls >= WINDOW;
+    if (!recycle && !chunk_grow(m, &c)) {
+        drain_release();
+        if (!chunk_grow(m, &c))
+            recycle = 1;
+    }
+    if (recycle) {
+        if (m->held < 2) {
+            m->lock = 0;
+            return SW_FAIL;
+        }
+        // Calls lighter than when the container grew (fewer captures) fill
+        // the window with fewer chunks: give the oldest back to the pool and
+        // reuse the next, one chunk per switch.
+        if (m->held > 2) {
+            u32 next = m->ring[(m->tail + 1) & (RING - 1)];
+            struct chunkhdr *nh = hdr_of(next);
+            u32 ncalls = nh ? nh->calls : 0;
+            if (m->calls - ocalls - ncalls >= WINDOW) {
+                chunkq.push(&oldest, 0);
+                if (m->held > FLOOR) {
+                    u32 zero = 0;
+                    struct pool *p = pool.lookup(&zero);
+                    if (p)
+                        __sync_fetch_and_add(&p->taken, -1);
+                }
+                m->held -= 1;
+                m->tail += 1;
+                m->calls -= ocalls;
+                oldest = next;
+                ocalls = ncalls;
+            }
+        }
+        c = oldest;
+        m->tail += 1;
+        m->calls -= ocalls;
+        stat_add(ST_RECYCLED);
+    } else {
+        m->held += 1;
+    }
+    u64 next = chunk_start(c);
+    m->top += 1;
+    m->ring[m->top & (RING - 1)] = c;
+    barrier();
+    m->cur = next;
+    barrier();
+    m->lock = 0;
+    return SW_OK;
+}
+
+// Where one call goes: a record and `need` bytes of captures in the
+// container's current chunk, moving it on when the chunk is full.
+struct spot {
+    u8 *base;           // the chunk's bytes
+    struct chunkhdr *h;
+    struct rec *r;
+    u32 idx;            // chunk * RPC + position (pairing)
+    u32 off;            // where the captures start
+    u64 fill;           // the chunk's fill word after our reservation
+    u16 gen;
+};
+
+static __always_inline int reserve_in(struct slabmeta *m, u32 need, struct spot *sp, u64 *cur,
+                                      u32 *nfail) {
+    *cur = *(volatile u64 *)&m->cur;
+    u32 c = (u32)*cur;
+    struct chunkhdr *h = hdr_of(c);
+    if (!h)
+        return 0;
+    u64 add = ((u64)need << 32) | 1;
+    u64 old = __sync_fetch_and_add(&h->fill, add);
+    u32 r = (u32)old, used = old >> 32;
+    if (r >= RPC || (u64)(r + 1) * REC + used + need > CHUNK) {
+        *nfail = r;
+        return 0;
+    }
+    u8 *base = (u8 *)chunks.lookup(&c);
+    if (!base)
+        return 0;
+    sp->base = base;
+    sp->h = h;
+    sp->r = rec_at(base, r);
+    sp->idx = c * RPC + r;
+    sp->off = used;
+    sp->fill = old + add;
+    sp->gen = (u16)(*cur >> 32);
+    return 1;
+}
+
+static __always_inline int reserve(struct slabmeta *m, u32 need, struct spot *sp) {
+    u64 cur;
+    u32 nfail = RPC;
+#pragma unroll
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (reserve_in(m, need, sp, &cur, &nfail))
+            return 1;
+        int sw = chunk_next(m, cur, nfail);
+        if (sw == SW_FAIL)
+            return 0;
+        if (sw == SW_BUSY) {
+            // Another CPU is switching this container's chunk: it takes a
+            // few hundred ns (bounded: a preempted switcher is not waited for).
+            for (int i = 0; i < 1024; i++) {
+                if (*(volatile u64 *)&m->cur != cur)
+                    break;
+            }
+        }
+    }
+    return 0;
+}
+
+// A cgroup's first syscall: hand it a container slot from the free queue and
+// its first chunk from the pool, so recording starts with that very call,
+// without waiting for userspace.
 static __always_inline u32 adopt(u64 cg, struct cgcache *c) {
 #ifdef ROOT_ID
     if (bpf_get_current_ancestor_cgroup_id(ROOT_LEVEL) != ROOT_ID) {
@@ -348,6 +641,7 @@ static __always_inline u32 adopt(u64 cg, struct cgcache *c) {
     }
 #endif
 #endif
+    drain_release();
     u32 slab;
     if (freeq.pop(&slab) != 0) {
         stat_add(ST_TABLE_FULL);
@@ -356,8 +650,22 @@ static __always_inline u32 adopt(u64 cg, struct cgcache *c) {
     struct slabmeta *m = slabs.lookup(&slab);
     if (!m)
         return IGNORED;
+    u32 first;
+    if (chunkq.pop(&first) != 0) {
+        // Cannot happen while the floors are kept; counted if it does.
+        freeq.push(&slab, 0);
+        stat_add(ST_TABLE_FULL);
+        return IGNORED;
+    }
     // Set the owner before publishing the mapping, so no other CPU records
-    // into the slab with a stale base.
+    // into the slot with a stale base or chunk.
+    m->lock = 0;
+    m->held = 1;
+    m->tail = 0;
+    m->top = 0;
+    m->ring[0] = first;
+    m->calls = 0;
+    m->cur = chunk_start(first);
     m->base = m->head;
     m->cgroup = cg;
     m->frozen_at = 0;
@@ -367,12 +675,14 @@ static __always_inline u32 adopt(u64 cg, struct cgcache *c) {
     m->gen += 1;
     // Another CPU may be adopting the same cgroup at this moment (a runtime
     // moves a multi-threaded process in, and its threads' first calls race):
-    // only one insertion can succeed (BPF_NOEXIST), and the loser's slab goes
-    // back. With a plain update both could see their own slab in a lookup
-    // right after their own write and both record, into two slabs, the
+    // only one insertion can succeed (BPF_NOEXIST), and the loser's slot goes
+    // back. With a plain update both could see their own slot in a lookup
+    // right after their own write and both record, into two slots, the
     // first of which userspace would dump alone.
     if (cgslab.insert(&cg, &slab) != 0) {
         m->cgroup = 0;
+        m->held = 0;
+        chunkq.push(&first, 0);
         freeq.push(&slab, 0);
         u32 *won = cgslab.lookup(&cg);
         return won ? *won : IGNORED;
@@ -425,11 +735,51 @@ static __always_inline int read_at_exit(u8 kind) {
     return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT;
 }
 
+static __always_inline u32 round8(u32 n) {
+    return (n + 7) & ~7u;
+}
+
+// Bytes capture i of a call reserves in its chunk: what the kinds read at
+// most (buffers and addresses passed in: their length, when it is smaller).
+static __always_inline u32 cap_need(struct scinfo *si, int i, const u64 *a) {
+    u8 kind = si->kind[i];
+    u8 la = si->len_arg[i];
+    u64 len = 0;
+    if (la < 6)
+        len = a[la];
+    u32 n = 0;
+    if (kind == K_STR) {
+        n = PATH_CAP;
+    } else if (kind == K_BUF_IN) {
+        n = len > BUF_CAP ? BUF_CAP : (u32)len;
+    } else if (kind == K_BUF_OUT) {
+        n = BUF_CAP;
+    } else if (kind == K_SA_IN) {
+        n = len > SA_CAP ? SA_CAP : (u32)len;
+    } else if (kind == K_SA_OUT) {
+        n = SA_CAP;
+    } else if (kind == K_OBJ_IN || kind == K_OBJ_OUT) {
+        n = (u32)la > CAP ? CAP : la;
+    } else if (kind == K_ARGV) {
+        n = CAP;
+    }
+    return round8(n);
+}
+
+// Where a capture at `off` goes, if it fits in the chunk (the bound is the
+// verifier's as much as ours).
+static __always_inline u8 *cap_dst(u8 *base, u64 off) {
+    opaque(off);
+    if (off > CHUNK - CAP)
+        return 0;
+    return base + off;
+}
+
 // An argv array: string j in bytes [j * ARGV_EACH, (j + 1) * ARGV_EACH) of
-// the capture area (fixed offsets keep the verifier simple), cap_len = the
-// strings read times ARGV_EACH, cap_full = their number, or ARGV_N + 1 when
-// more follow or one could not be read (the viewer then ends with `...`).
-static __always_inline void capture_argv(struct slot *s, int i, const u64 *vec) {
+// the capture (fixed offsets keep the verifier simple), cap_len = the strings
+// read times ARGV_EACH, cap_full = their number, or ARGV_N + 1 when more
+// follow or one could not be read (the viewer then ends with `...`).
+static __always_inline void capture_argv(u8 *dst, struct rec *s, int i, const u64 *vec) {
     u32 got = 0, more = 0;
 #pragma unroll
     for (int j = 0; j < ARGV_N; j++) {
@@ -440,7 +790,7 @@ static __always_inline void capture_argv(struct slot *s, int i, const u64 *vec) 
         }
         if (!p)
             break;
-        if (bpf_probe_read_user_str(&s->cap[i * CAP + j * ARGV_EACH], ARGV_EACH, (void *)p) < 0) {
+        if (bpf_probe_read_user_str(dst + j * ARGV_EACH, ARGV_EACH, (void *)p) < 0) {
             more = 1;
             break;
         }
@@ -457,66 +807,77 @@ static __always_inline void capture_argv(struct slot *s, int i, const u64 *vec) 
     s->cap_full[i] = more ? ARGV_N + 1 : got;
 }
 
-static __always_inline void capture_enter(struct slot *s, struct scinfo *si, int i) {
+// Capture i, read at enter into the `room` bytes reserved at `off`; returns
+// the bytes it used (a string gives back what it did not need).
+static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec *s,
+                                         struct scinfo *si, int i, const u64 *a) {
     u8 kind = si->kind[i];
-    u8 a = si->arg[i] & 7;
-    if (a > 5)
-        return;
-    const void *src = (const void *)s->args[a];
+    u8 ai = si->arg[i] & 7;
+    if (ai > 5)
+        return room;
+    const void *src = (const void *)a[ai];
     if (!src)
-        return;  // NULL: nothing to read, and not a failure (shown as NULL)
+        return room;  // NULL: nothing to read, and not a failure (shown as NULL)
+    u8 *dst = cap_dst(base, off);
+    if (!dst)
+        return room;
     u64 len = 0;
     u8 la = si->len_arg[i];
     if (kind == K_OBJ_IN)
         len = la;
     else if (la < 6)
-        len = s->args[la];
+        len = a[la];
     if (kind == K_STR) {
-        long n = bpf_probe_read_user_str(&s->cap[i * CAP], PATH_CAP, src);
+        long n = bpf_probe_read_user_str(dst, PATH_CAP, src);
         if (n > 0) {
             s->captured |= 1 << i;  // "" (AT_EMPTY_PATH) included
             s->cap_len[i] = n - 1;
             // A string that filled the area may have been cut.
             s->cap_full[i] = n == PATH_CAP ? n : n - 1;
-        } else {
-            stat_add(ST_CAPTURE_FAIL);
+            return round8(n);
         }
+        stat_add(ST_CAPTURE_FAIL);
     } else if (kind == K_BUF_IN || kind == K_SA_IN || kind == K_OBJ_IN) {
-        u32 cap = kind == K_BUF_IN ? BUF_CAP : kind == K_SA_IN ? SA_CAP : CAP;
         s->cap_full[i] = len > 0xffffffffull ? 0xffffffffu : (u32)len;
-        u32 n = len > cap ? cap : (u32)len;
-        n &= (CAP - 1) | CAP;  // keeps the verifier's bound explicit
+        u64 n = len > room ? room : len;  // 64 bits: no zero-extended copies to lose the bound
+        opaque(n);
         if (n > CAP)
             n = CAP;
         if (n == 0) {
             if (kind == K_BUF_IN)
                 s->captured |= 1 << i;  // write(fd, "", 0); a sockaddr of length 0 is NULL
-        } else if (bpf_probe_read_user(&s->cap[i * CAP], n, src) == 0) {
+        } else if (bpf_probe_read_user(dst, n, src) == 0) {
             s->captured |= 1 << i;
             s->cap_len[i] = n;
         } else {
             stat_add(ST_CAPTURE_FAIL);
         }
     } else if (kind == K_ARGV) {
-        capture_argv(s, i, src);
+        capture_argv(dst, s, i, src);
     }
+    return room;
 }
 
-static __always_inline void capture_exit(struct slot *s, int i, s64 ret) {
-    u8 a = 0;
-    struct scinfo *si;
+// Capture i, read at exit into the bytes the enter reserved (their number
+// is in cap_len until then).
+static __always_inline void capture_exit(u8 *base, struct rec *s, int i, s64 ret) {
     u32 nr = s->nr;
-    si = scinfo.lookup(&nr);
+    struct scinfo *si = scinfo.lookup(&nr);
     if (!si)
         return;
-    a = si->arg[i] & 7;
+    u8 a = si->arg[i] & 7;
+    u32 room = s->cap_len[i];
+    s->cap_len[i] = 0;
     if (a > 5 || ret < 0)
         return;
     const void *src = (const void *)s->args[a];
-    u32 n;
+    u8 *dst = cap_dst(base, s->cap_off[i]);
+    if (!dst)
+        return;
+    u64 n;  // 64 bits: no zero-extended copies to lose the bound
     if (si->kind[i] == K_BUF_OUT) {
         s->cap_full[i] = ret > 0xffffffffll ? 0xffffffffu : (u32)ret;
-        n = ret > BUF_CAP ? BUF_CAP : (u32)ret;
+        n = ret > BUF_CAP ? BUF_CAP : (u64)ret;
     } else if (si->kind[i] == K_OBJ_OUT) {
         n = si->len_arg[i];
         s->cap_full[i] = n;
@@ -524,13 +885,17 @@ static __always_inline void capture_exit(struct slot *s, int i, s64 ret) {
         n = SA_CAP;
         s->cap_full[i] = SA_CAP;
     }
+    if (n > room)
+        n = room;
+    opaque(n);
     if (n > CAP)
         n = CAP;
     if (n == 0 && src) {
         s->captured |= 1 << i;  // read() = 0: an empty buffer
-    } else if (src && bpf_probe_read_user(&s->cap[i * CAP], n, src) == 0) {
-        s->captured |= 1 << i;
+    } else if (src && bpf_probe_read_user(dst, n, src) == 0) {
         s->cap_len[i] = n;
+        barrier();
+        s->captured |= 1 << i;
     }
 }
 
@@ -560,13 +925,63 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
 #endif
         return 0;
     }
+    u64 a[6] = {};
+#ifdef USE_RAW_TP
+    u64 regp = ctx->args[0];
+    // A call without arguments (getppid, sched_yield...) skips the read of
+    // its registers: one helper call less (scinfo.nargs, from tracefs).
+    if (si->nargs) {
+#if defined(__TARGET_ARCH_x86)
+        // Only the six argument registers: r10, r9, r8, (ax, cx,) dx, si, di
+        // lie together in x86's pt_regs, so one 64-byte read gets them all.
+        _Static_assert(__builtin_offsetof(struct pt_regs, di) - __builtin_offsetof(struct pt_regs, r10) == 56,
+                       "x86 pt_regs layout");
+        u64 w[8] = {};
+        bpf_probe_read_kernel(w, sizeof(w), (void *)(regp + __builtin_offsetof(struct pt_regs, r10)));
+        a[0] = w[7];
+        a[1] = w[6];
+        a[2] = w[5];
+        a[3] = w[0];
+        a[4] = w[2];
+        a[5] = w[1];
+#elif defined(__TARGET_ARCH_arm64)
+        struct pt_regs regs = {};
+        bpf_probe_read_kernel(&regs, sizeof(regs), (void *)regp);
+        a[0] = regs.orig_x0;
+        a[1] = regs.regs[1];
+        a[2] = regs.regs[2];
+        a[3] = regs.regs[3];
+        a[4] = regs.regs[4];
+        a[5] = regs.regs[5];
+#else
+#error "USE_RAW_TP needs x86_64 or arm64; build without it"
+#endif
+    }
+#else
+    a[0] = args->args[0];
+    a[1] = args->args[1];
+    a[2] = args->args[2];
+    a[3] = args->args[3];
+    a[4] = args->args[4];
+    a[5] = args->args[5];
+#endif
+    u32 need0 = si->kind[0] ? cap_need(si, 0, a) : 0;
+    u32 need1 = si->kind[1] ? cap_need(si, 1, a) : 0;
     u64 seq = __sync_fetch_and_add(&m->head, 1) + 1;
-    u32 idx = slab * NSLOTS + ((seq - 1) & SLOT_MASK);
-    struct slot *s = slots.lookup(&idx);
-    if (!s)
+    struct spot sp = {};
+    if (!reserve(m, need0 + need1, &sp)) {
+        // No chunk to be had (or its container's chunks are being switched
+        // by two CPUs at once): the call is a gap in the window, counted.
+        stat_add(ST_NO_CHUNK);
+#ifdef USE_RAW_TP
+        xthread_release(regp, nr);
+#endif
         return 0;
+    }
+    struct rec *s = sp.r;
+    s->seq = 0;
+    barrier();
     u64 id = task_pid_tgid(task);
-    s->seq_begin = seq;
     s->ts = bpf_ktime_get_boot_ns();
     s->dur = 0;
     s->ret = 0;
@@ -575,8 +990,14 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     s->tid = (u32)id;
     s->nr = nr;
     s->cpu = bpf_get_smp_processor_id();
+    s->gen = sp.gen;
+    s->args[0] = a[0];
+    s->args[1] = a[1];
+    s->args[2] = a[2];
+    s->args[3] = a[3];
+    s->args[4] = a[4];
+    s->args[5] = a[5];
 #ifdef USE_RAW_TP
-    u64 regp = ctx->args[0];
     // The thread's fast-path bucket, if it owns it or can claim it.
     struct xthread *x = xthread_of(regp);
     if (x && x->regs != regp) {
@@ -588,9 +1009,10 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
             x = 0;
         }
     }
+#endif
 #ifdef TASK_WALK
     task_comm(task, s->comm);  // two loads: exact on every call, no cache needed
-#else
+#elif defined(USE_RAW_TP)
     if (x && x->tid == (u32)id && x->comm_left) {
         x->comm_left -= 1;
         *(u64 *)&s->comm[0] = *(u64 *)&x->comm[0];
@@ -604,84 +1026,57 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
             x->comm_left = COMM_EVERY;
         }
     }
-#endif
-    // A call without arguments (getppid, sched_yield...) skips the read of
-    // its registers: one helper call less (scinfo.nargs, from tracefs).
-    if (!si->nargs) {
-        s->args[0] = 0;
-        s->args[1] = 0;
-        s->args[2] = 0;
-        s->args[3] = 0;
-        s->args[4] = 0;
-        s->args[5] = 0;
-    } else {
-#if defined(__TARGET_ARCH_x86)
-    // Only the six argument registers: r10, r9, r8, (ax, cx,) dx, si, di lie
-    // together in x86's pt_regs, so one 64-byte read gets them all.
-    _Static_assert(__builtin_offsetof(struct pt_regs, di) - __builtin_offsetof(struct pt_regs, r10) == 56,
-                   "x86 pt_regs layout");
-    u64 w[8] = {};
-    bpf_probe_read_kernel(w, sizeof(w), (void *)(regp + __builtin_offsetof(struct pt_regs, r10)));
-    s->args[0] = w[7];
-    s->args[1] = w[6];
-    s->args[2] = w[5];
-    s->args[3] = w[0];
-    s->args[4] = w[2];
-    s->args[5] = w[1];
-#elif defined(__TARGET_ARCH_arm64)
-    struct pt_regs regs = {};
-    bpf_probe_read_kernel(&regs, sizeof(regs), (void *)regp);
-    s->args[0] = regs.orig_x0;
-    s->args[1] = regs.regs[1];
-    s->args[2] = regs.regs[2];
-    s->args[3] = regs.regs[3];
-    s->args[4] = regs.regs[4];
-    s->args[5] = regs.regs[5];
-#else
-#error "USE_RAW_TP needs x86_64 or arm64; build without it"
-#endif
-    }
-#else
-#ifdef TASK_WALK
-    task_comm(task, s->comm);
 #else
     bpf_get_current_comm(s->comm, sizeof(s->comm));
 #endif
-    s->args[0] = args->args[0];
-    s->args[1] = args->args[1];
-    s->args[2] = args->args[2];
-    s->args[3] = args->args[3];
-    s->args[4] = args->args[4];
-    s->args[5] = args->args[5];
-#endif
     s->captured = 0;
-    s->cap_len[0] = 0;
-    s->cap_len[1] = 0;
+    // A path rarely fills PATH_CAP: its region goes last in the call's
+    // reservation, so what it does not use can be given back (stat, execve:
+    // a path and another capture).
+    int path_last = si->kind[0] == K_STR && si->kind[1] && si->kind[1] != K_STR;
+    u32 off0 = path_last ? sp.off + need1 : sp.off;
+    u32 off1 = path_last ? sp.off : sp.off + need0;
+    s->cap_off[0] = off0;
+    s->cap_off[1] = off1;
+    // Until a capture is read, cap_len holds the bytes reserved for it.
+    s->cap_len[0] = need0;
+    s->cap_len[1] = need1;
     s->cap_full[0] = 0;
     s->cap_full[1] = 0;
     u8 pending = 0;
+    u32 got0 = need0, got1 = need1;
     if (si->kind[0]) {
-        if (read_at_exit(si->kind[0]))
+        if (read_at_exit(si->kind[0])) {
             pending |= 1;
-        else
-            capture_enter(s, si, 0);
+        } else {
+            s->cap_len[0] = 0;
+            got0 = capture_enter(sp.base, off0, need0, s, si, 0, a);
+        }
     }
     if (si->kind[1]) {
-        if (read_at_exit(si->kind[1]))
+        if (read_at_exit(si->kind[1])) {
             pending |= 2;
-        else
-            capture_enter(s, si, 1);
+        } else {
+            s->cap_len[1] = 0;
+            got1 = capture_enter(sp.base, off1, need1, s, si, 1, a);
+        }
     }
-    s->seq_end = seq;
+    // Give back what the last region did not use, if no other call reserved
+    // in the chunk since (else it stays unused).
+    u32 slack = path_last || !si->kind[1] ? need0 - got0 : need1 - got1;
+    if (slack && sp.h)
+        __sync_val_compare_and_swap(&sp.h->fill, sp.fill, sp.fill - ((u64)slack << 32));
+    barrier();
+    s->seq = seq;
 
-    // Where sys_exit will find the slot. exit and exit_group have no
+    // Where sys_exit will find the record. exit and exit_group have no
     // sys_exit: nothing to pair, and the thread's bucket is given back.
     if (nr == NR_EXIT || nr == NR_EXIT_GROUP) {
 #ifdef USE_RAW_TP
         xthread_release(regp, nr);
     } else if (x) {
         x->seq = seq;
-        x->idx = idx;
+        x->idx = sp.idx;
         x->kinds = pending;
 #endif
     } else {
@@ -693,7 +1088,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
         struct inflight *in = inflight.task_storage_get(me, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
         if (in) {
             in->seq = seq;
-            in->idx = idx;
+            in->idx = sp.idx;
             in->kinds = pending;
         }
     }
@@ -707,7 +1102,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     }
     // Kernel triggers seen at syscall entry.
     if (nr == NR_EXIT_GROUP || nr == NR_EXIT) {
-        s32 code = s->args[0] & 0xff;
+        s32 code = a[0] & 0xff;
         u32 tgid = id >> 32;
         if (nr == NR_EXIT_GROUP) {
             exiting.update(&tgid, &code);
@@ -764,9 +1159,14 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
     if (!inflight_take(&seq, &idx, &kinds))
         return 0;
 #endif
-    struct slot *s = slots.lookup(&idx);
-    if (!s || s->seq_begin != seq)
-        return 0;  // overwritten meanwhile: the slot belongs to a newer call
+    u32 c = idx / RPC;
+    u32 r = idx & (RPC - 1);
+    u8 *base = (u8 *)chunks.lookup(&c);
+    if (!base)
+        return 0;
+    struct rec *s = rec_at(base, r);
+    if (s->seq != seq)
+        return 0;  // overwritten meanwhile: the record belongs to a newer call
     if (s->nr == NR_EXECVE || s->nr == NR_EXECVEAT) {
         u32 tgid = bpf_get_current_pid_tgid() >> 32;
         exiting.delete(&tgid);
@@ -777,9 +1177,9 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
         x->comm_left = 0;
 #endif
     if (kinds & 1)
-        capture_exit(s, 0, ret);
+        capture_exit(base, s, 0, ret);
     if (kinds & 2)
-        capture_exit(s, 1, ret);
+        capture_exit(base, s, 1, ret);
     s->ret = ret;
     s->dur = bpf_ktime_get_boot_ns() - s->ts;
     s->done = 1;
