@@ -85,7 +85,13 @@ class Dumper:
 
     def _write(self, inc: Incident, t: Tracked) -> None:
         started = time.monotonic()
-        self.kernel.freeze(t.slab)
+        if not self.kernel.freeze(t.slab, t.gen):
+            metrics.DUMPS.labels("failed").inc()
+            log.error(
+                "dump abandoned: its slab went to another container",
+                extra={"fields": {"container": t.ref.name}},
+            )
+            return
         # Asked here, on a worker: the answer may wait for the pod's metadata.
         if not self.enrichment.wants(t.ref):
             log.info("not dumped: not selected", extra={"fields": {"container": t.ref.name}})
