@@ -1,6 +1,6 @@
 """Throughput of `traceloop show`: calls rendered per second, per output form.
 
-    .venv/bin/python bench/bench_show.py [--records N] [--keep FILE]
+    .venv/bin/python bench/bench_show.py [--records N] [--keep FILE] [--baseline DIR]
 
 Builds a synthetic dump of N calls (default 500,000) whose records are copies of
 the calls in the dumps recorded from real programs under tests/data/ (so the
@@ -9,6 +9,11 @@ sequence numbers and times. Then runs `traceloop show` on it for each output
 form, as a user would (a new process, output to /dev/null), and prints calls
 per second. Reading alone (DumpReader, no rendering) is measured too: it is the
 floor every form stands on.
+
+With --baseline DIR (a checkout of other code, e.g. `git worktree add DIR
+main`), every form also runs from DIR's `sidecar` on the same dump, in the same
+rounds, so a change is measured against its baseline side by side rather than
+against figures from another day.
 """
 
 from __future__ import annotations
@@ -88,11 +93,21 @@ def timed(cmds: dict[str, list[str]], repeat: int) -> dict[str, tuple[float, flo
     return best
 
 
+def _from(tree: Path) -> list[str]:
+    """A `traceloop` command that runs the code in `tree`."""
+    launch = (
+        "import sys; sys.path.insert(0, sys.argv.pop(1)); from sidecar.cli import main; "
+        "sys.argv[0] = 'traceloop'; sys.exit(main())"
+    )
+    return [sys.executable, "-c", launch, str(tree)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=500_000)
     ap.add_argument("--repeat", type=int, default=5, help="rounds; the best of each counts")
     ap.add_argument("--keep", help="write the synthetic dump here and keep it")
+    ap.add_argument("--baseline", metavar="DIR", help="also run each form from DIR's code")
     args = ap.parse_args()
     header, recs = templates()
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,7 +117,7 @@ def main() -> None:
         size = path.stat().st_size
         print(f"{args.records} calls, {size / 1e6:.1f} MB, from {len(recs)} recorded calls")
         read = [sys.executable, "-c",
-                "import sys; from sidecar.dumpfile import DumpReader\n"
+                "import sys; from sidecar.dump.reader import DumpReader\n"
                 "with DumpReader(sys.argv[1]) as r:\n    for _ in r: pass", str(path)]  # fmt: skip
         # Start-up (interpreter, imports, the dump's syscall table) is paid once
         # per run: measured on the same header with no calls, and taken out in
@@ -113,20 +128,25 @@ def main() -> None:
         cmds = {"start-up": [str(TRACELOOP), "show", "-o", "json", str(empty)],
                 "read only (DumpReader)": read}  # fmt: skip
         for name, opts in FORMS.items():
-            cmds[f"show {name}"] = [str(TRACELOOP), "show", *opts, str(path)]
+            if args.baseline:
+                # Both sides start the same way: only the code on sys.path differs.
+                for tree, label in ((ROOT, ""), (Path(args.baseline), " (base)")):
+                    cmds[f"show {name}{label}"] = [*_from(tree), "show", *opts, str(path)]
+            else:
+                cmds[f"show {name}"] = [str(TRACELOOP), "show", *opts, str(path)]
         results = timed(cmds, args.repeat)
         start_wall, start_cpu = results.pop("start-up")
         rows = list(results.items())
         print(f"start-up: {start_wall:.2f} s wall, {start_cpu:.2f} s cpu")
         head = (
-            f"{'':<24} {'wall s':>7} {'calls/s':>10} {'cpu s':>7} {'calls/cpu-s':>12} {'net':>10}"
+            f"{'':<30} {'wall s':>7} {'calls/s':>10} {'cpu s':>7} {'calls/cpu-s':>12} {'net':>10}"
         )
         print(head)
         n = args.records
         for name, (wall, cpu) in rows:
             net = n / (cpu - start_cpu) if name.startswith("show") else n / cpu
             print(
-                f"{name:<24} {wall:7.2f} {n / wall:10,.0f} {cpu:7.2f} {n / cpu:12,.0f} {net:10,.0f}"
+                f"{name:<30} {wall:7.2f} {n / wall:10,.0f} {cpu:7.2f} {n / cpu:12,.0f} {net:10,.0f}"
             )
 
 

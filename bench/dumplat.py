@@ -3,7 +3,7 @@
 For the default window (4096 calls) and a 64k-call one: bench/out/fill makes
 twice as many calls as the window holds (openat, read, write, close: path
 strings and buffers in most calls) in the recorded cgroup; then the clock runs
-from `Kernel.freeze` to the return of `Recorder.store(LocalSink(tmp), ...)`,
+from `Kernel.freeze` to the return of `LocalSink(tmp).store(name, Recorder.writer(...))`,
 the same call `traceloop record` makes (written to a temporary name, fsynced,
 renamed, directory fsynced). Median over rounds, then one more pass timed
 piece by piece to show where the time goes.
@@ -52,7 +52,7 @@ def _fill(k: Kernel, cgs: BenchCgroups, fill: Path, slots: int) -> int:
 
 def _store(rec: Recorder, sink: LocalSink, slab: int, n: int) -> str:
     name = DumpName(time=_trigger().time, reason="manual", id=f"bench-{n}", container="bench")
-    return str(rec.store(sink, name, slab, [_trigger()], {"name": "bench", "runtime": "bench"}))
+    return sink.store(name, rec.writer(slab, [_trigger()], {"name": "bench", "runtime": "bench"}))
 
 
 def one_size(

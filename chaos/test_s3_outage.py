@@ -12,55 +12,30 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
 from s3proxy import FlakyProxy
-from s3util import DUMMY_ENV, ROOT, Moto, dump_writer, moto_server, name
+from s3util import DUMMY_ENV, ROOT, Moto, dump_writer, metric, name
 
 from sidecar.sinks.s3._keys import DEFAULT_KEY_TEMPLATE, render_key
 from sidecar.sinks.s3._sink import make_s3_sink
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.usefixtures("aws_env")]
 CHILD = str(ROOT / "tests" / "s3child.py")
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Moto]:
-    with moto_server() as m:
-        yield m
-
-
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for k in list(os.environ):
-        if k.startswith("AWS_"):
-            monkeypatch.delenv(k)
-    for k, v in DUMMY_ENV.items():
-        monkeypatch.setenv(k, v)
-
-
-def upstream(m: Moto) -> tuple[str, int]:
-    return ("127.0.0.1", int(m.endpoint.rsplit(":", 1)[1]))
-
-
-def metric(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 @pytest.mark.timeout(300)
 def test_store_down_for_30_seconds(moto: Moto, tmp_path: Path) -> None:
     bucket = moto.bucket()
-    proxy = FlakyProxy(upstream(moto))
+    proxy = FlakyProxy(moto.upstream)
     proxy.down()
     conn_errors = metric("traceloop_s3_errors_total", kind="connection")
     # The default backoff (0.5 s doubling, capped at 30 s), as a node would run it.
     s = make_s3_sink(f"s3://{bucket}/p", endpoint_url=proxy.endpoint, spool=str(tmp_path))
     try:
         url = s.store(name(1), dump_writer(500))
-        time.sleep(30)
+        time.sleep(30)  # the outage: its length is what this test is about
         assert moto.keys(bucket) == []
         assert len(s.spool.entries()) == 1
         assert metric("traceloop_s3_store_up", sink=f"s3://{bucket}/p") == 0
@@ -83,7 +58,7 @@ def test_repeated_sigkills_lose_nothing_and_send_nothing_twice(moto: Moto, tmp_p
     bucket = moto.bucket()
     # Every third request is slowed, so kills land in uploads as often as between them.
     proxy = FlakyProxy(
-        upstream(moto), plan=lambda n, m, p: "slow" if n % 3 == 0 else "forward", slow_seconds=0.4
+        moto.upstream, plan=lambda n, m, p: "slow" if n % 3 == 0 else "forward", slow_seconds=0.4
     )
     env = {**os.environ, **DUMMY_ENV}
     url = f"s3://{bucket}/k"
@@ -100,7 +75,7 @@ def test_repeated_sigkills_lose_nothing_and_send_nothing_twice(moto: Moto, tmp_p
                 ],
                 env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             )  # fmt: skip
-            time.sleep(rnd.uniform(0.2, 2.5))
+            time.sleep(rnd.uniform(0.2, 2.5))  # a kill at a random moment is the test
             child.send_signal(signal.SIGKILL)
             out, _ = child.communicate(timeout=30)
             reported.update(

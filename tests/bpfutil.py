@@ -61,7 +61,7 @@ def dump(k: Kernel, cg: cgroups.Cgroup, tmp: Path) -> tuple[dict[str, Any], list
     k.freeze(slab)
     t = Trigger(reason="manual", source="manual", ts_ns=0, time="2026-01-01T00:00:00.000Z")
     name = DumpName(time=t.time, reason=t.reason, id=uuid.uuid4().hex, container="test")
-    path = Recorder(k).store(LocalSink(tmp), name, slab, [t], {"name": "test"})
+    path = LocalSink(tmp).store(name, Recorder(k).writer(slab, [t], {"name": "test"}))
     with DumpReader(path) as r:
         return r.header, list(r)
 

@@ -5,8 +5,10 @@ the real wire protocol traceloop uses, as faithfully as it can:
 
 - GET /api/v1/pods, /api/v1/namespaces/NS/pods[/NAME]: a PodList whose
   metadata.resourceVersion is the store's current revision; `fieldSelector`
-  (the fields the API server supports for pods, `=`, `==`, `!=`) and
-  `labelSelector` (equality and set-based); an unsupported field is a 400.
+  (the fields the API server supports for pods, `=`, `==`, `!=`); an
+  unsupported field is a 400; `labelSelector` (the kubectl plugin finds the
+  recorder pods by label), parsed with traceloop's own label-selector parser,
+  whose grammar tests/test_kube_pure.py checks against Kubernetes'.
 - `?watch=true`: HTTP/1.1 chunked stream of JSON lines
   `{"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": ...}`. From a
   resourceVersion: every change after it (an object that starts or stops
@@ -17,9 +19,10 @@ the real wire protocol traceloop uses, as faithfully as it can:
   `allowWatchBookmarks`: BOOKMARK events (object with only
   metadata.resourceVersion) when the test asks or every `bookmark_interval`.
   `timeoutSeconds`: the stream ends cleanly (last chunk) after that long.
-- POST /api/v1/namespaces/NS/events: legacy core/v1 Event validation
-  (name, namespace agreement, RFC 3339 times), 201 with the stored object,
-  409 for a name that exists; GET lists them (EventList).
+- POST /api/v1/namespaces/NS/events: legacy core/v1 Event validation (a
+  name that is a DNS subdomain, namespace agreement, RFC 3339 times; 422
+  otherwise), 201 with the stored object, 409 for a name that exists; GET
+  lists them (EventList).
 - Bearer-token authentication, as a kubeconfig would configure it.
 
 Objects are complete (every field the client's models require), because the
@@ -50,6 +53,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sidecar.kube.selector import parse as label_selector
+
 TOKEN = "traceloop-test-token"
 
 # Field selectors the API server accepts for pods (pkg/registry/core/pod/strategy.go).
@@ -65,6 +70,10 @@ _POD_FIELDS: dict[str, Callable[[dict[str, Any]], str]] = {
     "status.podIP": lambda p: p.get("status", {}).get("podIP", ""),
     "status.nominatedNodeName": lambda p: p.get("status", {}).get("nominatedNodeName", ""),
 }
+
+
+# What the API server accepts as an object name (apimachinery's IsDNS1123Subdomain).
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 def now_rfc3339() -> str:
@@ -91,7 +100,7 @@ class Expired(Exception):
     """Answered as HTTP 410 (with `expired_as_http`), not as an ERROR event."""
 
 
-# ---- selectors (written independently of sidecar.labelselector on purpose) -----------
+# ---- selectors ---------------------------------------------------------------------------
 
 
 def field_matcher(text: str) -> Callable[[dict[str, Any]], bool]:
@@ -105,38 +114,6 @@ def field_matcher(text: str) -> Callable[[dict[str, Any]], bool]:
             raise BadRequest(f"field label not supported: {key}")
         reqs.append((_POD_FIELDS[key], op != "!=", value))
     return lambda pod: all((get(pod) == value) == eq for get, eq, value in reqs)
-
-
-def _label_req(key: str, op: str, values: set[str]) -> Callable[[dict[str, str]], bool]:
-    def match(labels: dict[str, str]) -> bool:
-        if op == "exists":
-            return key in labels
-        if op == "!exists":
-            return key not in labels
-        if op == "in":
-            return labels.get(key) in values
-        return labels.get(key) not in values  # notin, !=
-
-    return match
-
-
-def label_matcher(text: str) -> Callable[[dict[str, Any]], bool]:
-    reqs: list[Callable[[dict[str, str]], bool]] = []
-    for raw in re.findall(r"(?:[^,(]|\([^)]*\))+", text):
-        part = raw.strip()
-        if m := re.fullmatch(r"(\S+)\s+(in|notin)\s*\(([^)]*)\)", part):
-            values = {v.strip() for v in m.group(3).split(",")}
-            reqs.append(_label_req(m.group(1), m.group(2), values))
-        elif m := re.fullmatch(r"([^=!\s]+)\s*(==|=|!=)\s*(\S*)", part):
-            op = "notin" if m.group(2) == "!=" else "in"
-            reqs.append(_label_req(m.group(1), op, {m.group(3)}))
-        elif m := re.fullmatch(r"!\s*(\S+)", part):
-            reqs.append(_label_req(m.group(1), "!exists", set()))
-        elif re.fullmatch(r"[A-Za-z0-9./_-]+", part):
-            reqs.append(_label_req(part, "exists", set()))
-        else:
-            raise BadRequest(f"unable to parse requirement: {part!r}")
-    return lambda pod: all(r(pod["metadata"].get("labels") or {}) for r in reqs)
 
 
 # ---- objects --------------------------------------------------------------------------
@@ -373,7 +350,7 @@ class FakeKube:
             return copy.deepcopy(pod)
 
     def update_pod(
-        self, namespace: str, name: str, change: Callable[[dict[str, Any]], None]
+        self, namespace: str, name: str, change: Callable[[dict[str, Any]], object]
     ) -> dict[str, Any]:
         with self._lock:
             old = self._pods[(namespace, name)]
@@ -443,23 +420,28 @@ class FakeKube:
         with self._lock:
             return sum(not w.ending for w in self._watches)
 
-    def wait_for_watch(self, timeout: float = 10.0, count: int = 1) -> bool:
+    def wait_for_watch(self, timeout: float = 10.0, count: int = 1) -> None:
+        """Until `count` watches are live; fails the test (AssertionError) after `timeout`."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while sum(not w.ending for w in self._watches) < count:
+            while (live := sum(not w.ending for w in self._watches)) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return False
+                    raise AssertionError(f"{live} live watches after {timeout}s, wanted {count}")
                 self._lock.wait(left)
-            return True
 
     # ---- request handling (called from handler threads) ------------------------------
 
     def _match(self, q: dict[str, str], namespace: str | None) -> Callable[[dict[str, Any]], bool]:
         fsel = field_matcher(q.get("fieldSelector", ""))
-        lsel = label_matcher(q.get("labelSelector", ""))
+        try:
+            lsel = label_selector(q["labelSelector"]) if q.get("labelSelector") else None
+        except ValueError as e:
+            raise BadRequest(f"invalid labelSelector: {e}") from None
         return lambda p: (
-            (namespace is None or p["metadata"]["namespace"] == namespace) and fsel(p) and lsel(p)
+            (namespace is None or p["metadata"]["namespace"] == namespace)
+            and fsel(p)
+            and (lsel is None or lsel.matches(p["metadata"].get("labels") or {}))
         )
 
     def list_pods(self, q: dict[str, str], namespace: str | None) -> dict[str, Any]:
@@ -585,14 +567,19 @@ class FakeKube:
 
     def create_event(self, namespace: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         meta = body.get("metadata") or {}
-        name = meta.get("name")
+        name = str(meta.get("name") or "")
         if not name and meta.get("generateName"):
-            name = meta["generateName"] + uuid.uuid4().hex[:5]
+            name = str(meta["generateName"]) + uuid.uuid4().hex[:5]
         errors = []
         if body.get("kind", "Event") != "Event":
             errors.append(f"kind: {body.get('kind')!r} is not Event")
         if not name:
             errors.append("metadata.name: Required value: name or generateName is required")
+        elif len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+            errors.append(
+                f"metadata.name: Invalid value: {name!r}: a lowercase RFC 1123 subdomain must "
+                "consist of lower case alphanumeric characters, '-' or '.'"
+            )
         if meta.get("namespace", namespace) != namespace:
             errors.append("metadata.namespace: does not match the namespace of the request")
         inv = body.get("involvedObject") or {}

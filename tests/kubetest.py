@@ -6,25 +6,23 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kube_server import FakeKube, make_pod, restart_container
+from waits import wait_until
 
 from sidecar.kube.client import api_client, core_v1
 from sidecar.kube.informer import PodWatcher
-from triggers.kube import PodRestart
+from sidecar.kube.meta import Selection
+from triggers.kube import PodRestart, RestartDetector
 
-
-def wait_until(cond: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
-    """Poll until `cond()` is true; fail the test (AssertionError) after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or cond}")
-        time.sleep(0.02)
+if TYPE_CHECKING:
+    from daemonutil import Daemon
+    from runc import Runc
 
 
 def core_for(kube: FakeKube, tmp: Path) -> Any:
@@ -51,6 +49,21 @@ class Restarts:
         with self._lock:
             return [(r.pod, r.restart_count) for r in self.items]
 
+    def wait_for(self, count: int, timeout: float = 15.0) -> None:
+        """Until `count` restarts were reported (fails the test after `timeout`)."""
+        wait_until(lambda: len(self) >= count, timeout, f"{count} reported restarts")
+
+
+def restart_watcher(
+    core: Any,
+    got: Callable[[PodRestart], None],
+    selection: Selection | None = None,
+    **kw: Any,
+) -> PodWatcher:
+    """A pod cache whose listener is the restart detector, as the daemon builds them."""
+    sel = selection or Selection()
+    return PodWatcher(core, RestartDetector(got, wants=sel.wants), **kw)
+
 
 @contextmanager
 def running(watcher: PodWatcher) -> Iterator[PodWatcher]:
@@ -62,29 +75,34 @@ def running(watcher: PodWatcher) -> Iterator[PodWatcher]:
         assert not thread.is_alive(), "the watcher did not stop"
 
 
-def caught_up(kube: FakeKube, watcher: PodWatcher) -> Callable[[], bool]:
-    """True once the watcher has seen everything up to the server's current revision.
+def sync_point(kube: FakeKube, watcher: PodWatcher, timeout: float = 15.0) -> None:
+    """Wait until the watcher has handled every change made so far, callbacks included,
+    and is watching.
 
-    Make a change the watcher sees (or send a bookmark) first: a watcher
-    only learns of revisions through events and bookmarks.
+    The watcher learns of revisions only through events and bookmarks, and handles
+    them one at a time, in the order the server sends them. So: first until its
+    resourceVersion reaches the server's current one (every change is in its
+    cache); then until it has handled one more bookmark, which it can only do
+    after the callbacks of the last change returned, on a watch that is open.
+    Bookmarks are sent again and again: one sent while the watcher is between
+    two watches reaches no one.
     """
     target = kube.resource_version
-    return lambda: watcher.resource_version is not None and int(watcher.resource_version) >= target
+    deadline = time.monotonic() + timeout
 
+    def reached() -> bool:
+        kube.bookmark()
+        rv = watcher.resource_version
+        return rv is not None and int(rv) >= target
 
-def sync_point(kube: FakeKube, watcher: PodWatcher, timeout: float = 15.0) -> None:
-    """Wait until the watcher has processed every change made so far.
-
-    Bookmarks carry the server's revision to the watcher; they are sent again
-    and again, since one sent while the watcher is reconnecting reaches no one.
-    """
-    done = caught_up(kube, watcher)
+    wait_until(reached, timeout, f"the watcher to reach resourceVersion {target}")
+    seen = watcher.stats.bookmarks
 
     def bookmarked() -> bool:
         kube.bookmark()
-        return done()
+        return watcher.stats.bookmarks > seen
 
-    wait_until(bookmarked, timeout, "the watcher to catch up")
+    wait_until(bookmarked, max(deadline - time.monotonic(), 1.0), "a bookmark on an open watch")
 
 
 # ---- chaos --------------------------------------------------------------------------------
@@ -118,7 +136,9 @@ class Chaos:
                 name = rnd.choice(names)
                 counter[0] += 1
                 new = f"containerd://{name}-{counter[0]}"
-                kube.update_pod("chaos", name, lambda p, new=new: restart_container(p, "main", new))
+                kube.update_pod(
+                    "chaos", name, partial(restart_container, container="main", new_id=new)
+                )
 
         thread = threading.Thread(target=restarts, daemon=True)
         thread.start()
@@ -128,7 +148,7 @@ class Chaos:
         faults = ["drop", "expire", "compact-drop", "drop", "bookmark"]
         try:
             while time.monotonic() - start < self.duration:
-                time.sleep(rnd.uniform(*self.fault_gap))
+                time.sleep(rnd.uniform(*self.fault_gap))  # the pace of faults is the test
                 if not outage_done and time.monotonic() >= outage_at:
                     self.log.append("outage")
                     kube.go_down()
@@ -148,6 +168,7 @@ class Chaos:
                             p, "main", "containerd://newcomer-1", exit_code=137, reason="OOMKilled"
                         ),
                     )
+                    # The outage's length is the test: the watcher's backoff runs through it.
                     time.sleep(self.outage / 2)
                     kube.compact()
                     time.sleep(self.outage / 2)
@@ -191,7 +212,9 @@ def check_every_restart_once(kube: FakeKube, got: Restarts) -> int:
     return sum(final.values())
 
 
-def kube_daemon(runc: Any, tmp_path: Path, kube: FakeKube, *extra: str) -> Any:
+def kube_daemon(
+    runc: Runc, tmp_path: Path, kube: FakeKube, *extra: str
+) -> AbstractContextManager[Daemon]:
     """`traceloop daemon` on node1 of `kube`, recording runc's containers."""
     from daemonutil import daemon
 
@@ -203,7 +226,7 @@ def kube_daemon(runc: Any, tmp_path: Path, kube: FakeKube, *extra: str) -> Any:
 
 
 def daemon_chaos(
-    runc: Any, tmp_path: Path, *, pods: int, rounds: int, outage: float, seed: int = 6
+    runc: Runc, tmp_path: Path, *, pods: int, rounds: int, outage: float, seed: int = 6
 ) -> None:
     """`traceloop daemon` with real containers restarting under API faults.
 
@@ -227,7 +250,10 @@ def daemon_chaos(
                 make_pod("chaos", n, "node1", [("app", "busybox", f"containerd://{n}-0")])
             )
         ended: list[str] = []
-        with kube_daemon(runc, tmp_path, kube) as d:
+        # Every restart of a pod's container counts against one rate-limit key:
+        # `rounds` restarts are a crash loop to the daemon, and this test is about
+        # the watch under faults, not about crash loops.
+        with kube_daemon(runc, tmp_path, kube, "--rate-limit", str(rounds + 1)) as d:
             for r in range(rounds):
                 down = r == rounds // 2
                 if down:
@@ -248,12 +274,16 @@ def daemon_chaos(
                     kube.update_pod(
                         "chaos",
                         n,
-                        lambda p, new=f"{n}-{r + 1}": restart_container(
-                            p, "app", f"containerd://{new}", exit_code=0, reason="Completed"
+                        partial(
+                            restart_container,
+                            container="app",
+                            new_id=f"containerd://{n}-{r + 1}",
+                            exit_code=0,
+                            reason="Completed",
                         ),
                     )
                     ended.append(cid)
-                if down:
+                if down:  # the outage's length is the test
                     time.sleep(outage / 2)
                     kube.compact()
                     time.sleep(outage / 2)

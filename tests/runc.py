@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +58,11 @@ class Runc:
     def cgroup(self, name: str, mount: Path = Path("/sys/fs/cgroup/unified")) -> Path:
         return mount / self.parent / name
 
-    def bundle(self, name: str, args: list[str], memory: int | None = None) -> Path:
+    def bundle(
+        self, name: str, args: list[str], memory: int | None = None, cgroup: str | None = None
+    ) -> Path:
+        """`cgroup`: the container's cgroup under this session's parent (default: its
+        name), e.g. `kubepods/pod<uid>/<id>` to look like a kubelet's container."""
         b = self.workdir / "bundles" / name
         b.mkdir(parents=True, exist_ok=True)
         cfg = json.loads(self._spec())
@@ -65,7 +70,7 @@ class Runc:
         cfg["process"]["args"] = args
         cfg["root"] = {"path": str(self.rootfs), "readonly": True}
         cfg["hostname"] = name
-        cfg["linux"]["cgroupsPath"] = f"/{self.parent}/{name}"
+        cfg["linux"]["cgroupsPath"] = f"/{self.parent}/{cgroup or name}"
         if memory:
             cfg["linux"].setdefault("resources", {})["memory"] = {"limit": memory}
         (b / "config.json").write_text(json.dumps(cfg))
@@ -86,11 +91,11 @@ class Runc:
 
     def run(
         self, args: list[str], name: str | None = None, memory: int | None = None,
-        timeout: float = 60,
+        timeout: float = 60, cgroup: str | None = None,
     ) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
         """Run a container to completion; returns runc's result (the exit status)."""
         name = name or f"c-{uuid.uuid4().hex[:10]}"
-        b = self.bundle(name, args, memory)
+        b = self.bundle(name, args, memory, cgroup)
         self.names.append(name)
         try:
             return subprocess.run(
@@ -101,17 +106,30 @@ class Runc:
             self.delete(name)
 
     def start(
-        self, args: list[str], name: str | None = None
+        self, args: list[str], name: str | None = None, cgroup: str | None = None
     ) -> tuple[str, subprocess.Popen[bytes]]:
         """Start a container in the background (runc run, not detached)."""
         name = name or f"c-{uuid.uuid4().hex[:10]}"
-        b = self.bundle(name, args)
+        b = self.bundle(name, args, cgroup=cgroup)
         self.names.append(name)
         proc = subprocess.Popen(
             self._cmd("run", "--bundle", str(b), name),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
         return name, proc
+
+    def wait_for_program(self, name: str, comm: str, timeout: float = 10.0) -> None:
+        """Until a process of container `name` runs `comm` (e.g. after an exec)."""
+        deadline = time.monotonic() + timeout
+        procs = self.cgroup(name) / "cgroup.procs"
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                for pid in procs.read_text().split():
+                    with contextlib.suppress(OSError):
+                        if Path(f"/proc/{pid}/comm").read_text().strip() == comm:
+                            return
+            time.sleep(0.02)
+        raise AssertionError(f"container {name} never ran {comm!r} within {timeout}s")
 
     def kill(self, name: str, sig: str = "KILL") -> None:
         subprocess.run(self._cmd("kill", name, sig), capture_output=True)
@@ -125,7 +143,8 @@ class Runc:
         for mount in Path("/sys/fs/cgroup").iterdir():
             d = mount / self.parent
             if d.is_dir():
-                for child in sorted(d.glob("*/"), reverse=True):
+                nested = [c for c in d.rglob("*") if c.is_dir()]
+                for child in sorted(nested, key=lambda c: len(c.parts), reverse=True):
                     with contextlib.suppress(OSError):
                         child.rmdir()
                 with contextlib.suppress(OSError):

@@ -18,12 +18,17 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import boto3
+import pytest
+from prometheus_client import REGISTRY
 
 from sidecar.dump.naming import DumpName
 from sidecar.dump.writer import write_dump
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACELOOP = str(ROOT / ".venv" / "bin" / "traceloop")
@@ -33,6 +38,20 @@ DUMMY_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+
+
+def use_dummy_aws_env(mp: pytest.MonkeyPatch) -> None:
+    """The credentials moto accepts, and no AWS_* setting from outside the test."""
+    for k in list(os.environ):
+        if k.startswith("AWS_"):
+            mp.delenv(k)
+    for k, v in DUMMY_ENV.items():
+        mp.setenv(k, v)
+
+
+def metric(name: str, **labels: str) -> float:
+    """A sample from this process's Prometheus registry (0 if it was never set)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def free_port() -> int:
@@ -47,12 +66,23 @@ class Moto:
     key: str = "testing"
     secret: str = "testing"
 
-    def client(self) -> Any:
-        return self.client_for("s3")
+    @property
+    def upstream(self) -> tuple[str, int]:
+        """Where a proxy in front of this server forwards to."""
+        return ("127.0.0.1", int(self.endpoint.rsplit(":", 1)[1]))
 
-    def client_for(self, service: str) -> Any:
+    def client(self) -> S3Client:
         return boto3.client(
-            service,
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.key,
+            aws_secret_access_key=self.secret,
+            region_name="us-east-1",
+        )
+
+    def iam(self) -> Any:  # no type stubs for IAM are installed
+        return boto3.client(
+            "iam",
             endpoint_url=self.endpoint,
             aws_access_key_id=self.key,
             aws_secret_access_key=self.secret,

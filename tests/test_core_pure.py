@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
+from pathlib import Path, PosixPath
 
 import numpy as np
 import pytest
 
+from sidecar.dump.naming import DumpName
 from sidecar.dump.reader import DumpReader, read_all
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.dump.writer import write_dump
@@ -16,7 +17,7 @@ from sidecar.kernel.layout import HDR_DTYPE, MIB, REC_BYTES, REC_DTYPE, Settings
 from sidecar.kernel.slab import read_slab, to_records
 from sidecar.kernel.syscalls import parse_format, parse_unistd
 from sidecar.model.errors import DumpFormatError, DumpTruncatedError, SinkError, UsageError
-from sidecar.sinks.local import atomic_write, clean_partials
+from sidecar.sinks.local import LocalSink, atomic_write, clean_partials
 
 OPENAT_FORMAT = """name: sys_enter_openat
 ID: 782
@@ -43,8 +44,10 @@ def test_unistd_header_gives_numbers() -> None:
 
 
 def test_syscall_table_round_trips_through_its_wire_form() -> None:
-    t = SyscallTable.from_wire({257: ["openat", [["dfd", "int"], ["filename", "const char *"]]]})
-    assert SyscallTable.from_wire(t.to_wire()).by_nr == t.by_nr
+    wire: dict[object, object] = {257: ["openat", [["dfd", "int"], ["filename", "const char *"]]]}
+    t = SyscallTable.from_wire(wire)
+    back: dict[object, object] = dict(t.to_wire().items())
+    assert SyscallTable.from_wire(back).by_nr == t.by_nr
     assert t.name(257) == "openat" and t.name(9999) == "syscall_9999"
 
 
@@ -183,7 +186,7 @@ def test_truncated_dump_yields_its_records_then_says_truncated() -> None:
     buf = io.BytesIO()
     write_dump(buf, {}, _records(20))
     data = buf.getvalue()[:-30]
-    with DumpReader(io.BufferedReader(io.BytesIO(data)), "cut.msgpack") as r:  # type: ignore[arg-type]
+    with DumpReader(io.BufferedReader(io.BytesIO(data)), "cut.msgpack") as r:
         got = []
         with pytest.raises(DumpTruncatedError, match=r"cut\.msgpack: truncated"):
             for rec in r:
@@ -216,6 +219,33 @@ def test_atomic_write_is_0600_and_leaves_nothing_on_failure(tmp_path: Path) -> N
     with pytest.raises(SinkError, match="No space left"):
         atomic_write(tmp_path / "a" / "y.msgpack", boom)
     assert sorted(os.listdir(tmp_path / "a")) == ["x.msgpack"]
+
+
+def test_dump_directories_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        p = atomic_write(tmp_path / "sink" / "web" / "x.msgpack", lambda f: f.write(b"data"))
+    finally:
+        os.umask(old)
+    for d in (tmp_path / "sink", tmp_path / "sink" / "web"):
+        assert d.stat().st_mode & 0o777 == 0o700, d
+    assert p.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_failed_write_leaves_no_empty_directory(tmp_path: Path) -> None:
+    def boom(f: object) -> None:
+        raise UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed")
+
+    with pytest.raises(UnicodeEncodeError):
+        atomic_write(tmp_path / "sink" / "c" / "x.msgpack", boom)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_time_from_outside_cannot_leave_the_sink(tmp_path: Path) -> None:
+    name = DumpName(time="/../../etc/cron.d/x", reason="pod-restart", id="n-1", container="c")
+    assert "/" not in name.filename and not name.filename.startswith(".")
+    path = LocalSink(tmp_path / "sink").store(name, lambda f: f.write(b"x"))
+    assert Path(path).resolve().is_relative_to((tmp_path / "sink").resolve())
 
 
 def test_partials_from_a_crash_are_cleaned(tmp_path: Path) -> None:
@@ -255,15 +285,9 @@ def test_unreadable_tracefs_says_root_is_needed() -> None:
     from sidecar.kernel.syscalls import find_tracefs
     from sidecar.model.errors import PermissionDeniedError
 
-    class Unreadable:  # a Path whose stat fails as it does for a user
-        def __truediv__(self, _: str) -> Unreadable:
-            return self
-
+    class Unreadable(PosixPath):  # a path whose stat fails as it does for a user
         def is_dir(self) -> bool:
             raise PermissionError(13, "Permission denied")
 
-        def __str__(self) -> str:
-            return "/sys/kernel/tracing"
-
     with pytest.raises(PermissionDeniedError, match="recording needs root"):
-        find_tracefs([Unreadable()])  # type: ignore[list-item]
+        find_tracefs([Unreadable("/sys/kernel/tracing")])

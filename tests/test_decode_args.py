@@ -31,7 +31,7 @@ def test_integers_by_c_type() -> None:
     assert s64(M64 - 5) == "-5"
     assert u64(M64 - 1) == str(M64 - 1)
     assert ptr(0) == "NULL" and ptr(0x7FFD1000) == "0x7ffd1000"
-    assert octal(0) == "000" and octal(0o644) == "0644" and octal(0o4755) == "04755"
+    assert octal(0, ()) == "000" and octal(0o644, ()) == "0644" and octal(0o4755, ()) == "04755"
 
 
 def test_at_fdcwd_in_both_register_forms() -> None:

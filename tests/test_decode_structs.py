@@ -29,8 +29,16 @@ def decode(name: str, arg: int, data: bytes, args: tuple[int, ...] = (0,) * 6,
     return decoders(name, arch)[arg](data, args, ret)
 
 
-def text(name: str, arg: int, data: bytes, **kw: object) -> str | None:
-    got = decode(name, arg, data, **kw)  # type: ignore[arg-type]
+def text(
+    name: str,
+    arg: int,
+    data: bytes,
+    *,
+    args: tuple[int, ...] = (0,) * 6,
+    ret: int | None = 0,
+    arch: str = "x86_64",
+) -> str | None:
+    got = decode(name, arg, data, args, ret, arch)
     return None if got is None else got[0]
 
 

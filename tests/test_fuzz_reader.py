@@ -41,7 +41,7 @@ VALID = SMALL.getvalue()
 
 def read(data: bytes) -> int:
     """Read a whole file; the number of records, or the project's error."""
-    with DumpReader(io.BufferedReader(io.BytesIO(data)), "fuzz.msgpack") as r:  # type: ignore[arg-type]
+    with DumpReader(io.BufferedReader(io.BytesIO(data)), "fuzz.msgpack") as r:
         return sum(1 for _ in r)
 
 
@@ -49,7 +49,7 @@ def read(data: bytes) -> int:
 def stdio(data: bytes) -> Iterator[None]:
     """Run with `data` as standard input and standard output thrown away."""
     old_in, old_out = sys.stdin, sys.stdout
-    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.BytesIO(data)))  # type: ignore[arg-type]
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.BytesIO(data)))
     sys.stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     try:
         yield
@@ -64,10 +64,10 @@ def show(data: bytes, opts: list[str]) -> None:
 
 
 def must_only_raise_ours(data: bytes, opts: list[str] | None = None) -> None:
-    with suppress(ALLOWED):
+    with suppress(*ALLOWED):
         read(data)
     for form in [opts] if opts else FORMS:
-        with suppress(ALLOWED):
+        with suppress(*ALLOWED):
             show(data, form)
 
 
@@ -108,7 +108,8 @@ def test_mutations(edits: list[tuple[int, int, str]]) -> None:
 
 
 def header_bytes(**extra: Any) -> bytes:
-    return msgpack.packb({"format": "traceloop-dump", "version": 1, **extra})
+    packed: bytes = msgpack.packb({"format": "traceloop-dump", "version": 1, **extra})
+    return packed
 
 
 FLOAT_TS = [1, 1.5, None, 0, 1, 1, "c", 0, [0] * 6, 0, []]

@@ -4,25 +4,20 @@ report them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from daemonutil import read, wait_recorded
 from kube_server import FakeKube, make_pod, restart_container
-from kubetest import kube_daemon, wait_until
+from kubetest import kube_daemon
+from runc import Runc
+from waits import wait_until
 
 from sidecar.dump.records import CAPS
 
 pytestmark = pytest.mark.bpf
-
-
-@pytest.fixture
-def kube() -> Iterator[FakeKube]:
-    k = FakeKube().start()
-    yield k
-    k.stop()
 
 
 def pod_with(kube: FakeKube, name: str, container_id: str) -> dict[str, Any]:
@@ -37,7 +32,7 @@ def paths(recs: list[Any]) -> set[bytes]:
 
 
 def test_restart_after_exit_0_gives_a_pod_restart_dump(
-    runc: Any, tmp_path: Path, kube: FakeKube
+    runc: Runc, tmp_path: Path, kube: FakeKube
 ) -> None:
     pod = pod_with(kube, "web", "web-1")
     with kube_daemon(runc, tmp_path, kube) as d:
@@ -80,7 +75,7 @@ def test_restart_after_exit_0_gives_a_pod_restart_dump(
 
 
 def test_nonzero_exit_is_one_dump_with_both_views(
-    runc: Any, tmp_path: Path, kube: FakeKube
+    runc: Runc, tmp_path: Path, kube: FakeKube
 ) -> None:
     pod = pod_with(kube, "api", "api-1")
     with kube_daemon(runc, tmp_path, kube) as d:
@@ -118,7 +113,7 @@ def test_nonzero_exit_is_one_dump_with_both_views(
 
 
 def test_opt_out_and_buffers_per_namespace_and_pod(
-    runc: Any, tmp_path: Path, kube: FakeKube
+    runc: Runc, tmp_path: Path, kube: FakeKube
 ) -> None:
     kube.create_pod(
         make_pod(
@@ -154,3 +149,41 @@ def test_opt_out_and_buffers_per_namespace_and_pod(
         leaked = b"SECRET-TOKEN" in data
         assert leaked == (pod == "loud"), pod
         assert header["recorder"]["buffers"] == (pod == "loud")
+
+
+def test_the_pods_sandbox_is_not_recorded(runc: Any, tmp_path: Path, kube: FakeKube) -> None:
+    # As a CRI runtime lays a pod out: the sandbox (pause) container first, then
+    # the app, each in a container cgroup of its own in the pod's cgroup.
+    uid = kube.create_pod(make_pod("shop", "sbx", "node1", [("app", "busybox:1.36", "")]))[
+        "metadata"
+    ]["uid"]
+    pod_cgroup = f"kubepods/pod{uid}"
+    with kube_daemon(runc, tmp_path, kube) as d:
+        _, sandbox = runc.start(["/bin/sleep", "120"], "sandbox-1", f"{pod_cgroup}/sandbox-1")
+        wait_recorded(d, "sandbox-1")
+        _, app = runc.start(
+            ["/bin/sh", "-c", "while true; do cat /marker-app; sleep 0.1; done"],
+            "app-1", f"{pod_cgroup}/app-1",
+        )  # fmt: skip
+        wait_recorded(d, "app-1")
+        # The kubelet reports the app's ID (never the sandbox's).
+        kube.update_pod("shop", "sbx", lambda p: report(p, "containerd://app-1"))
+        wait_until(
+            lambda: any("not recording container" in x and "sandbox-1" in x for x in d.log),
+            30, "the sandbox left out",
+        )  # fmt: skip
+        # Both die of SIGKILL, a fatal signal: only the app's end is a crash recorded.
+        for name, proc in (("sandbox-1", sandbox), ("app-1", app)):
+            runc.kill(name)
+            proc.wait(30)
+        [dump] = d.wait_dumps(1, timeout=30)
+        time.sleep(2)  # a dump of the sandbox would show up here
+        assert d.dumps() == [dump]
+    header, recs = read(dump)
+    assert header["container"]["name"] == "app-1" and header["pod"]["name"] == "sbx"
+    assert b"/marker-app" in paths(recs)
+
+
+def report(pod: dict[str, Any], container_id: str) -> dict[str, Any]:
+    pod["status"]["containerStatuses"][0]["containerID"] = container_id
+    return pod

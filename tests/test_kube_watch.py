@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kube_server import FakeKube, make_pod, restart_container
-from kubetest import Restarts, core_for, running, sync_point, wait_until
+from kubetest import Restarts, core_for, restart_watcher, running, sync_point
+from waits import wait_until
 
 from sidecar.kube.client import KubeConfigError, api_client, core_v1
 from sidecar.kube.events import EventPoster, event_body
@@ -21,20 +20,13 @@ A, B, C, D, E = ("a" * 64, "b" * 64, "c" * 64, "d" * 64, "e" * 64)
 
 
 @pytest.fixture
-def kube() -> Iterator[FakeKube]:
-    k = FakeKube().start()
-    yield k
-    k.stop()
-
-
-@pytest.fixture
 def core(kube: FakeKube, tmp_path: Path) -> Any:
     return core_for(kube, tmp_path)
 
 
 def watcher(core: Any, got: Restarts, **kw: Any) -> PodWatcher:
     kw.setdefault("node", "node1")
-    return PodWatcher(core, got, watch_timeout=30, backoff_initial=0.05, backoff_max=0.5, **kw)
+    return restart_watcher(core, got, watch_timeout=30, backoff_initial=0.05, backoff_max=0.5, **kw)
 
 
 def web(
@@ -177,8 +169,8 @@ def test_dropped_connections_resume_from_the_last_revision(kube: FakeKube, core:
         for n, new in enumerate([B, C, D, E], start=1):
             assert kube.drop_watches() >= 1
             restart(kube, "web", new)
-            wait_until(lambda n=n: len(got) == n)  # type: ignore[misc]
-            kube.wait_for_watch()
+            got.wait_for(n)
+            kube.wait_for_watch()  # the watcher is back before the next drop
         sync_point(kube, w)
         assert w.stats.lists == 1  # never needed to list again
         assert w.stats.watches >= 5
@@ -238,11 +230,18 @@ def test_selection_and_opt_out(kube: FakeKube, core: Any) -> None:
     got = Restarts()
     with running(watcher(core, got, selection=sel)) as w:
         sync_point(kube, w)
-        assert w.wants(A) and w.wants(f"containerd://{E}")
-        assert not w.wants(B) and not w.wants(C) and not w.wants(D)
-        assert w.wants("f" * 64)  # unknown: record now, ask again at dump time
-        assert w.buffers_allowed(A) and not w.buffers_allowed(E)
-        assert not w.buffers_allowed("f" * 64)  # unknown while a namespace is restricted
+
+        def pod(cid: str) -> Any:
+            found = w.pod_state(cid)
+            assert found is not None, cid
+            return found
+
+        assert sel.wants(pod(A)) and sel.wants(pod(f"containerd://{E}"))
+        assert not sel.wants(pod(B)) and not sel.wants(pod(C)) and not sel.wants(pod(D))
+        assert (
+            w.pod_state("f" * 64) is None
+        )  # unknown: the daemon decides (tests/test_kube_daemon.py)
+        assert sel.buffers_allowed(pod(A)) and not sel.buffers_allowed(pod(E))
         for name, ns in [
             ("web", "shop"),
             ("db", "shop"),
@@ -281,7 +280,7 @@ def test_a_failing_callback_does_not_stop_the_watch(kube: FakeKube, core: Any) -
         seen.append(r.restart_count)
         raise RuntimeError("boom")
 
-    with running(PodWatcher(core, flaky, node="node1", backoff_initial=0.05)) as w:
+    with running(restart_watcher(core, flaky, node="node1", backoff_initial=0.05)) as w:
         sync_point(kube, w)
         restart(kube, "web", B)
         restart(kube, "web", C)
@@ -340,14 +339,20 @@ def test_event_retries_while_the_server_is_down(kube: FakeKube, core: Any) -> No
     assert len(sleeps) == 2 and len(kube.events("shop")) == 1
 
 
-def test_invalid_event_is_not_retried(kube: FakeKube, core: Any) -> None:
+def test_invalid_event_is_not_retried(
+    kube: FakeKube, core: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     sleeps: list[float] = []
     poster = EventPoster(core, host="h", sleep=sleeps.append)
     poster.start()
-    bad = PodMeta("node1", "", "web", "u-1", "app", A, "img")  # no namespace: the URL is wrong
+    # Events are named after their pod: this name is no DNS subdomain, so the
+    # API server refuses the Event as invalid (422), as it would every retry.
+    bad = PodMeta("node1", "shop", "Not_A_Pod", "u-1", "app", A, "img")
     poster.post(bad, "m")
     poster.stop(timeout=10)
-    assert poster.stats.failed == 1 and sleeps == []
+    assert poster.stats.failed == 1 and poster.stats.posted == 0 and sleeps == []
+    assert [m for m, path, _ in kube.requests] == ["POST"]
+    assert "HTTP 422" in caplog.text and kube.events() == []
 
 
 def test_event_body_is_accepted_by_the_client_model() -> None:
@@ -355,6 +360,7 @@ def test_event_body_is_accepted_by_the_client_model() -> None:
 
     body = event_body(PodMeta("n", "ns", "p", "u", "c", "id", "img"), "m", host="h")
     ev = CoreV1Event.from_dict(body)
+    assert ev is not None and ev.source is not None
     assert ev.involved_object.uid == "u" and ev.source.host == "n"
 
 
@@ -373,14 +379,31 @@ def test_kubeconfig_from_environment(
 
 
 def test_in_cluster_without_a_service_account_says_what_to_do(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    if os.path.exists("/var/run/secrets/kubernetes.io/serviceaccount/token"):
-        pytest.skip("this machine has a service account")
+    from kubernetes.config import incluster_config
+
+    # Where the client looks for the pod's token: nothing there, whether or not
+    # this machine happens to be a pod with a service account.
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(tmp_path / "token"))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(tmp_path / "ca.crt"))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
     with pytest.raises(KubeConfigError, match="service account"):
         api_client()
+
+
+def test_kubeconfig_from_environment_wins_in_a_pod_as_with_kubectl(
+    kube: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In a pod without a service account token: in-cluster set-up would fail.
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    monkeypatch.setenv("KUBECONFIG", str(kube.write_kubeconfig(tmp_path / "env-kc")))
+    kube.create_pod(web())
+    pods = core_v1(api_client()).list_namespaced_pod("shop")
+    assert [p.metadata.name for p in pods.items] == ["web"]
 
 
 def test_missing_kubeconfig(tmp_path: Path) -> None:

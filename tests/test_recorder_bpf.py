@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bpfutil import child_cgroup, dump, names, run_in, table, watched_parent
@@ -25,7 +26,7 @@ from sidecar.model.errors import TraceloopError, UsageError
 pytestmark = pytest.mark.bpf
 
 
-def caps_of(rec: list) -> dict[int, tuple[int, bytes, int]]:
+def caps_of(rec: list[Any]) -> dict[int, tuple[int, bytes, int]]:
     return {c[0]: (c[1], c[2], c[3]) for c in rec[CAPS]}
 
 
@@ -75,10 +76,11 @@ def test_known_calls_in_order_with_strings_buffers_sockaddr_and_errno(
     n = names(seq)
     assert caps_of(seq[0])[0][1] == str(progs / "known_calls").encode()
     assert n[-1] == "exit_group" and seq[-1][ARGS][0] == 3 and seq[-1][RET] is None
-    opens = [r for r in seq if table().name(r[NR]) == "openat"]
-    by_path = {caps_of(r)[1][1]: r for r in opens}
-    assert by_path[str(target).encode()][RET] >= 0
-    assert by_path[b"/traceloop/does-not-exist"][RET] == -errno.ENOENT
+    # Positions in the program's story, by path for the two opens.
+    opened = {caps_of(r)[1][1]: i for i, r in enumerate(seq) if n[i] == "openat"}
+    existing, missing = opened[str(target).encode()], opened[b"/traceloop/does-not-exist"]
+    assert seq[existing][RET] >= 0
+    assert seq[missing][RET] == -errno.ENOENT
     read = next(r for r in seq if table().name(r[NR]) == "read" and r[ARGS][0] >= 3)
     kind, data, full = caps_of(read)[1]
     assert kind == Kind.BUF_OUT and data == b"root:x:0:0 known content\n" and full == len(data)
@@ -90,11 +92,10 @@ def test_known_calls_in_order_with_strings_buffers_sockaddr_and_errno(
     assert kind == Kind.SA_IN
     assert int.from_bytes(sa[0:2], "little") == socket.AF_INET
     assert int.from_bytes(sa[2:4], "big") == 9 and sa[4:8] == bytes([127, 0, 0, 1])
-    # Order: open existing < open missing < write < connect < exit.
-    order = [
-        n.index("write"), n.index("connect"), len(n) - 1,
-    ]  # fmt: skip
-    assert order == sorted(order)
+    # Order: open existing < open missing < write < connect < exit, each once.
+    order = [existing, missing, n.index("write"), n.index("connect"), len(n) - 1]
+    assert order == sorted(set(order)), order  # strictly increasing
+    assert [n.count(c) for c in ("write", "connect", "exit_group")] == [1, 1, 1], n
     assert [r[SEQ] for r in recs] == sorted(r[SEQ] for r in recs)
     assert all(r[DUR] is not None for r in seq[:-1])
     assert header["counts"]["overwritten"] == 0

@@ -23,6 +23,7 @@ from sidecar.sinks.s3._keys import (
     spool_basename,
     spool_dirname,
 )
+from sidecar.sinks.s3._metrics import ERROR_KINDS
 from sidecar.sinks.s3._policy import DROP_OLDEST, REFUSE, Spooled, admit
 from sidecar.sinks.s3._uploader import RetrySettings, backoff
 
@@ -109,6 +110,36 @@ def test_urls() -> None:
     assert spool_dirname(parse_s3_url("s3://bkt/a")) != spool_dirname(parse_s3_url("s3://bkt/b"))
 
 
+@pytest.mark.parametrize(
+    "bucket",
+    [
+        "UPPERCASE",  # lowercase only
+        "my_bucket",  # no underscores
+        "-bad-",  # starts and ends with a letter or digit
+        "bad-",
+        ".bad",
+        "ab",  # 3 to 63 characters
+        "a" * 64,
+        "a..b",  # no two dots in a row
+        "192.168.5.4",  # not an IP address
+        "caf\u00e9",  # ASCII letters only
+        "sp ace",
+    ],
+)
+def test_invalid_bucket_names_are_one_clear_error(bucket: str) -> None:
+    with pytest.raises(UsageError, match="not a valid bucket name") as e:
+        parse_s3_url(f"s3://{bucket}/dumps")
+    assert repr(bucket) in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "bucket",
+    ["abc", "a" * 63, "my-bucket", "my.bucket.v2", "1bucket", "9-9", "192.168.5.4a", "a--b"],
+)
+def test_valid_bucket_names(bucket: str) -> None:
+    assert parse_s3_url(f"s3://{bucket}/dumps").bucket == bucket
+
+
 def test_sizes() -> None:
     assert parse_size("1000") == 1000
     assert parse_size("64k") == 64 << 10
@@ -186,7 +217,16 @@ def test_options_round_trip_through_argparse() -> None:
 
 def client_error(code: str, status: int, op: str = "PutObject") -> ClientError:
     return ClientError(
-        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        {
+            "Error": {"Code": code, "Message": "m"},
+            "ResponseMetadata": {
+                "RequestId": "r",
+                "HostId": "h",
+                "HTTPStatusCode": status,
+                "HTTPHeaders": {},
+                "RetryAttempts": 0,
+            },
+        },
         op,
     )
 
@@ -213,6 +253,8 @@ def test_classify(exc: BaseException, kind: str, transient: bool, store_wide: bo
     f = classify(exc, "s3://bkt/k")
     assert (f.kind, f.transient, f.store_wide) == (kind, transient, store_wide)
     assert f.message.startswith("s3://bkt/k: ")
+    # Its traceloop_s3_errors_total{kind} series exists from the start.
+    assert f.kind in ERROR_KINDS
 
 
 def test_classify_looks_through_wrappers() -> None:
@@ -253,6 +295,6 @@ def test_backoff_is_exponential_jittered_and_capped() -> None:
 def test_backoff_state_independent_of_history() -> None:
     # The wait depends on the attempt number only: a schedule restarts per step.
     w = backoff(RetrySettings(initial=2.0, max_wait=100.0))
-    state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+    state = RetryCallState(Retrying(), None, (), {})
     state.attempt_number = 3
     assert 4.0 <= w(state) <= 8.0

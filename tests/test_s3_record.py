@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from s3util import Moto, free_port, moto_server, run_cli
+from s3util import Moto, free_port, run_cli
 
 from sidecar.dump.reader import DumpReader
 
 pytestmark = pytest.mark.bpf
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Moto]:
-    with moto_server() as m:
-        yield m
 
 
 def test_record_uploads_the_dump(moto: Moto, tmp_path: Path) -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
 from s3proxy import FlakyProxy
-from s3util import DUMMY_ENV, Moto, dump_bytes, dump_writer, moto_server, name
+from s3util import Moto, dump_bytes, dump_writer, metric, name
+from waits import wait_until
 
 from sidecar.cli.sources import open_dump
 from sidecar.dump.records import ZSTD_MAGIC
@@ -29,22 +29,8 @@ from sidecar.sinks.registry import make_sink
 from sidecar.sinks.s3._sink import S3Sink, make_s3_sink, settle
 from sidecar.sinks.s3._spool import INCOMING, Entry
 
+pytestmark = pytest.mark.usefixtures("aws_env")
 FAST = {"retry_initial": 0.02, "retry_max_wait": 0.1, "retry_attempts": 3, "timeout": 5.0}
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Moto]:
-    with moto_server() as m:
-        yield m
-
-
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for k in list(os.environ):
-        if k.startswith("AWS_"):
-            monkeypatch.delenv(k)
-    for k, v in DUMMY_ENV.items():
-        monkeypatch.setenv(k, v)
 
 
 @pytest.fixture
@@ -65,10 +51,6 @@ def sinks() -> Iterator[Callable[..., S3Sink]]:
     yield make
     for s in made:
         s.close(timeout=0)
-
-
-def metric(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def spool_files(spool: Path) -> list[str]:
@@ -193,7 +175,7 @@ def test_path_style_addressing(
 ) -> None:
     # "localhost" is a name, so botocore would otherwise put the bucket in the host.
     endpoint = moto.endpoint.replace("127.0.0.1", "localhost")
-    proxy = FlakyProxy(("127.0.0.1", int(moto.endpoint.rsplit(":", 1)[1])))
+    proxy = FlakyProxy(moto.upstream)
     try:
         s = sinks(
             f"s3://{bucket}",
@@ -257,20 +239,20 @@ def test_one_uploader_per_spool_the_other_process_waits(
 
 def test_make_sink_routes_s3_urls(moto: Moto, bucket: str, tmp_path: Path) -> None:
     s = make_sink(f"s3://{bucket}", endpoint_url=moto.endpoint, spool=str(tmp_path))
-    try:
-        assert isinstance(s, S3Sink)
-    finally:
-        s.close(timeout=0)
+    assert isinstance(s, S3Sink), s
+    s.close(timeout=0)
 
 
 # -- the spool across restarts -------------------------------------------------
 
 
-def down_endpoint() -> FlakyProxy:
-    """An endpoint that refuses connections until `.up()`; forwards nowhere useful."""
+@pytest.fixture
+def down() -> Iterator[FlakyProxy]:
+    """An endpoint that refuses connections (a store that is away)."""
     p = FlakyProxy(("127.0.0.1", 9))
     p.down()
-    return p
+    yield p
+    p.close()
 
 
 def test_leftovers_are_sent_on_start(
@@ -279,8 +261,8 @@ def test_leftovers_are_sent_on_start(
     tmp_path: Path,
     sinks: Callable[..., S3Sink],
     capsys: pytest.CaptureFixture[str],
+    down: FlakyProxy,
 ) -> None:
-    down = down_endpoint()
     first = sinks(f"s3://{bucket}", down.endpoint, tmp_path)
     url = first.store(name(1), dump_writer(30))
     first.close(timeout=0.2)
@@ -304,8 +286,8 @@ def test_recovery_finishes_or_clears_interrupted_writes(
     tmp_path: Path,
     sinks: Callable[..., S3Sink],
     caplog: pytest.LogCaptureFixture,
+    down: FlakyProxy,
 ) -> None:
-    down = down_endpoint()
     s = sinks(f"s3://{bucket}", down.endpoint, tmp_path)
     url_a = s.store(name(1), dump_writer(5))
     url_b = s.store(name(2), dump_writer(5))
@@ -320,7 +302,7 @@ def test_recovery_finishes_or_clears_interrupted_writes(
     # A partial write and a JSON whose dump is gone.
     (d / ".tmp-x.part").write_bytes(b"half")
     (d / "ghost.json").write_bytes(
-        Entry(d, "ghost", "ghost.msgpack", bucket, "k", 1, "0", "t", None).to_json()
+        Entry(d, "ghost", "ghost.msgpack", bucket, "k", 1, "0" * 64, "t", None).to_json()
     )
     caplog.set_level(logging.INFO)
     again = sinks(f"s3://{bucket}", moto.endpoint, tmp_path)
@@ -353,7 +335,7 @@ def test_resend_after_crash_between_upload_and_delete_makes_no_second_object(
     for p in saved.iterdir():
         shutil.copy2(p, entry.dir / p.name)
 
-    proxy = FlakyProxy(("127.0.0.1", int(moto.endpoint.rsplit(":", 1)[1])))
+    proxy = FlakyProxy(moto.upstream)
     try:
         again = sinks(f"s3://{bucket}", proxy.endpoint, tmp_path / "spool")
         assert again.uploader.drain(30)
@@ -369,13 +351,17 @@ def test_resend_after_crash_between_upload_and_delete_makes_no_second_object(
 
 
 def test_spool_full_refuse_keeps_old_dumps_and_counts(
-    bucket: str, tmp_path: Path, sinks: Callable[..., S3Sink], caplog: pytest.LogCaptureFixture
+    bucket: str,
+    tmp_path: Path,
+    sinks: Callable[..., S3Sink],
+    caplog: pytest.LogCaptureFixture,
+    down: FlakyProxy,
 ) -> None:
     size = len(dump_bytes(30))
     refused = metric("traceloop_spool_full_total", action="refused")
     s = sinks(
         f"s3://{bucket}",
-        down_endpoint().endpoint,
+        down.endpoint,
         tmp_path,
         spool_max_bytes=2 * size + 1000,
         spool_full="refuse",
@@ -392,13 +378,17 @@ def test_spool_full_refuse_keeps_old_dumps_and_counts(
 
 
 def test_spool_full_drop_oldest_drops_and_counts(
-    bucket: str, tmp_path: Path, sinks: Callable[..., S3Sink], caplog: pytest.LogCaptureFixture
+    bucket: str,
+    tmp_path: Path,
+    sinks: Callable[..., S3Sink],
+    caplog: pytest.LogCaptureFixture,
+    down: FlakyProxy,
 ) -> None:
     size = len(dump_bytes(30))
     dropped = metric("traceloop_spool_full_total", action="dropped")
     s = sinks(
         f"s3://{bucket}",
-        down_endpoint().endpoint,
+        down.endpoint,
         tmp_path,
         spool_max_bytes=2 * size + 1000,
         spool_full="drop-oldest",
@@ -409,10 +399,12 @@ def test_spool_full_drop_oldest_drops_and_counts(
     assert "dropped the oldest dump" in caplog.text
 
 
-def test_spool_metrics(bucket: str, tmp_path: Path, sinks: Callable[..., S3Sink]) -> None:
+def test_spool_metrics(
+    bucket: str, tmp_path: Path, sinks: Callable[..., S3Sink], down: FlakyProxy
+) -> None:
     before = metric("traceloop_spool_bytes")
     dumps = metric("traceloop_spool_dumps")
-    s = sinks(f"s3://{bucket}", down_endpoint().endpoint, tmp_path)
+    s = sinks(f"s3://{bucket}", down.endpoint, tmp_path)
     s.store(name(1), dump_writer(30))
     (e,) = s.spool.entries()
     expected = e.data_path.stat().st_size + e.meta_path.stat().st_size
@@ -430,7 +422,7 @@ def test_retry_schedule_with_injected_sleep(
     sleeps: list[float] = []
     # The first three requests fail with 503: the HEAD before the upload, three times.
     proxy = FlakyProxy(
-        ("127.0.0.1", int(moto.endpoint.rsplit(":", 1)[1])),
+        moto.upstream,
         plan=lambda n, method, path: "503" if n <= 3 else "forward",
     )
     retries = metric("traceloop_s3_retries_total")
@@ -476,7 +468,7 @@ def test_a_put_the_store_did_not_keep_is_not_deleted_from_the_spool(
         return "forward"
 
     unconfirmed = metric("traceloop_s3_errors_total", kind="unconfirmed")
-    proxy = FlakyProxy(("127.0.0.1", int(moto.endpoint.rsplit(":", 1)[1])), plan=plan)
+    proxy = FlakyProxy(moto.upstream, plan=plan)
     try:
         s = sinks(f"s3://{bucket}", proxy.endpoint, tmp_path)
         url = s.store(name(1), dump_writer(10))
@@ -496,8 +488,14 @@ def test_missing_bucket_is_one_clear_error_and_nothing_is_lost(
     msg = s.check()
     assert msg is not None and "bucket does not exist" in msg
     assert metric("traceloop_s3_store_up", sink=f"s3://{missing}/p") == 0
+    failed = metric("traceloop_s3_uploads_total", result="failed")
     s.store(name(1), dump_writer(5))
-    assert not s.uploader.drain(1.0)  # cannot go: stays spooled
+    # Pass after pass over the spool fails; each one would log if errors were
+    # told per attempt. The dump cannot go: it stays spooled.
+    wait_until(
+        lambda: metric("traceloop_s3_uploads_total", result="failed") >= failed + 3,
+        what="three failed passes over the spool",
+    )
     assert len(s.spool.entries()) == 1
     errors = [
         r
@@ -518,12 +516,81 @@ def test_check_sink_ignores_local_sinks(tmp_path: Path) -> None:
 
 
 def test_spool_entry_json_is_self_describing(
-    moto: Moto, bucket: str, tmp_path: Path, sinks: Callable[..., S3Sink]
+    moto: Moto, bucket: str, tmp_path: Path, sinks: Callable[..., S3Sink], down: FlakyProxy
 ) -> None:
-    s = sinks(f"s3://{bucket}", down_endpoint().endpoint, tmp_path)
+    s = sinks(f"s3://{bucket}", down.endpoint, tmp_path)
     url = s.store(name(1, reason="oom-kill"), dump_writer(5))
     (e,) = s.spool.entries()
     d = json.loads(e.meta_path.read_text())
     assert f"s3://{d['bucket']}/{d['key']}" == url
     assert d["metadata"]["reason"] == "oom-kill"
     assert oct(e.data_path.stat().st_mode & 0o777) == "0o600"
+
+
+def _plant(d: Path, base: str, data: str, bucket: str, key: str, body: bytes | None) -> None:
+    """An entry written by hand into a spool directory, as an intruder would."""
+    e = Entry(
+        d, base, data, bucket, key, len(body or b""), hashlib.sha256(body or b"").hexdigest(),
+        "application/vnd.msgpack", None,
+    )  # fmt: skip
+    raw = json.loads(e.to_json())
+    raw["data"] = data  # whatever the intruder wants, not checked by Entry itself
+    (d / f"{base}.json").write_text(json.dumps(raw))
+
+
+def test_planted_entries_are_refused_and_their_files_left_alone(
+    moto: Moto, bucket: str, sinks: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"root-only secret")
+    secret.chmod(0o600)
+    body = secret.read_bytes()
+    s = sinks(f"s3://{bucket}/team", moto.endpoint, tmp_path / "spool")
+    d = s.spool.dir
+    caplog.set_level(logging.INFO)
+    _plant(d, "abs", str(secret), bucket, "team/abs", body)  # an absolute path
+    _plant(d, "up", "../../secret", bucket, "team/up", body)  # out of the directory
+    (d / "link.msgpack").symlink_to(secret)  # a bare name, but a link to the secret
+    _plant(d, "link", "link.msgpack", bucket, "team/link", body)
+    (d / "other.msgpack").write_bytes(dump_bytes())  # a real dump, for another bucket
+    _plant(d, "other", "other.msgpack", "elsewhere", "team/other", dump_bytes())
+    (d / "bad.msgpack").write_bytes(dump_bytes(3))  # its hash does not match its entry
+    _plant(d, "bad", "bad.msgpack", bucket, "team/bad", dump_bytes(4))
+    ok = metric("traceloop_s3_uploads_total", result="ok")
+    url = s.store(name(1), dump_writer(5))  # and one real dump
+    # (Not "uploaded" in the log: the warning about link.msgpack says "cannot be uploaded".)
+    wait_until(
+        lambda: metric("traceloop_s3_uploads_total", result="ok") > ok,
+        what="the real dump's upload",
+    )
+    assert moto.keys(bucket) == [url.removeprefix(f"s3://{bucket}/")]  # only the real dump
+    assert secret.read_bytes() == body and secret.stat().st_mode & 0o777 == 0o600
+    for planted in ("link.msgpack", "other.msgpack", "bad.msgpack"):
+        assert (d / planted).exists(), planted  # refused, never deleted
+    text = caplog.text
+    assert text.count("refused and left alone") == 5, text
+    assert "not a file name" not in text  # the message says what was wrong instead
+    assert "for s3://elsewhere/team/other, not for this sink" in text
+    assert "does not match its size and sha256" in text
+
+
+def test_a_spool_directory_writable_by_others_is_refused(
+    moto: Moto, bucket: str, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    spool.chmod(0o777)
+    with pytest.raises(SinkError, match=r"writable by others \(mode 777\)"):
+        make_s3_sink(f"s3://{bucket}", endpoint_url=moto.endpoint, spool=str(spool), **FAST)
+
+
+def test_a_new_spool_directory_is_private_whatever_the_umask(
+    moto: Moto, bucket: str, sinks: Any, tmp_path: Path
+) -> None:
+    old = os.umask(0)
+    try:
+        s = sinks(f"s3://{bucket}", moto.endpoint, tmp_path / "new" / "spool")
+    finally:
+        os.umask(old)
+    assert (s.spool.root.stat().st_mode & 0o777) == 0o700
+    assert (s.spool.dir.stat().st_mode & 0o777) == 0o700

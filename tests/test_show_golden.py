@@ -3,7 +3,8 @@
 The dumps in tests/data/ were recorded by `traceloop record` from the programs
 beside them (tests/data/make_fixtures.py); tests/golden/ holds what `show`
 printed for them, reviewed by hand when written. Regenerate after an intended
-change with UPDATE_GOLDEN=1 and review the diff.
+change with UPDATE_GOLDEN=1, review the diff and run again without it: a run
+that writes golden files fails, so it can never pass for a check.
 """
 
 from __future__ import annotations
@@ -57,7 +58,13 @@ def test_golden(
     assert (status, err) == (0, "")
     golden = GOLDEN / f"{fixture}.{case}.txt"
     if os.environ.get("UPDATE_GOLDEN") == "1":
-        golden.write_text(out)
+        same = golden.exists() and golden.read_text() == out
+        if not same:
+            golden.write_text(out)
+        pytest.fail(
+            f"UPDATE_GOLDEN=1: {golden.name} {'unchanged' if same else 'rewritten'}; "
+            "review the diff, then run without UPDATE_GOLDEN"
+        )
     assert out == golden.read_text(), f"differs from {golden} (UPDATE_GOLDEN=1 to rewrite)"
 
 

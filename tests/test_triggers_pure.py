@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sidecar.model.containers import identify, normalize_id
 from sidecar.model.errors import UsageError
-from sidecar.model.incidents import Incidents, Outcome
-from sidecar.model.kernel_events import SIGNALED, Reason
+from sidecar.model.incidents import Incidents, Outcome, rate_key
+from sidecar.model.kernel_events import SIGNALED, Event, EventType, Reason
 from sidecar.model.trigger import Trigger
-from triggers.kernel import Exit, confirm_main, main_exit, parse_trigger_names
+from triggers.kernel import Exit, confirm_main, container_end, main_exit, parse_trigger_names
+from triggers.manual import check_request, named
 
 CID = "4f2a" + "0" * 58 + "9b"
 
@@ -50,8 +53,8 @@ def test_kubernetes_container_ids_lose_their_scheme() -> None:
     assert normalize_id(f"containerd://{CID}") == CID and normalize_id(CID) == CID
 
 
-def T(reason: str, pid: int, ts: int, **kw: object) -> Trigger:
-    return Trigger(reason=reason, source="kernel", ts_ns=ts, time="t", pid=pid, **kw)  # type: ignore[arg-type]
+def T(reason: str, pid: int, ts: int, **kw: Any) -> Trigger:
+    return Trigger(reason=reason, source="kernel", ts_ns=ts, time="t", pid=pid, **kw)
 
 
 def test_main_is_the_last_exit_not_killed_by_sigkill() -> None:
@@ -112,3 +115,98 @@ def test_crash_loops_are_limited_per_container_and_counted() -> None:
     # Another container is not affected, and the window slides.
     assert inc.add((1000, 1, 0), "other", T("nonzero-exit", 1, 0), now=50)[0] is Outcome.NEW
     assert inc.add((1001, 1, 0), "loop", T("nonzero-exit", 1, 0), now=200)[0] is Outcome.NEW
+
+
+def _exit_event(ts: int, pid: int, code: int, comm: str) -> Event:
+    return Event(EventType.GROUP_EXIT, 0, 42, ts, pid, pid, 0, code, 1, comm)
+
+
+def test_container_exit_names_the_main_process_with_its_own_comm() -> None:
+    # The main process (sh, pid 10) exits 3; its child (sleep, pid 11) is killed
+    # after it by the pid namespace's end: the last event is the child's.
+    main = _exit_event(1_000, 10, 3, "sh")
+    child = _exit_event(1_100, 11, SIGNALED | 9, "sleep")
+    found, code = container_end(
+        child,
+        [],
+        [Exit.from_event(main), Exit.from_event(child)],
+        0,
+        container_exit=True,
+        dump_on_exit=False,
+    )
+    assert code == 3
+    [trig] = found
+    assert (trig.reason, trig.pid, trig.comm, trig.exit_code) == ("container-exit", 10, "sh", 3)
+
+
+def test_a_clean_container_exit_is_no_trigger_unless_asked() -> None:
+    last = _exit_event(1_000, 10, 0, "app")
+    ends = [Exit.from_event(last)]
+    assert container_end(last, [], ends, 0, container_exit=True, dump_on_exit=False) == ([], 0)
+    found, _ = container_end(last, [], ends, 0, container_exit=True, dump_on_exit=True)
+    assert [t.reason for t in found] == ["container-exit"]
+
+
+def test_main_only_candidates_count_for_the_main_process_only() -> None:
+    main = _exit_event(1_000, 10, 2, "app")
+    mine = Trigger("nonzero-exit", "kernel", 990, "t", pid=10, exit_code=2)
+    child = Trigger("nonzero-exit", "kernel", 500, "t", pid=12, exit_code=1)
+    found, code = container_end(
+        main, [child, mine], [Exit.from_event(main)], 0, container_exit=False, dump_on_exit=False
+    )
+    assert found == [mine] and code == 2
+
+
+def test_manual_requests_name_containers_and_never_everything() -> None:
+    ref = identify(f"/kubepods/besteffort/pod1b2c3d4e-1111-2222-3333-444455556666/{CID}")
+    assert ref is not None
+    assert named(CID[:12], ref, 7) and named("7", ref, 7)
+    assert named(f"containerd://{CID[:8]}", ref, 7)  # a prefix, with the runtime's scheme
+    assert not named(CID[:5], ref, 7)  # too short a prefix: ambiguous
+    assert named("app", ref, 7, pod_container="app") and not named("web", ref, 7, "app")
+    for empty in ("", "  ", "abcdef://", "containerd://"):
+        with pytest.raises(UsageError):
+            check_request(empty)
+
+
+def test_a_forced_trigger_is_never_rate_limited() -> None:
+    inc = Incidents(coalesce=0.0, limit=1, period=600)
+    t = Trigger("manual", "manual", 0, "t")
+    assert inc.add((1, 0, 0), "web", t, 0.0)[0] is Outcome.NEW
+    assert inc.add((1, 0, 1), "web", t, 1.0)[0] is Outcome.LIMITED
+    assert inc.add((1, 0, 1), "web", t, 2.0, force=True)[0] is Outcome.NEW
+    assert inc.limit == 1  # the limit itself is left alone
+
+
+def test_restarts_of_one_kubernetes_container_share_a_rate_key() -> None:
+    uid = "1b2c3d4e-1111-2222-3333-444455556666"
+    first = identify(f"/kubepods/burstable/pod{uid}/{'a' * 64}")
+    again = identify(f"/kubepods/burstable/pod{uid}/{'b' * 64}")  # the restart: a new ID
+    assert first is not None and again is not None
+    pod = {"namespace": "shop", "name": "web-1", "container": "app"}
+    assert rate_key(first, pod) == rate_key(again, pod) == "shop/web-1/app"
+    assert rate_key(first) == rate_key(again) == f"pod {uid}"  # the pod not known (yet)
+    runc = identify("/traceloop-test-1/crashloop")
+    assert runc is not None and rate_key(runc) == "crashloop"
+
+
+def test_kubernetes_crash_loops_are_limited_across_restarts() -> None:
+    inc = Incidents(coalesce=0.0, limit=3, period=600)
+    uid = "1b2c3d4e-1111-2222-3333-444455556666"
+    outcomes = []
+    for n in range(10):  # every restart is a new container ID and cgroup
+        ref = identify(f"/kubepods/burstable/pod{uid}/{n:064x}")
+        assert ref is not None
+        t = Trigger("nonzero-exit", "kernel", n, "t")
+        outcomes.append(inc.add((n, 0, 0), rate_key(ref), t, float(n))[0])
+    assert outcomes.count(Outcome.NEW) == 3 and inc.limited == 7
+
+
+def test_a_flood_of_distinct_containers_meets_the_node_limit() -> None:
+    inc = Incidents(coalesce=0.0, limit=5, period=600, node_limit=20)
+    t = Trigger("nonzero-exit", "kernel", 0, "t")
+    outcomes = [inc.add((n, 0, 0), f"c{n}", t, float(n))[0] for n in range(50)]
+    assert outcomes.count(Outcome.NEW) == 20
+    assert outcomes.count(Outcome.NODE_LIMITED) == 30 and inc.node_limited == 30
+    assert inc.add((99, 0, 0), "c99", t, 700.0)[0] is Outcome.NEW  # a new period
+    assert inc.add((98, 0, 0), "c98", t, 49.5, force=True)[0] is Outcome.NEW  # a person asked

@@ -2,8 +2,9 @@
 
 The detection itself is in sidecar/kernel/bpf/recorder.bpf.c (exit_group with a nonzero
 code, fatal signal delivery with the default action, OOM kill through
-oom:mark_victim then the victim's SIGKILL). The container-exit decision needs
-to know the cgroup became empty, which userspace checks (`container_exited`).
+oom:mark_victim then the victim's SIGKILL). The decisions taken when a container
+ends (`container_end`: which main-only triggers count, container exit) need to
+know that its cgroup became empty, which the daemon checks.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sidecar.model.clock import iso
-from sidecar.model.kernel_events import REASON_NAMES, SIGNALED, Event, Reason
+from sidecar.model.errors import UsageError
+from sidecar.model.kernel_events import NAME_TO_REASON, REASON_NAMES, SIGNALED, Event, Reason
 from sidecar.model.trigger import Trigger, signal_name
 
 
@@ -46,6 +48,11 @@ def container_exited(ev: Event, boot_offset_ns: int, exit_code: int) -> Trigger:
     )
 
 
+# A trigger limited to the main process counts if the container ended within
+# this long after it (the end of a pid namespace's init kills the rest at once).
+MAIN_END_NS = 250_000_000
+
+
 @dataclass(frozen=True)
 class Exit:
     """How one process of a container ended (from a GROUP_EXIT event)."""
@@ -54,12 +61,17 @@ class Exit:
     pid: int
     status: int  # exit status, or 0 when killed by a signal
     signal: int  # signal number, or 0
+    comm: str = ""
 
     @classmethod
-    def from_code(cls, ts_ns: int, pid: int, code: int) -> Exit:
+    def from_code(cls, ts_ns: int, pid: int, code: int, comm: str = "") -> Exit:
         if code & SIGNALED:
-            return cls(ts_ns, pid, 0, code & 0xFF)
-        return cls(ts_ns, pid, code & 0xFF, 0)
+            return cls(ts_ns, pid, 0, code & 0xFF, comm)
+        return cls(ts_ns, pid, code & 0xFF, 0, comm)
+
+    @classmethod
+    def from_event(cls, ev: Event) -> Exit:
+        return cls.from_code(ev.ts, ev.pid, ev.code, ev.comm)
 
     @property
     def shell_status(self) -> int:
@@ -91,13 +103,38 @@ def confirm_main(candidates: list[Trigger], exits: list[Exit]) -> tuple[list[Tri
     return mine, main.shell_status
 
 
-def _signum(name: str | None) -> int:
-    import signal
+def recent(exits: list[Exit], end_ns: int) -> list[Exit]:
+    """The exits close enough before `end_ns` to have ended the container; a
+    child that failed earlier while the container went on did not."""
+    return [e for e in exits if end_ns - e.ts_ns <= MAIN_END_NS]
 
-    try:
-        return int(signal.Signals[name or ""].value)
-    except KeyError:
-        return 0
+
+def container_end(
+    last: Event,
+    candidates: list[Trigger],
+    exits: list[Exit],
+    boot_offset_ns: int,
+    *,
+    container_exit: bool,
+    dump_on_exit: bool,
+) -> tuple[list[Trigger], int]:
+    """A container ended with `last` (its last process's exit): the triggers that
+    count, and its exit status.
+
+    The main-only candidates count if they are the main process's; a
+    container-exit trigger (when enabled) on a nonzero status, or on any with
+    `dump_on_exit`, names the main process (pid and comm of the same process).
+    """
+    burst = recent(exits, last.ts)
+    confirmed, code = confirm_main(candidates, burst)
+    out = list(confirmed)
+    if container_exit and (code != 0 or dump_on_exit):
+        trig = container_exited(last, boot_offset_ns, code)
+        main = main_exit(burst)
+        if main is not None:
+            trig.pid, trig.comm = main.pid, main.comm or trig.comm
+        out.append(trig)
+    return out, code
 
 
 def parse_trigger_names(spec: str) -> tuple[int, int]:
@@ -106,9 +143,6 @@ def parse_trigger_names(spec: str) -> tuple[int, int]:
     A `:main` suffix limits a trigger to the container's main process;
     `:any` (the default) counts any process of the container.
     """
-    from sidecar.model.errors import UsageError
-    from sidecar.model.kernel_events import NAME_TO_REASON
-
     enabled = main_only = 0
     for item in (s.strip() for s in spec.split(",")):
         if not item:

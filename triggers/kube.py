@@ -1,11 +1,16 @@
 """Kubernetes trigger: a container restart seen in a pod's status.
 
-Pure decisions over pod states (sidecar.kube.meta) that the pod cache
-(sidecar.kube.informer) hands to its subscribers."""
+`RestartDetector` listens to the pod cache (sidecar.kube.informer): each pod
+change becomes the restarts it shows (`restarts`, a pure decision over two
+pod states), each reported once, whether it is seen in the watch, in a
+re-list or in both: it is keyed by pod UID, container, restartCount and the ID
+of the incarnation that ended."""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,3 +106,45 @@ def restart_trigger(r: PodRestart) -> Trigger:
             **({"missedRestarts": r.missed} if r.missed else {}),
         },
     )
+
+
+log = logging.getLogger("traceloop.kube")
+
+
+class RestartDetector:
+    """The pod cache's listener: reports each restart of a wanted pod once."""
+
+    def __init__(
+        self,
+        on_restart: Callable[[PodRestart], None],
+        wants: Callable[[PodState], bool] = lambda pod: True,
+    ) -> None:
+        self._on_restart = on_restart
+        self._wants = wants
+        self._reported: set[tuple[str, str, int, str]] = set()
+        self.reported = 0  # restarts handed to on_restart
+
+    def pod_changed(self, old: PodState | None, new: PodState, *, listed_once: bool) -> None:
+        found = [
+            r for r in restarts(old, new, new_pod_counts=listed_once) if r.key not in self._reported
+        ]
+        self._reported.update(r.key for r in found)
+        if not self._wants(new):
+            return
+        for r in found:
+            self.reported += 1
+            log.info(
+                "pod-restart: %s/%s container %s (restart %d, %s)",
+                r.namespace,
+                r.pod,
+                r.container,
+                r.restart_count,
+                r.terminated.get("reason", "no lastState"),
+            )
+            try:
+                self._on_restart(r)
+            except Exception:
+                log.exception("pod watch: on_restart failed for %s/%s", r.namespace, r.pod)
+
+    def pod_forgotten(self, uid: str) -> None:
+        self._reported = {k for k in self._reported if k[0] != uid}

@@ -4,28 +4,26 @@ reported twice, the watcher never exits."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kube_server import FakeKube
-from kubetest import Chaos, Restarts, check_every_restart_once, core_for, running, sync_point
-
-from sidecar.kube.informer import PodWatcher
+from kubetest import (
+    Chaos,
+    Restarts,
+    check_every_restart_once,
+    core_for,
+    restart_watcher,
+    running,
+    sync_point,
+)
 
 pytestmark = pytest.mark.chaos
 
 
-@pytest.fixture
-def kube() -> Iterator[FakeKube]:
-    k = FakeKube().start()
-    yield k
-    k.stop()
-
-
 def test_watch_survives_drops_410s_and_an_outage(kube: FakeKube, tmp_path: Path) -> None:
     got = Restarts()
-    w = PodWatcher(
+    w = restart_watcher(
         core_for(kube, tmp_path),
         got,
         node="node1",

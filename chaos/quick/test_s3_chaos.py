@@ -14,42 +14,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
 from s3proxy import FlakyProxy, forward_all
-from s3util import DUMMY_ENV, ROOT, Moto, dump_writer, moto_server, moto_subprocess, name
+from s3util import DUMMY_ENV, ROOT, Moto, dump_writer, metric, moto_subprocess, name
+from waits import wait_until
 
 from sidecar.sinks.s3._sink import S3Sink, make_s3_sink
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.usefixtures("aws_env")]
 CHILD = str(ROOT / "tests" / "s3child.py")
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Moto]:
-    with moto_server() as m:
-        yield m
-
-
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for k in list(os.environ):
-        if k.startswith("AWS_"):
-            monkeypatch.delenv(k)
-    for k, v in DUMMY_ENV.items():
-        monkeypatch.setenv(k, v)
-
-
-def upstream(m: Moto) -> tuple[str, int]:
-    return ("127.0.0.1", int(m.endpoint.rsplit(":", 1)[1]))
-
-
-def metric(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def spooled(spool: Path) -> list[Path]:
@@ -80,12 +55,17 @@ def sink(url: str, endpoint: str, spool: Path, **kw: object) -> S3Sink:
 
 def test_store_down_when_the_dump_is_written_then_back(moto: Moto, tmp_path: Path) -> None:
     bucket = moto.bucket()
-    proxy = FlakyProxy(upstream(moto))
+    proxy = FlakyProxy(moto.upstream)
     proxy.down()
+    conn_errors = metric("traceloop_s3_errors_total", kind="connection")
     s = sink(f"s3://{bucket}", proxy.endpoint, tmp_path)
     try:
         url = s.store(name(1), dump_writer(200))
-        time.sleep(3)  # the outage
+        # The outage lasts until the uploader has been refused a few times.
+        wait_until(
+            lambda: metric("traceloop_s3_errors_total", kind="connection") >= conn_errors + 3,
+            what="refused connections",
+        )
         assert moto.keys(bucket) == []
         assert len(s.spool.entries()) == 1
         proxy.up()
@@ -104,7 +84,7 @@ def test_every_other_request_fails_every_dump_arrives_once(moto: Moto, tmp_path:
     def plan(n: int, method: str, path: str) -> str:
         return faults[(n // 2) % 3] if n % 2 else "forward"
 
-    proxy = FlakyProxy(upstream(moto), plan=plan, slow_seconds=1.5)
+    proxy = FlakyProxy(moto.upstream, plan=plan, slow_seconds=1.5)
     # Client timeout 1 s < 1.5 s: a slow request times out, then reaches the store anyway.
     s = sink(
         f"s3://{bucket}", proxy.endpoint, tmp_path, timeout=1.0,
@@ -137,7 +117,7 @@ def test_sigkill_in_the_middle_of_a_multipart_upload(moto: Moto, tmp_path: Path)
     bucket = moto.bucket()
     # Part 2 never gets an answer: the process is killed while sending the dump.
     proxy = FlakyProxy(
-        upstream(moto),
+        moto.upstream,
         plan=lambda n, method, path: "hold" if "partNumber=2" in path else "forward",
     )
     env = {**os.environ, **DUMMY_ENV}
@@ -177,7 +157,7 @@ def test_sigkill_after_the_upload_before_the_delete(moto: Moto, tmp_path: Path) 
         # The HEAD confirming the PUT hangs: the object is stored, the spool not yet cleared.
         return "hold" if method == "HEAD" and state["put"] else "forward"
 
-    proxy = FlakyProxy(upstream(moto), plan=plan)
+    proxy = FlakyProxy(moto.upstream, plan=plan)
     env = {**os.environ, **DUMMY_ENV}
     try:
         child = _child(
@@ -202,6 +182,15 @@ def test_sigkill_after_the_upload_before_the_delete(moto: Moto, tmp_path: Path) 
     assert spooled(tmp_path) == []
 
 
+def wait_failed_passes(total: float) -> None:
+    """Until the uploader has failed that many passes over the spool: each one
+    would have logged its error again, were errors told per attempt."""
+    wait_until(
+        lambda: metric("traceloop_s3_uploads_total", result="failed") >= total,
+        what=f"{total:.0f} failed upload passes",
+    )
+
+
 def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
@@ -216,7 +205,7 @@ def test_wrong_credentials_one_clear_error_dump_kept(
     # moto checks credentials once its first 4 requests (the set-up below) are done.
     with moto_subprocess(INITIAL_NO_AUTH_ACTION_COUNT="4") as m:
         bucket = m.bucket()
-        iam = m.client_for("iam")
+        iam = m.iam()
         iam.create_user(UserName="dumper")
         iam.put_user_policy(
             UserName="dumper",
@@ -237,8 +226,9 @@ def test_wrong_credentials_one_clear_error_dump_kept(
         msg = s.check()
         assert msg is not None and "access key id" in msg
         assert metric("traceloop_s3_store_up", sink=f"s3://{bucket}/p") == 0
+        failed = metric("traceloop_s3_uploads_total", result="failed")
         url = s.store(name(1), dump_writer(20))
-        assert not s.uploader.drain(3)  # several passes of retries meanwhile
+        wait_failed_passes(failed + 3)
         s.close(timeout=0)
         assert len(s.spool.entries()) == 1
         assert metric("traceloop_s3_errors_total", kind="credentials") > creds + 1
@@ -264,8 +254,9 @@ def test_missing_bucket_one_clear_error_dump_kept(
     s = sink(f"s3://{bucket}", moto.endpoint, tmp_path)
     msg = s.check()
     assert msg is not None and "does not exist" in msg
+    failed = metric("traceloop_s3_uploads_total", result="failed")
     url = s.store(name(1), dump_writer(20))
-    assert not s.uploader.drain(3)
+    wait_failed_passes(failed + 3)
     s.close(timeout=0)
     assert len(s.spool.entries()) == 1
     errors = _errors(caplog)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -10,13 +11,15 @@ import socket
 from typing import Any
 
 from sidecar.cli.argtypes import count, seconds
-from sidecar.cli.kube_options import add_kube_options, start_kube
+from sidecar.cli.kube_options import add_kube_options, kube_settings_from
 from sidecar.cli.options import add_recorder_options, settings_from
 from sidecar.cli.s3options import add_s3_options, s3_options_from
 from sidecar.daemon import metrics
 from sidecar.daemon.control import DEFAULT_SOCKET, ControlServer
 from sidecar.daemon.engine import Daemon
+from sidecar.daemon.enrichment import Nothing
 from sidecar.daemon.logs import setup as setup_logging
+from sidecar.daemon.settings import DaemonSettings
 from sidecar.host import cgroups
 from sidecar.kernel.loader import Kernel, KernelConfig
 from sidecar.kernel.syscalls import load_table
@@ -99,15 +102,24 @@ def add_parser(sub: Any) -> None:
         type=count,
         default=5,
         metavar="N",
-        help="dumps per container per --rate-period; more are counted, not written "
-        "(default %(default)s)",
+        help="dumps per container per --rate-period (a container is its namespace/pod/"
+        "container in Kubernetes, so restarts count together); more are counted, not "
+        "written (default %(default)s)",
+    )
+    p.add_argument(
+        "--node-rate-limit",
+        type=count,
+        default=100,
+        metavar="N",
+        help="dumps of all containers together per --rate-period, so that a flood of "
+        "crashing containers cannot fill the disk (default %(default)s)",
     )
     p.add_argument(
         "--rate-period",
         type=seconds,
         default=600.0,
         metavar="SECONDS",
-        help="the period of --rate-limit (default %(default)s)",
+        help="the period of --rate-limit and --node-rate-limit (default %(default)s)",
     )
     p.add_argument(
         "--keep-dead",
@@ -162,74 +174,89 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if args.window is not None and args.window <= 0:
         raise UsageError("--window must be positive")
+    kube_settings = kube_settings_from(args)
     sink_urls = args.sink or ["./traceloop-dumps"]
-    sinks = [make_sink(u, **s3_options_from(args)) for u in sink_urls]
-    for s in sinks:
-        # A store that is down or misconfigured is reported once; dumps wait
-        # in the spool until it works.
-        s.check()
-        if isinstance(s, LocalSink):
-            n = clean_partials(s.root)
-            if n:
+    # Whatever was started is stopped in reverse order, however the start-up
+    # or the run ends (a refused control socket, a kernel that fails to load).
+    with contextlib.ExitStack() as started:
+        sinks = []
+        for url in sink_urls:
+            s = make_sink(url, **s3_options_from(args))
+            started.callback(s.close)
+            sinks.append(s)
+            # A store that is down or misconfigured is reported once; dumps
+            # wait in the spool until it works.
+            s.check()
+            if isinstance(s, LocalSink) and (n := clean_partials(s.root)):
                 log.warning("removed partial files of an earlier crash", extra={"fields": {"n": n}})
-    table = load_table()
-    root = cgroups.resolve_root(args.cgroup_root)
-    kernel = Kernel(
-        KernelConfig(
-            settings,
-            root_id=root.id,
-            root_level=root.level,
-            triggers=enabled,
-            main_only=main_only,
-            freeze_on_trigger=args.grace <= 0,
-        ),
-        table,
-    )
-    d = Daemon(
-        kernel, root, sinks, args, Incidents(args.coalesce, args.rate_limit, args.rate_period)
-    )
-    ignored = d.ignore_host_cgroups()
-    kernel.on_event(d.on_event)
-    control = ControlServer(args.control_socket, d.control)
-    server = (
-        metrics.serve(args.metrics_addr, d.health, lambda: d.call(d.refresh_metrics, 5.0))
-        if args.metrics_addr
-        else None
-    )
-    stops = [stop for stop in [start_kube(args, d)] if stop is not None]
+        kube = None
+        if kube_settings is not None:
+            from sidecar.daemon.kube import connect
 
-    def on_term(*_: object) -> None:
-        d.stopping.set()
+            kube = connect(kube_settings)
+        table = load_table()
+        root = cgroups.resolve_root(args.cgroup_root)
+        kernel = Kernel(
+            KernelConfig(
+                settings,
+                root_id=root.id,
+                root_level=root.level,
+                triggers=enabled,
+                main_only=main_only,
+                freeze_on_trigger=args.grace <= 0,
+            ),
+            table,
+        )
+        started.callback(kernel.close)
+        d = Daemon(
+            kernel,
+            root,
+            sinks,
+            DaemonSettings(
+                node_name=args.node_name,
+                cluster=args.cluster,
+                window=args.window,
+                grace=args.grace,
+                dump_on_exit=args.dump_on_exit,
+                keep_dead=args.keep_dead,
+            ),
+            Incidents(args.coalesce, args.rate_limit, args.rate_period, args.node_rate_limit),
+            enrichment=kube if kube is not None else Nothing(),
+        )
+        started.callback(d.watch.close)
+        started.callback(d.shutdown)
+        ignored = d.ignore_host_cgroups()
+        kernel.on_event(d.on_event)
+        started.callback(ControlServer(args.control_socket, d.control).close)
+        if args.metrics_addr:
+            server = metrics.serve(
+                args.metrics_addr, d.health, lambda: d.call(d.refresh_metrics, 5.0)
+            )
+            started.callback(server.shutdown)
+        if kube is not None:
+            kube.start(d)
+            started.callback(kube.stop)
+        started.callback(log.info, "stopping: finishing dumps in flight")
 
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    signal.signal(signal.SIGUSR1, lambda *_: d.calls.put(d.dump_all))
-    d.health.ready = True
-    log.info(
-        "recording",
-        extra={
-            "fields": {
-                "cgroup_root": str(root.path),
-                "sinks": ",".join(sink_urls),
-                "host_cgroups_ignored": ignored,
-                "slots": settings.slots,
-                "max_containers": settings.containers,
-            }
-        },
-    )
-    print("ready", flush=True)
-    try:
+        def on_term(*_: object) -> None:
+            d.stopping.set()
+
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_term)
+        signal.signal(signal.SIGUSR1, lambda *_: d.calls.put(d.dump_all))
+        d.health.ready = True
+        log.info(
+            "recording",
+            extra={
+                "fields": {
+                    "cgroup_root": str(root.path),
+                    "sinks": ",".join(sink_urls),
+                    "host_cgroups_ignored": ignored,
+                    "slots": settings.slots,
+                    "max_containers": settings.containers,
+                }
+            },
+        )
+        print("ready", flush=True)
         d.run()
-    finally:
-        log.info("stopping: finishing dumps in flight")
-        for stop in stops:
-            stop()
-        d.shutdown()
-        control.close()
-        d.watch.close()
-        if server:
-            server.shutdown()
-        for s in sinks:
-            s.close()
-        kernel.close()
     return 0

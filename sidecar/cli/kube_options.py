@@ -1,28 +1,25 @@
-"""The daemon's Kubernetes options, and starting its Kubernetes part when they ask for it.
+"""The daemon's Kubernetes options, and its Kubernetes settings from them.
 
 Light on purpose (every `traceloop` command builds the daemon's parser): the
-kubernetes client is imported only by sidecar/kubedaemon.py, when the daemon
-starts with Kubernetes on (`--kubernetes on`, or by default inside a pod or
-with `--kubeconfig`).
-
-The daemon calls them directly (sidecar/daemon.py):
+kubernetes client is imported only by sidecar/daemon/kube.py, when the daemon
+starts with Kubernetes on (`--kubernetes on`, or by default inside a pod, with
+`--kubeconfig` or with $KUBECONFIG set).
 
     add_kube_options(parser)
-    stop = start_kube(args, daemon)  # None when Kubernetes is off
+    settings = kube_settings_from(args)  # None when Kubernetes is off
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sidecar.kube import selector as labelselector
 from sidecar.kube.meta import Selection
 
 if TYPE_CHECKING:
-    from sidecar.daemon.engine import Daemon
+    from sidecar.daemon.kube import KubeSettings
 
 
 def _csv(value: str) -> frozenset[str]:
@@ -50,14 +47,14 @@ def add_kube_options(p: argparse.ArgumentParser) -> None:
         choices=["auto", "on", "off"],
         default="auto",
         help="watch this node's pods: restart triggers, pod names in dumps, Events "
-        "(auto: on inside a pod or with --kubeconfig)",
+        "(auto: on inside a pod, with --kubeconfig or with $KUBECONFIG set)",
     )
     g.add_argument(
         "--kubeconfig",
         default=None,
         metavar="PATH",
-        help="kubeconfig file (default: the pod's service account, else "
-        "$KUBECONFIG or ~/.kube/config)",
+        help="kubeconfig file (default: $KUBECONFIG, else the pod's service account, "
+        "else ~/.kube/config)",
     )
     g.add_argument("--kube-context", default=None, metavar="NAME")
     g.add_argument(
@@ -118,7 +115,12 @@ def _own_pod_from_env() -> tuple[str, str] | None:
 def kube_enabled(args: argparse.Namespace) -> bool:
     mode = getattr(args, "kubernetes", "off")
     if mode == "auto":
-        return bool(os.environ.get("KUBERNETES_SERVICE_HOST") or args.kubeconfig)
+        # As kubectl finds a cluster: --kubeconfig, $KUBECONFIG, the pod's service account.
+        return bool(
+            args.kubeconfig
+            or os.environ.get("KUBECONFIG")
+            or os.environ.get("KUBERNETES_SERVICE_HOST")
+        )
     return bool(mode == "on")
 
 
@@ -131,10 +133,18 @@ def selection_from(args: argparse.Namespace) -> Selection:
     )
 
 
-def start_kube(args: argparse.Namespace, daemon: Daemon) -> Callable[[], None] | None:
-    """The daemon's extension hook: start the Kubernetes part if enabled; returns its stop."""
+def kube_settings_from(args: argparse.Namespace) -> KubeSettings | None:
+    """The daemon's Kubernetes settings, or None when Kubernetes is off."""
     if not kube_enabled(args):
         return None
-    from sidecar.daemon import kube as kubedaemon
+    from sidecar.daemon.kube import KubeSettings
 
-    return kubedaemon.start(args, daemon)
+    return KubeSettings(
+        node_name=args.node_name,
+        own_pod=args.kube_pod,
+        kubeconfig=args.kubeconfig,
+        context=args.kube_context,
+        selection=selection_from(args),
+        events=args.kube_events,
+        watch_timeout=args.kube_watch_timeout,
+    )

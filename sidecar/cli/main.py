@@ -9,7 +9,8 @@ import sys
 from collections.abc import Sequence
 
 from sidecar import __version__
-from sidecar.model.errors import TraceloopError
+from sidecar.model.errors import ERROR_MAX, TraceloopError
+from sidecar.model.text import escape
 
 # Subcommand -> the module whose add_parser(subparsers) defines it (and sets
 # func). Only the module of the command being run is imported: the others
@@ -61,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except TraceloopError as e:
-        print(f"traceloop: error: {e}", file=sys.stderr)
+        # Messages echo names and values from files and the system: escaped,
+        # so they stay one line and cannot drive the terminal.
+        print(f"traceloop: error: {escape(str(e), ERROR_MAX)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         return 130

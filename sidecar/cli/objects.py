@@ -1,24 +1,25 @@
-"""`traceloop ls` and `traceloop fetch`: dumps in S3."""
+"""`traceloop ls` (dumps in a directory or in S3) and `traceloop fetch` (from S3)."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from sidecar.cli.argtypes import count
 from sidecar.model.errors import SinkError, UsageError
+from sidecar.model.text import escape
+from sidecar.sinks.listing import Listed, list_local
 from sidecar.sinks.local import atomic_write
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-    from sidecar.sinks.s3 import Listed
 
 
 def add_parser(sub: Any) -> None:
@@ -26,11 +27,17 @@ def add_parser(sub: Any) -> None:
 
     p = sub.add_parser(
         "ls",
-        help="list dumps in S3, newest first",
-        description="List the dumps under s3://BUCKET/PREFIX, newest first, with the "
-        "reason, node, pod and container from their metadata.",
+        help="list dumps in a directory or in S3, newest first",
+        description="List the dumps under a directory (at any depth; what each dump's "
+        "header says) or under s3://BUCKET/PREFIX (what each object's metadata says), "
+        "newest crash first, with the reason, node, pod and container.",
     )
-    p.add_argument("url", metavar="s3://BUCKET[/PREFIX]")
+    p.add_argument(
+        "url",
+        nargs="?",
+        metavar="DIR|s3://BUCKET[/PREFIX]",
+        help="default: $TRACELOOP_SINK (what a recorder pod's settings set)",
+    )
     p.add_argument(
         "-n",
         "--limit",
@@ -69,20 +76,38 @@ def _client(args: argparse.Namespace) -> S3Client:
     return s3.make_client(client_options_from(args))
 
 
-def run_ls(args: argparse.Namespace) -> int:
-    if not args.url.startswith("s3://"):
-        raise UsageError(f"ls: {args.url}: only s3:// URLs are listed (use ls(1) for files)")
-    from sidecar.sinks import s3
+def shown(text: str) -> str:
+    """`text` for a terminal: what a dump or an object's metadata says is the
+    workload's or anyone's (sidecar/model/text.py)."""
+    return escape(text)
 
-    items = s3.list_dumps(_client(args), args.url, args.limit)
+
+def run_ls(args: argparse.Namespace) -> int:
+    problems: list[str] = []
+    if args.url is None:
+        args.url = os.environ.get("TRACELOOP_SINK") or ""
+        if not args.url:
+            raise UsageError("ls: give a directory or an s3:// URL (or set TRACELOOP_SINK)")
+    if args.url.startswith("s3://"):
+        from sidecar.sinks import s3
+
+        items = s3.list_dumps(_client(args), args.url, args.limit)
+    else:
+        root = Path(args.url.removeprefix("file://"))
+        if not root.is_dir():
+            raise UsageError(f"ls: {args.url}: not a directory (or an s3:// URL)")
+        items, problems = list_local(root, args.limit)
+    for line in problems:
+        print(f"traceloop: warning: {shown(line)}", file=sys.stderr)
     if args.json:
         for i in items:
-            sys.stdout.write(json.dumps(asdict(i)) + "\n")
+            # json escapes controls and non-ASCII but not DEL; the terminal gets none raw.
+            sys.stdout.write(json.dumps(asdict(i)).replace("\x7f", "\\u007f") + "\n")
     elif items:
-        _table(items, sys.stdout)
+        dump_table(items, sys.stdout)
     else:
-        print(f"traceloop: no objects under {args.url}", file=sys.stderr)
-    return 0
+        print(f"traceloop: no dumps under {shown(args.url)}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _destination(url: str, key: str, output: str | None) -> Path | None:
@@ -145,21 +170,22 @@ def human_size(n: int) -> str:
     return f"{n}B"
 
 
-def _table(items: Iterable[Listed], out: IO[str]) -> None:
-    rows = [["TIME", "REASON", "NODE", "POD", "CONTAINER", "SIZE", "URL"]]
+def dump_table(
+    items: Iterable[Listed],
+    out: IO[str],
+    last: tuple[str, Callable[[Listed], str]] = ("URL", lambda i: i.url),
+) -> None:
+    """`ls`'s table: one row per dump, `last` (a title and a cell) at the end."""
+    title, cell = last
+    rows = [["TIME", "REASON", "NODE", "POD", "CONTAINER", "SIZE", title]]
     for i in items:
         pod = f"{i.namespace}/{i.pod}" if i.pod else "-"
-        rows.append(
-            [
-                i.time or i.last_modified,
-                i.reason or "-",
-                i.node or "-",
-                pod,
-                i.container or "-",
-                human_size(i.size),
-                i.url,
-            ]
-        )
+        # Keys, percent-decoded metadata and headers are anyone's who can write
+        # to the bucket or the directory: every cell is escaped (ESC, CR...
+        # cannot reach the terminal).
+        cells = [i.time or i.last_modified, i.reason or "-", i.node or "-", pod,
+                 i.container or "-", human_size(i.size), cell(i)]  # fmt: skip
+        rows.append([escape(c, 300) for c in cells])
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     for r in rows:
         cells = [r[c].ljust(widths[c]) for c in range(len(widths))]

@@ -3,34 +3,43 @@
 CMD runs in a fresh cgroup v2; the kernel side records it from its execve on.
 When CMD (or any process it started) exits nonzero, dies of a fatal signal or
 is OOM-killed, the window is written to --out. The exit status is CMD's own
-(128 + signal number when a signal killed it).
+(128 + signal number when a signal killed it; 127 when CMD is not found, 126
+when it cannot be executed, as a shell says).
+
+Recording fails open: when it cannot start (not root, no BPF, kernel headers
+or tracefs missing, a syscall name this kernel lacks), one warning line is
+printed and CMD runs unrecorded, its status passed through.
+--require-recording makes that an error (exit 1, CMD not run).
+
+SIGINT, SIGTERM and SIGQUIT are passed on to CMD. Run under sudo, the dumps
+and the directories they created belong to the user sudo was run by
+(SUDO_UID/SUDO_GID), or to --owner.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import signal
 import socket
-import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from sidecar.cli.options import add_recorder_options, settings_from
+from sidecar.cli.recording import Recording
 from sidecar.cli.s3options import add_s3_options, s3_options_from
 from sidecar.dump.naming import DumpName
-from sidecar.host import cgroups
-from sidecar.kernel.loader import Kernel, KernelConfig
-from sidecar.kernel.recorder import Recorder
-from sidecar.kernel.syscalls import load_table
-from sidecar.model.clock import iso, time_boot_ns
+from sidecar.host import spawn
+from sidecar.host.owner import Handover, Owner, owner_from
+from sidecar.model.clock import time_boot_ns
 from sidecar.model.errors import TraceloopError, UsageError
-from sidecar.model.kernel_events import Event, EventType, Reason
-from sidecar.model.trigger import Trigger, signal_name
+from sidecar.model.trigger import Trigger
 from sidecar.sinks.registry import make_sink
-from triggers.kernel import trigger_from_event
-
-KERNEL_TRIGGERS = Reason.NONZERO_EXIT | Reason.FATAL_SIGNAL | Reason.OOM_KILL
+from triggers.command import command_ended
 
 
 def add_parser(sub: Any) -> None:
@@ -52,12 +61,29 @@ def add_parser(sub: Any) -> None:
         "--always", action="store_true", help="write a dump even when the command succeeds"
     )
     p.add_argument(
+        "--require-recording",
+        action="store_true",
+        help="fail (exit 1, command not run) when recording cannot start, instead of "
+        "running the command unrecorded",
+    )
+    p.add_argument(
+        "--owner",
+        metavar="USER[:GROUP]",
+        help="give the dumps and the directories created for them to USER (default: "
+        "the user sudo was run by, when run as root under sudo)",
+    )
+    p.add_argument(
         "--github-annotations",
         choices=["auto", "always", "never"],
         default="auto",
         help="print a ::error annotation naming the dump (auto: when GITHUB_ACTIONS=true)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print nothing but errors (and the warning that recording did not start)",
+    )
     add_recorder_options(p)
     # CI keeps ./traceloop-dumps as an artifact: a dump the store did not take
     # in time stays there. Importing s3config does not import boto3.
@@ -66,129 +92,170 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _one_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+@contextlib.contextmanager
+def captured_stderr() -> Iterator[bytearray]:
+    """What is written to file descriptor 2 meanwhile (by bcc's compiler too),
+    in the bytearray given, once the block ends."""
+    said = bytearray()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as f:
+        saved = os.dup(2)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield said
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            f.seek(0)
+            said += f.read()
+
+
 def run(args: argparse.Namespace) -> int:
     cmd = list(args.command)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
     if not cmd:
         raise UsageError("record: no command given (usage: traceloop record [OPTIONS] -- CMD ...)")
-    settings = settings_from(args)
-    table = load_table()
-    root = cgroups.resolve_root(None)
-    parent = cgroups.create(root, "traceloop")
-    cg = cgroups.create(parent, f"record-{os.getpid()}")
-    kernel = Kernel(
-        KernelConfig(
-            settings,
-            root_id=cg.id,
-            root_level=cg.level,
-            adopt_root=True,
-            triggers=int(KERNEL_TRIGGERS),
-            # A CI command's children fail routinely (grep -q, test -f): the
-            # window should end where the command ends, so record collects
-            # triggers without freezing and freezes when CMD is done.
-            freeze_on_trigger=False,
-        ),
-        table,
-    )
-    from sidecar.model.clock import boot_offset_ns
-
-    offset = boot_offset_ns()
-    triggers: list[Trigger] = []
-
-    def on_event(ev: Event) -> None:
-        if ev.type == EventType.TRIGGER and ev.cgroup == cg.id:
-            triggers.append(trigger_from_event(ev, offset))
-
-    kernel.on_event(on_event)
+    settings = settings_from(args)  # wrong everywhere: a usage error, nothing runs
+    owner = owner_from(args.owner)
     try:
-        status = _run_child(cmd, cg, kernel)
-        kernel.poll(0)
-        path = None
-        if triggers or status != 0 or args.always:
-            path = _dump(args, kernel, cg, cmd, triggers, status, offset)
-        _report(args, path, triggers, status)
-        return status
-    finally:
-        kernel.close()
-        cgroups.remove(cg)
-
-
-def _run_child(cmd: list[str], cg: cgroups.Cgroup, kernel: Kernel) -> int:
-    def enter_cgroup() -> None:
-        cgroups.join(cg)
-
-    # The terminal's Ctrl-C reaches the child directly; we stay to dump.
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    fwd = signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
-    try:
+        exe = spawn.resolve(cmd[0], os.environ.get("PATH"))
+    except spawn.CommandError as e:
+        print(f"traceloop: {e}", file=sys.stderr)
+        return e.exit_code
+    # The compiler writes its diagnostics to our stderr: failing open, the
+    # warning stays one line; failing closed, they are shown.
+    recording: Recording | None = None
+    error: Exception | None = None
+    with captured_stderr() as said:
         try:
-            child = subprocess.Popen(cmd, preexec_fn=enter_cgroup)
-        except FileNotFoundError:
-            raise TraceloopError(f"record: command not found: {cmd[0]}") from None
-        except PermissionError:
-            raise TraceloopError(f"record: permission denied: {cmd[0]}") from None
-        except subprocess.SubprocessError as e:
-            raise TraceloopError(f"record: cannot start {cmd[0]}: {e}") from None
-        while child.poll() is None:
-            kernel.poll(50)
+            recording = Recording.start(settings)
+        except Exception as e:  # fail open, whatever stopped it: _unrecorded
+            error = e
+    if recording is not None or args.require_recording:
+        sys.stderr.buffer.write(said)
+        sys.stderr.flush()
+    if recording is None:
+        assert error is not None
+        return _unrecorded(args, cmd, exe, error, bool(said))
+    try:
+        return _run_recorded(args, cmd, exe, recording, owner)
     finally:
-        signal.signal(signal.SIGINT, old)
-        signal.signal(signal.SIGTERM, fwd)
-    rc = child.returncode
-    return 128 - rc if rc < 0 else rc
+        recording.close()
+
+
+def _unrecorded(
+    args: argparse.Namespace, cmd: list[str], exe: str, error: Exception, compiler_said: bool
+) -> int:
+    """Recording could not start: one warning line, and the command runs as it
+    would without us (--require-recording: an error, and it does not run)."""
+    if args.require_recording:
+        if isinstance(error, OSError):
+            raise TraceloopError(f"cannot record: {error.strerror or error}") from None
+        raise error  # a TraceloopError is one line; anything else is a bug: its traceback
+    why = _one_line(error)
+    if not isinstance(error, TraceloopError | OSError):
+        why = f"a bug, please report it: {type(error).__name__}: {why}"
+    more = " (add --require-recording to see the compiler's messages)" if compiler_said else ""
+    print(
+        f"traceloop: warning: not recording ({why}){more}; running the command unrecorded",
+        file=sys.stderr,
+        flush=True,
+    )
+    return _run_unrecorded(cmd, exe)
+
+
+def _run_unrecorded(cmd: list[str], exe: str) -> int:
+    try:
+        child = spawn.start(cmd, exe)
+    except spawn.CommandError as e:
+        print(f"traceloop: {e}", file=sys.stderr)
+        return e.exit_code
+    return child.wait(lambda: time.sleep(0.05))
+
+
+def _run_recorded(
+    args: argparse.Namespace, cmd: list[str], exe: str, rec: Recording, owner: Owner | None
+) -> int:
+    try:
+        child = spawn.start(cmd, exe, before_exec=rec.join)
+    except spawn.CommandError as e:
+        # Never started: the window would hold only the failed execve.
+        print(f"traceloop: {e}", file=sys.stderr)
+        return e.exit_code
+    except TraceloopError as e:  # the child could not join the cgroup; it never ran
+        return _unrecorded(args, cmd, exe, e, False)
+    status = child.wait(rec.poll)
+    rec.kernel.poll(0)
+    if not (rec.triggers or status != 0 or args.always):
+        return status
+    try:
+        path = _dump(args, rec, cmd, status, owner)
+    except TraceloopError as e:
+        # The command's status is what CI needs; the lost dump is said once.
+        print(f"traceloop: error: no dump: {_one_line(e)}", file=sys.stderr)
+        return 1 if args.require_recording and status == 0 else status
+    _report(args, path, rec.triggers, status)
+    return status
 
 
 def _dump(
-    args: argparse.Namespace,
-    kernel: Kernel,
-    cg: cgroups.Cgroup,
-    cmd: list[str],
-    triggers: list[Trigger],
-    status: int,
-    offset: int,
+    args: argparse.Namespace, rec: Recording, cmd: list[str], status: int, owner: Owner | None
 ) -> str | None:
-    slab = kernel.cgroups().get(cg.id)
-    if slab is None:
-        print("traceloop: the command made no recorded system call", file=sys.stderr)
-        return None
-    kernel.freeze(slab)
-    if not triggers:
-        now = time_boot_ns()
-        t = Trigger(
-            reason="manual" if status == 0 else "nonzero-exit",
-            source="record",
-            ts_ns=now,
-            time=iso(now + offset),
-            exit_code=status if status < 128 else None,
-            signal=signal_name(status - 128) if status > 128 else None,
-        )
-        triggers = [t]
+    triggers = rec.triggers or [command_ended(status, time_boot_ns(), rec.offset)]
     container = {
         "name": os.path.basename(cmd[0]),
-        "cgroup_id": cg.id,
-        "cgroup_path": cg.name,
-        "command": cmd,
+        "cgroup_id": rec.cg.id,
+        "cgroup_path": rec.cg.name,
+        # Arguments can hold secrets (--db-password=...): without buffers, only
+        # the program's name, as argv is left out of the records too.
+        "command": cmd[:1] if args.no_buffers else cmd,
         "exit_status": status,
         "runtime": "traceloop-record",
     }
+    made = rec.writer(triggers, container)
+    if made is None:
+        print("traceloop: the command made no recorded system call", file=sys.stderr)
+        return None
+    write, _ = made
     name = DumpName(
         time=triggers[0].time,
         reason=triggers[0].reason,
-        id=f"{socket.gethostname()}-{os.getpid()}-{cg.id}",
+        id=f"{socket.gethostname()}-{os.getpid()}-{rec.cg.id}",
         container=str(container["name"]),
     )
+    s3 = args.sink.startswith("s3://")
+    local = Path(args.spool if s3 else args.sink.removeprefix("file://"))
+    handover = Handover(owner, [local]) if owner is not None else None
     sink = make_sink(args.sink, **s3_options_from(args))
     try:
-        location = Recorder(kernel).store(sink, name, slab, triggers, container)
+        location = sink.store(name, write)
     finally:
         sink.close()  # S3: waits up to --upload-timeout
-    if args.sink.startswith("s3://"):
-        from sidecar.sinks import s3
+        if handover is not None:
+            _hand_over(handover)
+    if s3:
+        from sidecar.sinks import s3 as s3sink
 
         # Not uploaded in time: named by its spool path, and said so.
-        location = s3.settle(sink, location)
+        location = s3sink.settle(sink, location)
     return location
+
+
+def _hand_over(handover: Handover) -> None:
+    try:
+        handover.give_created()
+    except OSError as e:
+        print(
+            f"traceloop: warning: cannot give the dumps to uid {handover.owner.uid}: "
+            f"{e.strerror or e}",
+            file=sys.stderr,
+        )
 
 
 def _report(

@@ -11,8 +11,12 @@ on (or before the last call when no trigger has a time), and --last N the last
 N of those. Dumps are read as a stream: memory stays flat whatever their size
 (--last and a --since without a trigger hold only their window).
 
-Exit status: 0; 1 when a dump is truncated (what it holds is shown first);
-2 when a file is not a readable dump or an option is wrong.
+Given several dumps (dumps/*/*.msgpack), --namespace, --pod and --container
+show only those whose header names that pod or container.
+
+Exit status: 0; 1 when a dump is truncated (what it holds is shown first) or
+no dump matches --namespace, --pod and --container; 2 when a file is not a
+readable dump or an option is wrong.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from sidecar.cli.argtypes import count, positive
 from sidecar.cli.sources import open_dump
 from sidecar.dump.reader import DumpReader
 from sidecar.dump.records import TS
-from sidecar.model.errors import TraceloopError
+from sidecar.model.errors import ERROR_MAX, TraceloopError
+from sidecar.model.text import escape
+from sidecar.render.calls import arch_of
 from sidecar.render.forms import Calls, Record, RenderOptions
 from sidecar.render.info import ReadStats, info_json, info_text
 from sidecar.render.jsonl import JsonForm
@@ -92,6 +98,20 @@ def add_parser(sub: Any) -> None:
     f.add_argument("--tid", type=_ints, default=[], metavar="TIDS", help="only these threads")
     f.add_argument("--comm", type=_csv, default=[], metavar="NAMES", help="only these task names")
     f.add_argument("--failed", action="store_true", help="only calls that returned an error")
+    w = p.add_argument_group(
+        "which dumps",
+        "with several dumps (dumps/*/*.msgpack), show only those whose header "
+        "names these (comma-separated; all given must match)",
+    )
+    w.add_argument("--namespace", type=_csv, default=[], metavar="NAMES", help="pod namespaces")
+    w.add_argument("--pod", type=_csv, default=[], metavar="NAMES", help="pod names")
+    w.add_argument(
+        "--container",
+        type=_csv,
+        default=[],
+        metavar="NAMES",
+        help="container names (the pod's container, else the recorded container's name)",
+    )
     f.add_argument("--last", type=positive, metavar="N", help="only the last N calls")
     f.add_argument(
         "--since",
@@ -162,20 +182,54 @@ def run(args: argparse.Namespace) -> int:
     out = Output(_binary(sys.stdout))
     multi = len(args.dumps) > 1
     worst = 0
-    for i, arg in enumerate(args.dumps):
+    shown = 0
+    which = _which(args)
+    for arg in args.dumps:
         try:
             with open_dump(arg) as reader:
+                if which and not _named(reader.header, which):
+                    continue
                 if multi and args.output != "json":
-                    out.lines(([""] if i else []) + [f"==> {reader.name} <=="])
+                    out.lines(([""] if shown else []) + [f"==> {escape(reader.name)} <=="])
+                shown += 1
                 _show(reader, args, sel, out, multi)
         except TraceloopError as e:
             out.flush()
             if not multi:
                 raise
-            print(f"traceloop: error: {e}", file=sys.stderr, flush=True)
+            print(f"traceloop: error: {escape(str(e), ERROR_MAX)}", file=sys.stderr, flush=True)
             worst = max(worst, e.exit_code)
     out.flush()
+    if which and not shown:
+        wanted = " ".join(f"--{k} {','.join(v)}" for k, v in which.items())
+        print(f"traceloop: no dump matches {escape(wanted)}", file=sys.stderr)
+        return max(worst, 1)
     return worst
+
+
+def _which(args: argparse.Namespace) -> dict[str, list[str]]:
+    return {
+        k: v
+        for k, v in (
+            ("namespace", args.namespace),
+            ("pod", args.pod),
+            ("container", args.container),
+        )
+        if v
+    }
+
+
+def _named(header: dict[str, Any], which: dict[str, list[str]]) -> bool:
+    """Does the dump's header name what --namespace, --pod and --container ask for?"""
+    pod, container = (
+        v if isinstance(v, dict) else {} for v in map(header.get, ("pod", "container"))
+    )
+    have = {
+        "namespace": pod.get("namespace"),
+        "pod": pod.get("name"),
+        "container": pod.get("container") or container.get("name"),
+    }
+    return all(have[k] in wanted for k, wanted in which.items())
 
 
 def _show(
@@ -185,7 +239,7 @@ def _show(
     if args.info:
         _info(reader, args.output == "json", out)
         return
-    calls = Calls(header)
+    calls = Calls(reader.syscalls, arch_of(header))
     nrs = syscall_numbers(sel.syscalls, calls, reader.name) if sel.syscalls else None
     trigger_ts = first_trigger_ts(header)
     # --since counts back from the first trigger; without one, from the last

@@ -4,14 +4,13 @@ Shaped like a bcc tool: options -> kernel settings -> load -> attach -> poll.
 The kernel side hands slabs to new cgroups by itself and reports them, and
 reports triggers, through its ring buffer; this loop names the containers,
 turns triggers into incidents, and has incidents dumped by a small worker
-pool, so a slow sink never stalls the polling. All registry state is touched
-only by the main loop; other threads (control socket, Kubernetes watch, dump
-workers) hand work to it through `self.calls`.
+pool (sidecar/daemon/dumper.py), so a slow sink never stalls the polling.
+All registry state is touched only by the main loop; other threads (control
+socket, Kubernetes watch, dump workers) hand work to it through `self.calls`.
 """
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import logging
 import queue
@@ -22,58 +21,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sidecar.daemon import metrics
-from sidecar.dump.naming import DumpName
+from sidecar.daemon.dumper import Dumper
+from sidecar.daemon.enrichment import Enrichment, Nothing
+from sidecar.daemon.settings import DaemonSettings
+from sidecar.daemon.tracked import Tracked
 from sidecar.host import cgroups
 from sidecar.host.watch import CgroupWatch
 from sidecar.kernel.loader import Kernel
 from sidecar.kernel.recorder import Recorder
 from sidecar.model.clock import boot_offset_ns, iso, time_boot_ns
-from sidecar.model.containers import ContainerRef, identify, normalize_id
+from sidecar.model.containers import ContainerRef, identify
 from sidecar.model.errors import TraceloopError, UsageError
-from sidecar.model.incidents import Incident, Incidents, Outcome
+from sidecar.model.incidents import Incident, Incidents, Outcome, rate_key
 from sidecar.model.kernel_events import Event, EventType, Reason
 from sidecar.model.trigger import Trigger
 from sidecar.sinks.base import Sink
 from triggers.kernel import (
+    MAIN_END_NS,
     Exit,
-    confirm_main,
-    container_exited,
-    main_exit,
+    container_end,
     trigger_from_event,
 )
+from triggers.manual import check_request, manual_trigger, named
 
 log = logging.getLogger("traceloop.daemon")
-
-# A trigger limited to the main process counts if the container ended within
-# this long after it (the end of a pid namespace's init kills the rest at once).
-MAIN_END_NS = 250_000_000
-
-
-@dataclass
-class Tracked:
-    """A recorded cgroup: one container incarnation and its slab."""
-
-    cgroup_id: int
-    slab: int
-    gen: int
-    ref: ContainerRef
-    cgroup: cgroups.Cgroup
-    epoch: int = 0  # bumped when the window resumes after a dump of a live container
-    alive: bool = True
-    died_at: float | None = None
-    exit_code: int | None = None
-    pod: dict[str, Any] | None = None
-    # Triggers limited to the main process, waiting for the container to end.
-    candidates: list[Trigger] = field(default_factory=list)
-    last_exit: Event | None = None
-    ends: list[Exit] = field(default_factory=list)  # recent process ends
-
-    @property
-    def key(self) -> tuple[int, int, int]:
-        return (self.cgroup_id, self.gen, self.epoch)
-
-    def container_header(self) -> dict[str, Any]:
-        return {**self.ref.to_wire(), "cgroup_id": self.cgroup_id, "exit_code": self.exit_code}
 
 
 @dataclass
@@ -81,41 +52,46 @@ class Daemon:
     kernel: Kernel
     root: cgroups.Cgroup
     sinks: list[Sink]
-    args: argparse.Namespace
+    settings: DaemonSettings
     incidents: Incidents
+    enrichment: Enrichment = field(default_factory=Nothing)
     tracked: dict[int, Tracked] = field(default_factory=dict)
     calls: queue.Queue[Callable[[], None]] = field(default_factory=queue.Queue)
     health: metrics.Health = field(default_factory=metrics.Health)
     stopping: threading.Event = field(default_factory=threading.Event)
     exits: list[tuple[float, Event]] = field(default_factory=list)
-    # Hooks: attach a late trigger to a written dump (Kubernetes Events etc.).
-    on_dumped: list[Callable[[Incident, Tracked], None]] = field(default_factory=list)
-    on_late: list[Callable[[Incident, Trigger], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.offset = boot_offset_ns()
         self.recorder = Recorder(self.kernel)
-        self.pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="dump")
-        self.inflight: set[concurrent.futures.Future[None]] = set()
-        self.pod_lookup: Callable[[ContainerRef], dict[str, Any] | None] = lambda ref: None
-        # Kubernetes selection (sidecar/kubedaemon.py), asked at dump time: dump
-        # this container at all (opt-out annotation, namespaces, labels), and
-        # with its read/write buffers?
-        self.dump_wanted: Callable[[ContainerRef], bool] = lambda ref: True
-        self.buffers_allowed: Callable[[ContainerRef], bool] = lambda ref: True
+        self.running_before: set[int] = set()  # containers that ran when we started
+        self.started = ""
+        self.dumper = Dumper(
+            self.kernel,
+            self.recorder,
+            self.sinks,
+            self.settings,
+            self.enrichment,
+            lambda t: self.calls.put(lambda: self._after_dump(t)),
+        )
         self.watch = CgroupWatch(self.root)
         self.table_full_seen = 0
 
     # -- start-up --------------------------------------------------------
     def ignore_host_cgroups(self) -> int:
-        """Cgroups that exist now and are not containers never get a slab."""
+        """Cgroups that exist now and are not containers never get a slab; the
+        containers that run already are recorded from their next call on, and
+        their dumps say so."""
         n = 0
         own = cgroups.current()
+        self.started = iso(time_boot_ns() + self.offset)
         for cg in [self.root, *cgroups.walk(self.root)]:
             try:
                 if cg.path == own.path or identify(cg.name) is None:
                     self.kernel.ignore(cg.id)
                     n += 1
+                elif cg.populated():
+                    self.running_before.add(cg.id)
             except OSError:
                 continue
         return n
@@ -179,7 +155,7 @@ class Daemon:
                 # The exiting task is still in its cgroup at this tracepoint:
                 # check for emptiness shortly after.
                 t.last_exit = ev
-                t.ends.append(Exit.from_code(ev.ts, ev.pid, ev.code))
+                t.ends.append(Exit.from_event(ev))
                 self.exits.append((time.monotonic(), ev))
 
     def _tracked_for(self, ev: Event) -> Tracked | None:
@@ -209,7 +185,13 @@ class Daemon:
                 return
             ref = found
         t = Tracked(ev.cgroup, ev.slab, ev.gen, ref, cg)
-        t.pod = self.pod_lookup(ref)
+        if ev.cgroup in self.running_before:
+            t.partial = {
+                "complete": False,
+                "why": "running before the recorder started",
+                "since": self.started,
+            }
+        t.pod = self.enrichment.pod_of(ref)
         self.tracked[ev.cgroup] = t
         # Slabs are handed out by the kernel itself: keep its free list stocked.
         self._reclaim(time.monotonic())
@@ -218,6 +200,25 @@ class Daemon:
             "recording container",
             extra={"fields": {"container": ref.name, "cgroup": cg.name, "slab": ev.slab}},
         )
+        self.enrichment.recorded(ref)
+
+    def untrack(self, t: Tracked, why: str) -> bool:
+        """Stop recording a container for good (a pod's sandbox): the kernel
+        ignores its cgroup from now on and its slab goes back to the free list.
+        Not while a dump of it waits or is being written."""
+        busy = {k[0] for k in self.incidents.pending} | self.dumper.writing()
+        if self.tracked.get(t.cgroup_id) is not t or t.cgroup_id in busy:
+            return False
+        self.kernel.ignore(t.cgroup_id)
+        del self.tracked[t.cgroup_id]
+        self.watch.forget(t.cgroup_id)
+        self.incidents.forget(t.cgroup_id)
+        metrics.CONTAINERS.set(len(self.tracked))
+        log.info(
+            "not recording container",
+            extra={"fields": {"container": t.ref.name, "cgroup": t.cgroup.name, "why": why}},
+        )
+        return True
 
     def _check_exits(self, now: float) -> None:
         if not self.exits:
@@ -228,7 +229,7 @@ class Daemon:
             t = self.tracked.get(ev.cgroup)
             if t is None or not t.alive or t.cgroup_id in empty:
                 continue
-            if not t.cgroup.populated():
+            if not t.cgroup.populated(t.cgroup_id):
                 empty[t.cgroup_id] = t
             elif now - seen < 2.0:
                 self.exits.append((seen, ev))
@@ -254,43 +255,37 @@ class Daemon:
         t.alive = False
         t.died_at = time.monotonic()
         self.kernel.freeze(t.slab)
-        # Only what happened just before the end ended the container; a
-        # child that failed earlier while the container went on did not.
-        end = ev.ts
-        burst = [e for e in t.ends if end - e.ts_ns <= MAIN_END_NS]
-        confirmed, code = confirm_main(t.candidates, burst)
-        for trig in confirmed:
-            metrics.TRIGGERS.labels(trig.reason).inc()
-            self._add(t, trig)
+        found, code = container_end(
+            ev,
+            t.candidates,
+            t.ends,
+            self.offset,
+            container_exit=bool(int(self.kernel.cfg.triggers) & Reason.CONTAINER_EXIT),
+            dump_on_exit=self.settings.dump_on_exit,
+        )
         t.exit_code = code
         t.candidates = []
         log.info("container exited", extra={"fields": {"container": t.ref.name, "code": code}})
-        enabled = int(self.kernel.cfg.triggers) & Reason.CONTAINER_EXIT
-        if enabled and (code != 0 or self.args.dump_on_exit):
-            trig = container_exited(ev, self.offset, code)
-            main = main_exit(burst)
-            if main is not None:
-                trig.pid = main.pid
+        for trig in found:
             metrics.TRIGGERS.labels(trig.reason).inc()
             self._add(t, trig)
 
     # -- incidents ---------------------------------------------------------
     def _add(self, t: Tracked, trig: Trigger, force: bool = False) -> Outcome:
-        limit, limited_before = self.incidents.limit, self.incidents.limited
-        if force:
-            self.incidents.limit = 1 << 30  # a person asked: never rate-limited
-        try:
-            outcome, inc = self.incidents.add(t.key, t.ref.name, trig, time.monotonic())
-        finally:
-            self.incidents.limit = limit
-        if outcome is Outcome.NEW and inc is not None and self.args.grace:
-            inc.due = max(inc.due, time.monotonic() + self.args.grace)
-        if outcome is Outcome.LIMITED and self.incidents.limited > limited_before:
-            metrics.RATE_LIMITED.inc()
-            log.warning(
-                "incident rate-limited (crash loop)",
-                extra={"fields": {"container": t.ref.name, "reason": trig.reason}},
-            )
+        counted = self.incidents.limited + self.incidents.node_limited
+        key = rate_key(t.ref, t.pod)
+        outcome, inc = self.incidents.add(t.key, key, trig, time.monotonic(), force=force)
+        if outcome is Outcome.NEW and inc is not None and self.settings.grace:
+            inc.due = max(inc.due, time.monotonic() + self.settings.grace)
+        if outcome in (Outcome.LIMITED, Outcome.NODE_LIMITED):
+            if self.incidents.limited + self.incidents.node_limited > counted:
+                scope = "container" if outcome is Outcome.LIMITED else "node"
+                metrics.RATE_LIMITED.labels(scope).inc()
+                log.warning(
+                    "incident rate-limited "
+                    + ("(crash loop)" if scope == "container" else "(node-wide limit)"),
+                    extra={"fields": {"container": t.ref.name, "as": key, "reason": trig.reason}},
+                )
             if t.alive:
                 self.kernel.thaw(t.slab)
         elif outcome is Outcome.LATE and inc is not None:
@@ -300,8 +295,7 @@ class Daemon:
                     "fields": {"container": t.ref.name, "reason": trig.reason, "dump": inc.location}
                 },
             )
-            for hook in self.on_late:
-                hook(inc, trig)
+            self.enrichment.late(inc, trig, t.pod or self.enrichment.pod_of(t.ref))
         return outcome
 
     def trigger(
@@ -320,78 +314,12 @@ class Daemon:
     def _start_dump(self, inc: Incident) -> None:
         t = self.tracked.get(inc.key[0])
         if t is None:
+            inc.finished.set()
             return
-        if not self.dump_wanted(t.ref):
-            log.info("not dumped: not selected", extra={"fields": {"container": t.ref.name}})
-            return
-        fut = self.pool.submit(self._dump, inc, t)
-        self.inflight.add(fut)
-        fut.add_done_callback(self._dump_done)
-
-    def _dump_done(self, fut: concurrent.futures.Future[None]) -> None:
-        self.inflight.discard(fut)
-        e = fut.exception()
-        if e is not None:  # a bug, not a sink error: say so, never lose it silently
-            metrics.DUMPS.labels("failed").inc()
-            log.error("dump crashed", exc_info=e)
-
-    def _dump(self, inc: Incident, t: Tracked) -> None:
-        started = time.monotonic()
-        self.kernel.freeze(t.slab)
-        first = inc.triggers[0]
-        pod = t.pod or {}
-        name = DumpName(
-            time=first.time,
-            reason=first.reason,
-            id=f"{self.args.node_name}-{t.cgroup_id}-{t.gen}-{t.epoch}",
-            container=pod.get("container") or t.ref.name,
-            namespace=pod.get("namespace", ""),
-            pod=pod.get("name", ""),
-            cluster=self.args.cluster,
-            node=self.args.node_name,
-        )
-        window = int(self.args.window * 1e9) if self.args.window else None
-        locations = []
-        buffers = self.buffers_allowed(t.ref)
-        for sink in self.sinks:
-            try:
-                locations.append(
-                    self.recorder.store(
-                        sink,
-                        name,
-                        t.slab,
-                        list(inc.triggers),
-                        t.container_header(),
-                        t.pod,
-                        window,
-                        buffers,
-                    )
-                )
-                metrics.DUMPS.labels("written").inc()
-            except TraceloopError as e:
-                metrics.DUMPS.labels("failed").inc()
-                log.error(
-                    "dump failed", extra={"fields": {"container": t.ref.name, "error": str(e)}}
-                )
-        metrics.DUMP_SECONDS.observe(time.monotonic() - started)
-        inc.location = locations[0] if locations else None
-        if locations:
-            log.info(
-                "dump written",
-                extra={
-                    "fields": {
-                        "container": t.ref.name,
-                        "reason": ",".join(sorted({x.reason for x in inc.triggers})),
-                        "dump": " ".join(locations),
-                    }
-                },
-            )
-            for hook in self.on_dumped:
-                hook(inc, t)
-        self.calls.put(lambda: self._after_dump(t))
+        self.dumper.start(inc, t)
 
     def _after_dump(self, t: Tracked) -> None:
-        if t.alive and t.cgroup.populated():
+        if t.alive and t.cgroup.populated(t.cgroup_id):
             # The container lives on (a child crashed, or a manual dump):
             # resume recording; a later crash is a new incident.
             t.epoch += 1
@@ -399,11 +327,14 @@ class Daemon:
 
     # -- upkeep --------------------------------------------------------------
     def _maintain(self, now: float) -> None:
-        boot_now = time_boot_ns()
         for t in list(self.tracked.values()):
-            t.candidates = [c for c in t.candidates if boot_now - c.ts_ns <= 2 * MAIN_END_NS]
-            t.ends = [e for e in t.ends if boot_now - e.ts_ns <= 2 * MAIN_END_NS]
-            if t.alive and not t.cgroup.path.exists():
+            # Keep the last burst of exits and candidates, measured from the newest
+            # of them rather than from now: a daemon that lagged behind the kernel
+            # must still find the exits that ended a container.
+            newest = max([e.ts_ns for e in t.ends] + [c.ts_ns for c in t.candidates], default=0)
+            t.candidates = [c for c in t.candidates if newest - c.ts_ns <= 2 * MAIN_END_NS]
+            t.ends = [e for e in t.ends if newest - e.ts_ns <= 2 * MAIN_END_NS]
+            if t.alive and not t.cgroup.populated(t.cgroup_id):
                 # Removed between two exit checks: its exits are in, or still
                 # in the ring buffer.
                 self.kernel.poll(0)
@@ -427,14 +358,16 @@ class Daemon:
         oldest already-dumped ones whenever fewer than a few slabs are free."""
         n = self.kernel.settings.containers
         reserve = max(2, n // 4)
-        busy = {k[0] for k in self.incidents.pending}
+        # A slab is reused only once its dump is written: an incident waiting
+        # to be dumped, or being dumped, keeps it.
+        busy = {k[0] for k in self.incidents.pending} | self.dumper.writing()
         dead = sorted(
             (t for t in self.tracked.values() if not t.alive and t.cgroup_id not in busy),
             key=lambda t: (t.key not in self.incidents.done, t.died_at or 0),
         )
         free = n - len(self.tracked)
         for t in dead:
-            expired = now - (t.died_at or now) > self.args.keep_dead
+            expired = now - (t.died_at or now) > self.settings.keep_dead
             if not expired and free >= reserve:
                 continue
             self.kernel.release(t.cgroup_id, t.slab)
@@ -455,37 +388,43 @@ class Daemon:
             over += max(seen - size, 0)
         metrics.SYSCALLS.set(total)
         metrics.OVERWRITTEN.set(over)
-        for name, v in self.kernel.stats().items():
-            metrics.KERNEL.labels(name).set(v)
+        metrics.set_kernel_stats(self.kernel.stats())
 
     # -- manual ---------------------------------------------------------------
     def control(self, req: dict[str, Any]) -> dict[str, Any]:
         """Handle a control-socket request (called from the control thread)."""
         if req.get("cmd") != "dump":
             raise UsageError(f"unknown command {req.get('cmd')!r}")
-        want = str(req.get("container") or "")
         everything = bool(req.get("all"))
+        want = "" if everything else check_request(str(req.get("container") or ""))
 
         def match(t: Tracked) -> bool:
             if everything:
                 return t.alive
-            return want in (t.ref.name, str(t.cgroup_id)) or (
-                len(want) >= 6 and t.ref.id.startswith(normalize_id(want))
-            ) or (t.pod is not None and want == t.pod.get("container"))  # fmt: skip
+            return named(want, t.ref, t.cgroup_id, (t.pod or {}).get("container"))
 
-        incs = self.call(lambda: self.trigger(match, self.manual_trigger(), force=True))
+        incs = self.call(lambda: self._dump_now(match, want))
         if not incs:
             raise TraceloopError(
                 f"no recorded container matches {want!r}" if want else "no containers"
             )
         deadline = time.monotonic() + 25
-        while time.monotonic() < deadline and any(i.location is None for i in incs):
-            time.sleep(0.05)
+        for inc in incs:
+            inc.finished.wait(max(deadline - time.monotonic(), 0))
         return {"ok": True, "dumps": [i.location for i in incs if i.location]}
 
+    def _dump_now(self, match: Callable[[Tracked], bool], want: str) -> list[Incident]:
+        """A manual trigger on the containers `match` accepts (main loop). A name
+        or ID prefix that fits several containers is refused, not guessed."""
+        chosen = {t.cgroup_id: t.ref.id for t in self.tracked.values() if match(t)}
+        ids = set(chosen.values())
+        if want and len(ids) > 1:
+            shown = ", ".join(sorted(i[:12] for i in ids))
+            raise UsageError(f"{want!r} names several containers ({shown}): give more of the ID")
+        return self.trigger(lambda t: t.cgroup_id in chosen, self.manual_trigger(), force=True)
+
     def manual_trigger(self) -> Trigger:
-        now = time_boot_ns()
-        return Trigger(reason="manual", source="manual", ts_ns=now, time=iso(now + self.offset))
+        return manual_trigger(time_boot_ns(), self.offset)
 
     def dump_all(self) -> None:
         self.trigger(lambda t: t.alive, self.manual_trigger(), force=True)
@@ -496,5 +435,5 @@ class Daemon:
             inc.due = 0
         for inc in self.incidents.due(float("inf")):
             self._start_dump(inc)
-        self.pool.shutdown(wait=True)
+        self.dumper.shutdown()
         self._drain_calls()

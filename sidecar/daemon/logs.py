@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
+
+from sidecar.model.clock import iso
+from sidecar.model.text import escape
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, object] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": iso(int(record.created * 1e9)),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -26,12 +27,17 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
+    """One line per record, whatever a name in it holds (escaped: model/text.py)."""
+
     def format(self, record: logging.LogRecord) -> str:
         when = self.formatTime(record, "%H:%M:%S")
-        base = f"{when} {record.levelname.lower():7} {record.getMessage()}"
+        base = f"{when} {record.levelname.lower():7} {escape(record.getMessage())}"
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict) and fields:
-            base += " " + " ".join(f"{k}={v}" for k, v in fields.items())
+            base += " " + " ".join(f"{k}={escape(str(v))}" for k, v in fields.items())
+        if record.exc_info and record.exc_info[1] is not None:
+            e = record.exc_info[1]
+            base += f" error={escape(f'{type(e).__name__}: {e}')}"
         return base
 
 

@@ -15,7 +15,8 @@ def safe_name(s: str, default: str = "unknown") -> str:
 
 def dump_filename(time_iso: str, reason: str, dump_id: str) -> str:
     # ISO time first so `ls` sorts by time; colons are awkward in file names.
-    stamp = time_iso.replace(":", "").replace("-", "")
+    # The time can come from outside (a pod's finishedAt): as safe as the rest.
+    stamp = safe_name(time_iso.replace(":", "").replace("-", ""))
     return f"{stamp}-{safe_name(reason)}-{safe_name(dump_id)}.msgpack"
 
 

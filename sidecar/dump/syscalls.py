@@ -1,12 +1,15 @@
-"""The syscall table a dump carries: numbers, names and parameters (names and C types).
+"""The syscall table a dump carries: numbers, names, parameters and captures.
 
 Built from tracefs by sidecar.kernel.syscalls when recording; parsed back from a
-dump's header, once, by `SyscallTable.from_wire`."""
+dump's header, once, by `SyscallTable.from_wire` (which every reader of a dump
+uses: `show` decodes through it).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +23,9 @@ class Syscall:
     nr: int
     name: str
     params: tuple[Param, ...]
+    # What the kernel captured for this number: [arg, kind, len_arg or size]
+    # each (the header's `captures`); empty when built from tracefs.
+    captures: tuple[tuple[int, ...], ...] = ()
 
 
 class SyscallTable:
@@ -59,7 +65,12 @@ class SyscallTable:
         }
 
     @classmethod
-    def from_wire(cls, wire: Mapping[object, object]) -> SyscallTable:
+    def from_wire(
+        cls, wire: Mapping[object, object], captures: Mapping[object, object] | None = None
+    ) -> SyscallTable:
+        """The table from a header's `syscalls` (and `captures`) maps; entries of
+        the wrong shape are left out."""
+        caps_by_nr = captures or {}
         out = []
         for nr, entry in wire.items():
             if not isinstance(nr, int) or not isinstance(entry, list | tuple) or len(entry) != 2:
@@ -72,5 +83,19 @@ class SyscallTable:
                 for p in params
                 if isinstance(p, list | tuple) and len(p) == 2
             )
-            out.append(Syscall(nr, name, ps))
+            caps = caps_by_nr.get(nr)
+            cs = tuple(tuple(c) for c in caps if _int_list(c)) if isinstance(caps, list) else ()
+            out.append(Syscall(nr, name, ps, cs))
         return cls(out)
+
+    @classmethod
+    def from_header(cls, header: Mapping[str, Any]) -> SyscallTable:
+        """The table of a dump's header (empty when it has none)."""
+        wire, caps = header.get("syscalls"), header.get("captures")
+        if not isinstance(wire, dict):
+            return cls(())
+        return cls.from_wire(wire, caps if isinstance(caps, dict) else None)
+
+
+def _int_list(c: object) -> bool:
+    return isinstance(c, list | tuple) and all(isinstance(x, int) for x in c)

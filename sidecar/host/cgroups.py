@@ -34,11 +34,27 @@ class Cgroup:
         rel = str(self.path.relative_to(self.mount))
         return "/" if rel == "." else "/" + rel
 
-    def populated(self) -> bool:
+    def populated(self, cgroup_id: int | None = None) -> bool:
+        """Does a process run in this cgroup? With `cgroup_id`, in that incarnation
+        of it: a cgroup removed and made again at the same path is another one,
+        and says nothing about the first (its directory has another inode)."""
         try:
-            text = (self.path / "cgroup.events").read_text()
+            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         except OSError:
             return False  # removed: nothing runs in it any more
+        try:
+            if cgroup_id is not None and os.fstat(fd).st_ino != cgroup_id:
+                return False
+            # Read through the directory we checked, not the path again.
+            ev = os.open("cgroup.events", os.O_RDONLY, dir_fd=fd)
+            try:
+                text = os.read(ev, 4096).decode("ascii", "replace")
+            finally:
+                os.close(ev)
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
         return "populated 1" in text
 
     def child(self, name: str) -> Cgroup:

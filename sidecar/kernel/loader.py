@@ -225,7 +225,8 @@ def _explain(e: Exception) -> KernelError:
         return MissingHeadersError(
             "cannot compile the BPF program: kernel headers for "
             f"{os.uname().release} not found; install linux-headers "
-            "(deploy/host-setup.sh links Debian's headers to /lib/modules/$(uname -r)/build)"
+            "(deploy/host-setup.sh links Debian's headers to /lib/modules/$(uname -r)/build), "
+            "or point BCC_KERNEL_SOURCE at a headers tree"
         )
     if "Operation not permitted" in msg or "Permission denied" in msg:
         return PermissionDeniedError(
@@ -244,7 +245,14 @@ class Kernel:
             raise PermissionDeniedError(
                 "recording needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)"
             )
-        build = Path(f"/lib/modules/{os.uname().release}/build")
+        # bcc compiles against $BCC_KERNEL_SOURCE when it is set (the image ships
+        # headers there, for any node's kernel), else /lib/modules/$(uname -r)/build.
+        src = os.environ.get("BCC_KERNEL_SOURCE")
+        build = (
+            Path(src, "include/linux/kconfig.h")
+            if src
+            else Path(f"/lib/modules/{os.uname().release}/build")
+        )
         if not build.exists() and not Path("/sys/kernel/kheaders.tar.xz").exists():
             raise _explain(Exception(f"kernel headers: {build} missing"))
         self.cfg = cfg

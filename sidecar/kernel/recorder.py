@@ -1,24 +1,24 @@
 """From a loaded kernel side to dump files: snapshot a slab, write its dump.
 
 This is the dump path. It reads the slab once through mmap (a copy of one
-slab), decodes it column-wise and streams msgpack to an atomic file.
+slab), decodes it column-wise, and hands back what streams it as msgpack into a
+sink's atomic file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from sidecar.dump.captures import SECRET_KINDS
 from sidecar.dump.header import build_header
-from sidecar.dump.naming import DumpName
 from sidecar.dump.records import CAPS, TS
 from sidecar.dump.writer import write_dump
 from sidecar.kernel.loader import Kernel
 from sidecar.kernel.slab import SlabRead, read_slab, to_records
 from sidecar.model.errors import TraceloopError
 from sidecar.model.trigger import Trigger
-from sidecar.sinks.base import Sink
 
 
 @dataclass
@@ -89,10 +89,8 @@ class Recorder:
             window=window,
         )
 
-    def store(
+    def writer(
         self,
-        sink: Sink,
-        name: DumpName,
         slab: int,
         triggers: list[Trigger],
         container: dict[str, Any],
@@ -100,8 +98,9 @@ class Recorder:
         window_ns: int | None = None,
         buffers: bool = True,
         gen: int | None = None,
-    ) -> str:
-        """Snapshot `slab` and store its dump in `sink`; returns the location.
+    ) -> Callable[[IO[bytes]], int]:
+        """Snapshot `slab` now; returns what writes its dump to a file (to each sink).
+        With `gen`, the slab must still belong to that incarnation (TraceloopError).
 
         `buffers=False` writes the dump without read/write buffers (a pod or
         namespace that opted out of them), whatever the kernel captured.
@@ -117,4 +116,5 @@ class Recorder:
         if not buffers:
             drop_buffers(snap.records)
             header["recorder"]["buffers"] = False
-        return sink.store(name, lambda f: write_dump(f, header, snap.records))
+        records = snap.records
+        return lambda f: write_dump(f, header, records)

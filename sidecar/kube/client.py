@@ -28,7 +28,12 @@ def api_client(kubeconfig: str | None = None, context: str | None = None) -> Any
     """A `kubernetes.client.ApiClient` of its own (the library's global default is left alone)."""
     cfg = client.Configuration()
     try:
-        if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        # kubectl's order: --kubeconfig, $KUBECONFIG, then the pod's service account.
+        if (
+            kubeconfig is None
+            and not os.environ.get("KUBECONFIG")
+            and os.environ.get("KUBERNETES_SERVICE_HOST")
+        ):
             _load_incluster(client_configuration=cfg)
         else:
             # $KUBECONFIG is read now, not when the library was imported; it

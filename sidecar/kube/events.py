@@ -24,6 +24,8 @@ from kubernetes.client import CoreV1Event
 from kubernetes.client.exceptions import ApiException
 
 from sidecar.kube.meta import PodMeta
+from sidecar.model.clock import utc_text
+from sidecar.model.text import escape
 from sidecar.model.trigger import Trigger
 
 log = logging.getLogger("traceloop.kube")
@@ -54,10 +56,6 @@ def dump_message(triggers: Sequence[Trigger], container: str, location: str) -> 
     return msg if len(msg) <= MAX_MESSAGE else msg[: MAX_MESSAGE - 3] + "..."
 
 
-def _rfc3339(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def event_body(
     pod: PodMeta,
     message: str,
@@ -84,11 +82,13 @@ def event_body(
             "fieldPath": f"spec.containers{{{pod.container}}}",
         },
         "reason": reason,
-        "message": message,
+        # A comm, a path or a reason in it comes from the workload: `kubectl
+        # describe` prints the message raw (CVE-2021-25743's class).
+        "message": escape(message),
         "type": type_,
         "count": 1,
-        "firstTimestamp": _rfc3339(now),
-        "lastTimestamp": _rfc3339(now),
+        "firstTimestamp": utc_text(now),
+        "lastTimestamp": utc_text(now),
         "source": {"component": COMPONENT, "host": pod.node or host},
         "reportingComponent": COMPONENT,
         "reportingInstance": pod.node or host,

@@ -1,4 +1,4 @@
-"""Kubernetes trigger: a pod watch that reports container restarts, and the pod cache.
+"""The pod cache: a list-then-watch informer of this node's pods.
 
 List, then watch from the list's resourceVersion (the model client-go's
 reflector and kopf use):
@@ -11,14 +11,14 @@ reflector and kopf use):
   against the cache, so a restart that happened in the gap still triggers;
 - failures back off with tenacity; nothing but `stop()` ends the watch.
 
-A restart is reported once, whether it is seen in the watch, in a re-list or
-in both: it is keyed by pod UID, container, restartCount and the ID of the
-incarnation that ended. Deleted pods stay in the cache for `retention`
-seconds, because crash metadata is often asked for after the pod is gone.
+Every change of a pod, from the watch or from a re-list diff, goes to one
+`PodListener` with the state before it (triggers/kube.py's restart detector
+is the listener). Deleted pods stay in the cache for `retention` seconds,
+because crash metadata is often asked for after the pod is gone.
 
-`on_restart` (a restart) and `on_container` (a container ID seen for the
-first time, so a container recorded before its pod was known can be named)
-run on the watcher's thread; they should hand the work off and return quickly.
+The listener and `on_container` (a container ID seen for the first time, so a
+container recorded before its pod was known can be named) run on the
+watcher's thread; they should hand the work off and return quickly.
 """
 
 from __future__ import annotations
@@ -26,18 +26,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import tenacity
 import urllib3
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from sidecar.kube.meta import ContainerState, PodMeta, PodState, Selection, parse_pod
+from sidecar.kube.meta import ContainerState, PodMeta, PodState, parse_pod
 from sidecar.model.containers import split_container_id
-from triggers.kube import PodRestart, restarts
 
 log = logging.getLogger("traceloop.kube")
 
@@ -57,7 +56,19 @@ class WatchStats:
     errors: int = 0  # failed requests (dropped, refused, server errors)
     events: int = 0  # ADDED, MODIFIED, DELETED events applied
     bookmarks: int = 0
-    restarts: int = 0  # restarts reported to on_restart
+
+
+class PodListener(Protocol):
+    """Told of every pod change, in order, on the watcher's thread."""
+
+    def pod_changed(self, old: PodState | None, new: PodState, *, listed_once: bool) -> None:
+        """`old` is None for a pod new to the cache; `listed_once` is false only
+        during the first list (whose pods' restarts happened before we looked)."""
+        ...
+
+    def pod_forgotten(self, uid: str) -> None:
+        """The pod left the cache for good (deleted longer than `retention` ago)."""
+        ...
 
 
 class _Expired(Exception):
@@ -88,13 +99,12 @@ class PodWatcher:
     def __init__(
         self,
         core: Any,  # kubernetes.client.CoreV1Api
-        on_restart: Callable[[PodRestart], None],
+        listener: PodListener,
         *,
         on_container: Callable[[PodMeta], None] | None = None,
         node: str | None = None,
         namespace: str | None = None,
         pod_name: str | None = None,
-        selection: Selection | None = None,
         watch_timeout: int = 120,
         connect_timeout: float = 10.0,
         retention: float = 600.0,
@@ -104,9 +114,8 @@ class PodWatcher:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._core = core
-        self._on_restart = on_restart
+        self._listener = listener
         self._on_container = on_container
-        self.selection = selection or Selection()
         self._namespace = namespace
         selectors = []
         if node:
@@ -129,7 +138,9 @@ class PodWatcher:
         # container ID -> (pod uid, container name, image), including ended incarnations
         self._ids: dict[str, tuple[str, str, str]] = {}
         self._pod_ids: dict[str, list[str]] = {}
-        self._reported: set[tuple[str, str, int, str]] = set()
+        # Changes applied to the cache, for the listener (outside the lock).
+        self._changes: list[tuple[PodState | None, PodState, bool]] = []
+        self._forgotten: list[str] = []
         self._new: list[PodMeta] = []  # container IDs first seen, for on_container
         self._rv: str | None = None
         self._listed_once = False
@@ -144,19 +155,26 @@ class PodWatcher:
     def resource_version(self) -> str | None:
         return self._rv
 
-    def _lookup(self, container_id: str) -> tuple[PodState, str, str] | None:
+    def _lookup(
+        self, container_id: str, pod_uid: str | None = None
+    ) -> tuple[PodState, str, str] | None:
+        """The pod, container name and image of a container ID. With `pod_uid` (what
+        the container's cgroup path says), a pod with another UID is not it: a
+        cgroup named like another pod's container does not take that identity."""
         cid = split_container_id(container_id)[1]
         with self._lock:
             entry = self._ids.get(cid)
             if entry is None:
                 return None
             uid, name, image = entry
+            if pod_uid and uid != pod_uid:
+                return None
             pod = self._pods.get(uid) or self._deleted.get(uid, (None, 0.0))[0]
         return (pod, name, image) if pod is not None else None
 
-    def pod_for(self, container_id: str) -> PodMeta | None:
+    def pod_for(self, container_id: str, pod_uid: str | None = None) -> PodMeta | None:
         """The pod and container a runtime container ID belongs to (or belonged to)."""
-        found = self._lookup(container_id)
+        found = self._lookup(container_id, pod_uid)
         if found is None:
             return None
         pod, name, image = found
@@ -170,26 +188,25 @@ class PodWatcher:
             image,
         )
 
-    def wants(self, container_id: str) -> bool:
-        """Should this container be recorded and dumped?
+    def pod_state(self, container_id: str, pod_uid: str | None = None) -> PodState | None:
+        """The pod of a container: by its ID once the kubelet reported it, else by the
+        pod UID its cgroup path carries; None while neither is known."""
+        found = self._lookup(container_id, pod_uid)
+        if found is not None:
+            return found[0]
+        if not pod_uid:
+            return None
+        with self._lock:
+            return self._pods.get(pod_uid) or self._deleted.get(pod_uid, (None, 0.0))[0]
 
-        A container the watcher does not know (not a pod's, or started so
-        recently that the kubelet has not reported its ID yet) is wanted: the
-        caller can ask again when it is about to dump.
-        """
-        found = self._lookup(container_id)
-        return True if found is None else self.selection.wants(found[0])
-
-    def buffers_allowed(self, container_id: str) -> bool:
-        """May this container's read/write buffers go into a dump?
-
-        Unknown containers get buffers only if no namespace is buffer-restricted:
-        when in doubt, secrets stay out.
-        """
-        found = self._lookup(container_id)
-        if found is None:
-            return not self.selection.no_buffer_namespaces
-        return self.selection.buffers_allowed(found[0])
+    def container_ids(self, pod_uid: str) -> frozenset[str] | None:
+        """The IDs of the pod's containers (init, regular and ephemeral, current
+        and previous incarnations) as its status reported them; None for a pod
+        the cache does not know."""
+        with self._lock:
+            if pod_uid not in self._pods and pod_uid not in self._deleted:
+                return None
+            return frozenset(self._pod_ids.get(pod_uid, ()))
 
     def pods(self) -> list[PodState]:
         with self._lock:
@@ -283,12 +300,11 @@ class PodWatcher:
         api = self._core.api_client
         items = [parse_pod(api.sanitize_for_serialization(p)) for p in result.items]
         rv = str(result.metadata.resource_version)
-        found: list[PodRestart] = []
         with self._lock:
             seen = set()
             for pod in items:
                 seen.add(pod.uid)
-                found += self._apply(pod, deleted=False)
+                self._apply(pod, deleted=False)
             now = self._clock()
             for uid in [u for u in self._pods if u not in seen]:
                 # Deleted while we were not watching: its last state is what we had.
@@ -299,7 +315,7 @@ class PodWatcher:
         self.stats.lists += 1
         self.synced.set()
         log.info("pod watch: listed %d pods at resourceVersion %s", len(items), rv)
-        self._emit(found)
+        self._emit()
 
     # ---- watch --------------------------------------------------------------------
 
@@ -368,20 +384,20 @@ class PodWatcher:
             return
         pod = parse_pod(raw)
         with self._lock:
-            found = self._apply(pod, deleted=kind == "DELETED")
+            self._apply(pod, deleted=kind == "DELETED")
             self._purge(self._clock())
         if pod.resource_version:
             self._rv = pod.resource_version
         self.stats.events += 1
-        self._emit(found)
+        self._emit()
 
     # ---- cache (called with the lock held) ----------------------------------------
 
-    def _apply(self, pod: PodState, *, deleted: bool) -> list[PodRestart]:
+    def _apply(self, pod: PodState, *, deleted: bool) -> None:
         old = self._pods.get(pod.uid)
         if old is None and pod.uid in self._deleted:
             old = self._deleted[pod.uid][0]
-        found = restarts(old, pod, new_pod_counts=self._listed_once)
+        self._changes.append((old, pod, self._listed_once))
         if deleted:
             self._pods.pop(pod.uid, None)
             self._deleted[pod.uid] = (pod, self._clock())
@@ -390,10 +406,6 @@ class PodWatcher:
         else:
             self._pods[pod.uid] = pod
         self._index(pod)
-        wanted = self.selection.wants(pod)
-        new = [r for r in found if r.key not in self._reported]
-        self._reported.update(r.key for r in new)
-        return new if wanted else []
 
     def _index(self, pod: PodState) -> None:
         ids = self._pod_ids.setdefault(pod.uid, [])
@@ -416,30 +428,25 @@ class PodWatcher:
             del self._deleted[uid]
             for cid in self._pod_ids.pop(uid, []):
                 self._ids.pop(cid, None)
-            self._reported = {k for k in self._reported if k[0] != uid}
+            self._forgotten.append(uid)
 
     # ---- reporting ------------------------------------------------------------------
 
-    def _emit(self, found: Iterable[PodRestart]) -> None:
+    def _emit(self) -> None:
         with self._lock:
             new, self._new = self._new, []
+            changes, self._changes = self._changes, []
+            forgotten, self._forgotten = self._forgotten, []
         if self._on_container is not None:
             for meta in new:
                 try:
                     self._on_container(meta)
                 except Exception:
                     log.exception("pod watch: on_container failed for %s", meta.container_id)
-        for r in found:
-            self.stats.restarts += 1
-            log.info(
-                "pod-restart: %s/%s container %s (restart %d, %s)",
-                r.namespace,
-                r.pod,
-                r.container,
-                r.restart_count,
-                r.terminated.get("reason", "no lastState"),
-            )
+        for old, pod, listed_once in changes:
             try:
-                self._on_restart(r)
+                self._listener.pod_changed(old, pod, listed_once=listed_once)
             except Exception:
-                log.exception("pod watch: on_restart failed for %s/%s", r.namespace, r.pod)
+                log.exception("pod watch: the listener failed for %s/%s", pod.namespace, pod.name)
+        for uid in forgotten:
+            self._listener.pod_forgotten(uid)

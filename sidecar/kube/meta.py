@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sidecar.kube.selector import LabelSelector
+from sidecar.model.clock import utc_text
 from sidecar.model.containers import split_container_id
 
 RECORD_ANNOTATION = "traceloop.io/record"  # "false": do not record this pod
@@ -39,9 +40,7 @@ def _rfc3339(value: Any) -> Any:
             return value
     else:
         return value
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return utc_text(dt)
 
 
 def _terminated(state: Mapping[str, Any] | None) -> dict[str, Any] | None:

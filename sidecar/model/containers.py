@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sidecar.model.text import escape
+
 _ID = r"(?P<id>[0-9a-f]{64})"
 _RUNTIME_PATTERNS = [
     (re.compile(rf"^cri-containerd-{_ID}\.scope$"), "containerd"),
@@ -49,7 +51,12 @@ class ContainerRef:
 
 
 def identify(cgroup_path: str) -> ContainerRef | None:
-    """The container a cgroup path belongs to, or None for host cgroups."""
+    """The container a cgroup path belongs to, or None for host cgroups.
+
+    A path is bytes to the kernel: one that is not UTF-8 (read with
+    surrogateescape) is named with strace's escapes, so it can go into a dump.
+    """
+    cgroup_path = escape(cgroup_path)
     parts = [p for p in cgroup_path.split("/") if p]
     if not parts:
         return None

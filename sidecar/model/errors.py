@@ -6,6 +6,8 @@ line and exits with its `exit_code`. Anything else is a bug and keeps its
 traceback.
 """
 
+ERROR_MAX = 1000  # characters of a message printed: values it echoes can be long
+
 
 class TraceloopError(Exception):
     """Base of all errors the CLI reports as one line."""

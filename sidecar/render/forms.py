@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sidecar.render.calls import Call, parse
+from sidecar.dump.syscalls import SyscallTable
+from sidecar.render.calls import Call
 from sidecar.render.output import CHUNK, Output
 
 Record = list[Any]
@@ -22,18 +23,38 @@ class RenderOptions:
 
 class Calls:
     """Syscall number -> Call, each built on first sight (a dump names some 360
-    syscalls and uses a few dozen), unknown numbers included."""
+    syscalls and uses a few dozen), unknown numbers included.
 
-    def __init__(self, header: Mapping[str, Any]) -> None:
-        self.arch, self.wire = parse(header)
+    Memory stays bounded whatever the records hold: the table has at most
+    schema.TABLE_MAX numbers, and a number it lacks (a program may call any)
+    shares one set of decoders under its own name, remembered for the first
+    UNKNOWN_MAX such numbers only."""
+
+    UNKNOWN_MAX = 1024
+
+    def __init__(self, table: SyscallTable, arch: str) -> None:
+        self.arch = arch
+        self.table = table
         self.calls: dict[int, Call] = {}
-        self.names = {nr: w[0] for nr, w in self.wire.items()}
+        self.names = {nr: s.name for nr, s in table.by_nr.items()}
+        self._unknown: Call | None = None
+        self._unknown_kept = 0
 
     def get(self, nr: int) -> Call:
         c = self.calls.get(nr)
-        if c is None:
-            w = self.wire.get(nr)
-            c = Call(w[0], w[1], self.arch, w[2]) if w else Call.unknown(nr)
+        if c is not None:
+            return c
+        s = self.table.by_nr.get(nr)
+        if s is not None:
+            c = self.calls[nr] = Call(
+                s.name, [(p.name, p.type) for p in s.params], self.arch, s.captures
+            )
+            return c
+        if self._unknown is None:
+            self._unknown = Call.unknown(0)
+        c = self._unknown.renamed(f"syscall_{nr}")
+        if self._unknown_kept < self.UNKNOWN_MAX:
+            self._unknown_kept += 1
             self.calls[nr] = c
         return c
 

@@ -1,8 +1,8 @@
 """The --info form: what a dump's header says, as text or one JSON object.
 
-Headers come from files that may be damaged or hostile: every field is read
-defensively (wrong types print as they are, missing ones are left out), and
-nesting is cut at a fixed depth so printing cannot recurse without bound.
+The reader has checked every field's type and bounds (sidecar/dump/schema.py);
+fields may still be missing, and their text is the file's: every value printed
+is escaped (sidecar/model/text.py), and JSON is strict and terminal-safe.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sidecar.model.text import escape
+from sidecar.render.output import json_text
 from sidecar.render.timefmt import duration
 
 TABLES = ("syscalls", "captures")  # per-syscall tables: counted, not printed
@@ -57,7 +59,7 @@ def info_json(name: str, header: Mapping[str, Any], stats: ReadStats) -> str:
         "first_ts": stats.first_ts,
         "last_ts": stats.last_ts,
     }
-    return json.dumps(out, separators=(",", ":"))
+    return json_text(out)
 
 
 def _get(m: Any, key: str) -> Any:
@@ -91,7 +93,8 @@ def trigger_text(t: Any) -> str:
     if t.get("time") is not None:
         facts.append(f"at {t['time']}")
     if t.get("detail"):
-        facts.append(f"detail {json.dumps(plain(t['detail']), separators=(',', ':'))}")
+        detail = json.dumps(plain(t["detail"]), separators=(",", ":"), ensure_ascii=False)
+        facts.append(f"detail {detail}")
     return what + (": " + ", ".join(facts) if facts else "")
 
 
@@ -158,4 +161,5 @@ def info_text(name: str, header: Mapping[str, Any], stats: ReadStats) -> list[st
     state = "complete" if stats.complete else "TRUNCATED or damaged"
     rows.append(("records", f"{stats.records} read{span} ({state})"))
     width = max(len(k) for k, _ in rows) + 2
-    return [f"{k:<{width}}{v}".rstrip() for k, v in rows]
+    # Every value holds text from the file: escaped, whatever it is.
+    return [f"{k:<{width}}{escape(v)}".rstrip() for k, v in rows]

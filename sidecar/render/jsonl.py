@@ -9,7 +9,7 @@ import orjson
 
 from sidecar.render.errnos import errno_name
 from sidecar.render.forms import Calls, Record, RenderOptions
-from sidecar.render.output import Output
+from sidecar.render.output import Output, json_safe
 
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
@@ -58,7 +58,7 @@ class JsonForm:
         return obj
 
     def line(self, rec: Record) -> str:
-        return _dumps(self.obj(rec)).decode()
+        return json_safe(_dumps(self.obj(rec))).decode()
 
     def run(self, records: Iterable[Record], out: Output) -> None:
         # orjson's UTF-8 bytes go straight to the (buffered) stream, one line at
@@ -68,4 +68,7 @@ class JsonForm:
         write = out.stream.write
         obj = self.obj
         for rec in records:
-            write(_dumps(obj(rec), option=_NEWLINE))
+            line = _dumps(obj(rec), option=_NEWLINE)
+            if b"\xc2" in line or b"\x7f" in line:  # rare: see output.json_safe
+                line = json_safe(line)
+            write(line)

@@ -7,7 +7,9 @@ locale gets `?` for a `…` instead of an exception.
 
 from __future__ import annotations
 
-from typing import IO
+import json
+import re
+from typing import IO, Any
 
 CHUNK = 2048
 RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
@@ -29,3 +31,25 @@ class Output:
         self.buf.extend(lines)
         if len(self.buf) >= CHUNK:
             self.flush()
+
+
+# JSON escapes C0 controls but may write DEL and C1 controls (U+0080..U+009F,
+# which some terminals read as CSI...) as they are; inside a JSON text both can
+# only be in strings, where `\u00XX` means the same character.
+_UNSAFE_IN_JSON = re.compile(rb"\x7f|\xc2[\x80-\x9f]")
+
+
+def _u_escape(m: re.Match[bytes]) -> bytes:
+    return b"\\u%04x" % ord(m.group().decode("utf-8"))
+
+
+def json_safe(line: bytes) -> bytes:
+    """UTF-8 JSON with DEL and C1 controls written as escapes."""
+    if b"\x7f" in line or b"\xc2" in line:
+        return _UNSAFE_IN_JSON.sub(_u_escape, line)
+    return line
+
+
+def json_text(obj: Any) -> str:
+    """One compact, strict (no NaN or Infinity) JSON text, safe for a terminal."""
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).replace("\x7f", "\\u007f")

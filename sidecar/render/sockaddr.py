@@ -103,3 +103,29 @@ def sockaddr_json(data: bytes) -> dict[str, Any]:
             "groups": int.from_bytes(data[8:12], "little"),
         }
     return {"family": name, "data": data[2:].hex()}
+
+
+# Addresses repeat (a service talks to the same few peers) and decoding one
+# (ipaddress) is slow: remember up to a few thousand of each form.
+_CACHE: dict[bytes, str] = {}
+_JSON_CACHE: dict[bytes, dict[str, Any]] = {}
+CACHE_MAX = 4096
+
+
+def sockaddr_cached(data: bytes) -> str:
+    s = _CACHE.get(data)
+    if s is None:
+        s = sockaddr(data)
+        if len(_CACHE) < CACHE_MAX:
+            _CACHE[data] = s
+    return s
+
+
+def sockaddr_json_cached(data: bytes) -> dict[str, Any]:
+    """A shared object per address: only ever read (serialised), never changed."""
+    d = _JSON_CACHE.get(data)
+    if d is None:
+        d = sockaddr_json(data)
+        if len(_JSON_CACHE) < CACHE_MAX:
+            _JSON_CACHE[data] = d
+    return d

@@ -45,7 +45,7 @@ class StraceForm:
             while self.pending and self.pending[0].ts <= ts:
                 head += self._trigger(self.pending.pop(0)) + "\n"
         c = self.calls.get(nr)
-        s = f"{self._prefix(tid) if self.multi else ''}{c.name}("
+        s = f"{self._prefix(tid) if self.multi else ''}{c.text_name}("
         s += c.strace_args(a, caps, ret, self.opts.limit)
         if ret is None:
             if not c.noreturn:

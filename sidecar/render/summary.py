@@ -7,12 +7,11 @@ time. Sorted by total time, then calls, then name, with a total row.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 from sidecar.render.forms import Calls, Record
-from sidecar.render.output import Output
+from sidecar.render.output import Output, json_text
 
 RULE = "------ ----------- ----------- --------- --------- ----------------"
 
@@ -41,7 +40,12 @@ class SummaryForm:
 
     def table(self) -> list[tuple[str, int, int, int, int]]:
         """(name, calls, errors, total ns, timed calls), largest time first."""
-        out = [(self.calls.get(nr).name, r[0], r[1], r[2], r[3]) for nr, r in self.rows.items()]
+        # Text shows the names escaped (the dump's table gives them); JSON escapes its own.
+        get = self.calls.get
+        out = [
+            (get(nr).name if self.as_json else get(nr).text_name, r[0], r[1], r[2], r[3])
+            for nr, r in self.rows.items()
+        ]
         out.sort(key=lambda r: (-r[3], -r[1], r[0]))
         return out
 
@@ -84,7 +88,7 @@ class SummaryForm:
             }
             if self.file is not None:
                 obj["file"] = self.file
-            out.append(json.dumps(obj, separators=(",", ":")))
+            out.append(json_text(obj))
         return out
 
     def run(self, records: Iterable[Record], out: Output) -> None:

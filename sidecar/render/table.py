@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
+from sidecar.model.text import escape
 from sidecar.render.forms import Calls, Record, RenderOptions, pump
 from sidecar.render.output import BOLD, RED, RESET, Output
 from sidecar.render.timefmt import duration, relative
@@ -46,14 +47,14 @@ def identity(header: Mapping[str, Any]) -> list[tuple[str, str]]:
     pod = header.get("pod")
     if isinstance(pod, dict):
         return [
-            ("K8S.NODE", str(pod.get("node") or "")),
-            ("K8S.NAMESPACE", str(pod.get("namespace") or "")),
-            ("K8S.PODNAME", str(pod.get("name") or "")),
-            ("K8S.CONTAINERNAME", str(pod.get("container") or "")),
+            ("K8S.NODE", escape(str(pod.get("node") or ""))),
+            ("K8S.NAMESPACE", escape(str(pod.get("namespace") or ""))),
+            ("K8S.PODNAME", escape(str(pod.get("name") or ""))),
+            ("K8S.CONTAINERNAME", escape(str(pod.get("container") or ""))),
         ]
     c = header.get("container")
     name = (c.get("name") or c.get("cgroup_path")) if isinstance(c, dict) else None
-    return [("CONTAINER", str(name or ""))]
+    return [("CONTAINER", escape(str(name or "")))]
 
 
 def _layout(ident: list[tuple[str, str]], width: int | None) -> list[Column]:
@@ -177,7 +178,9 @@ class TableForm:
             else:
                 r = c.ret_text(ret, a)
                 failed = -4095 <= ret < 0
-            name = c.name
+            name = c.text_name
+            if not comm.isprintable() or "\\" in comm:
+                comm = escape(comm)  # a task names itself: ESC, CR... are shown escaped
             if not wide:
                 if len(comm) > w_comm:
                     comm = fit(comm, w_comm)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from sidecar.model.text import escape
+
 
 class TriggerLine(NamedTuple):
     ts: int
@@ -30,9 +32,11 @@ def trigger_lines(header: Mapping[str, Any]) -> list[TriggerLine]:
         if reason == "nonzero-exit" and isinstance(code, int):
             text = f"+++ exited with {code} +++"
         elif reason == "fatal-signal" and isinstance(sig, str):
-            text = f"+++ killed by {sig} +++"
+            text = f"+++ killed by {escape(sig)} +++"
         elif reason == "oom-kill":
-            text = f"+++ killed by {sig if isinstance(sig, str) else 'SIGKILL'} (OOM kill) +++"
+            text = (
+                f"+++ killed by {escape(sig) if isinstance(sig, str) else 'SIGKILL'} (OOM kill) +++"
+            )
         else:
             continue
         out.append(TriggerLine(ts, pid, text))

@@ -22,10 +22,12 @@ from sidecar.sinks.base import Writer
 def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     """Create `path` with what `write` writes, atomically and durably."""
     d = path.parent
+    made: list[Path] = []
     try:
-        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        made = _make_dirs(d)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=d)
     except OSError as e:
+        _remove_empty(made)
         raise SinkError(f"cannot write to {d}: {e.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
@@ -42,12 +44,41 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     except OSError as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        _remove_empty(made)
         raise SinkError(f"writing {path} failed: {e.strerror or e}") from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        _remove_empty(made)
         raise
     return path
+
+
+def _make_dirs(d: Path) -> list[Path]:
+    """Make `d` and its missing parents, each 0700 whatever the umask (dumps can
+    hold secrets); returns those made, outermost first."""
+    missing = []
+    while not d.is_dir():
+        missing.append(d)
+        if d.parent == d:
+            break
+        d = d.parent
+    made = []
+    for m in reversed(missing):
+        try:
+            m.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made by another writer meanwhile
+        os.chmod(m, 0o700)  # mkdir's mode passes through the umask
+        made.append(m)
+    return made
+
+
+def _remove_empty(made: list[Path]) -> None:
+    """A write that failed leaves no empty directory behind."""
+    for m in reversed(made):
+        with contextlib.suppress(OSError):
+            m.rmdir()
 
 
 def clean_partials(root: Path) -> int:

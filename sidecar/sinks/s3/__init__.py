@@ -34,8 +34,9 @@ from sidecar.sinks.s3._keys import DEFAULT_KEY_TEMPLATE, parse_s3_url, split_obj
 from sidecar.sinks.s3._policy import POLICIES, REFUSE
 
 if TYPE_CHECKING:
+    from sidecar.sinks.listing import Listed
     from sidecar.sinks.s3._config import make_client
-    from sidecar.sinks.s3._objects import Listed, list_dumps
+    from sidecar.sinks.s3._objects import list_dumps
     from sidecar.sinks.s3._sink import (
         S3Sink,
         get_object_stream,

@@ -8,6 +8,7 @@ crash overwrite the same object instead of creating a second one.
 from __future__ import annotations
 
 import hashlib
+import re
 import string
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -26,6 +27,11 @@ CONTENT_TYPE = "application/vnd.msgpack"
 ZSTD_SUFFIX = ".zst"
 # S3 limits a key to 1024 bytes of UTF-8.
 MAX_KEY_BYTES = 1024
+# S3's bucket naming rules (general purpose buckets): 3-63 characters of
+# lowercase letters, digits, dots and hyphens, a letter or digit at each end,
+# no two dots in a row, not an IP address.
+_BUCKET_CHARS = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?")
+_IPV4 = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -48,11 +54,27 @@ def parse_s3_url(url: str, *, what: str = "s3 URL") -> S3Url:
     bucket, _, prefix = rest.partition("/")
     if not bucket:
         raise UsageError(f"{what} {url!r}: no bucket name (use s3://BUCKET/PREFIX)")
-    # Bucket names are 3-63 of lowercase letters, digits, dots and hyphens; a
-    # typo caught here is clearer than a signature error from the store.
-    if not (3 <= len(bucket) <= 63) or not all(c.isalnum() or c in ".-_" for c in bucket):
-        raise UsageError(f"{what} {url!r}: {bucket!r} is not a valid bucket name")
+    # A typo caught here is clearer than a signature or DNS error from the store.
+    problem = bucket_name_problem(bucket)
+    if problem:
+        raise UsageError(f"{what} {url!r}: {bucket!r} is not a valid bucket name ({problem})")
     return S3Url(bucket, prefix.strip("/"))
+
+
+def bucket_name_problem(bucket: str) -> str | None:
+    """Which of S3's bucket naming rules `bucket` breaks, or None."""
+    if not 3 <= len(bucket) <= 63:
+        return "3 to 63 characters"
+    if not _BUCKET_CHARS.fullmatch(bucket):
+        return (
+            "only lowercase letters, digits, dots and hyphens, "
+            "starting and ending with a letter or digit"
+        )
+    if ".." in bucket:
+        return "no two dots in a row"
+    if _IPV4.fullmatch(bucket):
+        return "not an IP address"
+    return None
 
 
 def split_object_url(url: str) -> tuple[str, str]:

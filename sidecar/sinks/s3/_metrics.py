@@ -11,7 +11,16 @@ import threading
 import time
 from collections.abc import Callable
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+# As the daemon's own metrics (sidecar/daemon/metrics.py): no `_created` series.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+# What sidecar/sinks/s3/_errors.py's classify() calls a failure.
+ERROR_KINDS = (
+    "connection", "server", "credentials", "access-denied", "no-bucket", "rejected",
+    "unconfirmed", "error",
+)  # fmt: skip
 
 UPLOADS = Counter(
     "traceloop_s3_uploads",
@@ -22,8 +31,7 @@ UPLOADS = Counter(
 RETRIES = Counter("traceloop_s3_retries", "Upload steps retried after a backoff")
 ERRORS = Counter(
     "traceloop_s3_errors",
-    "Failed S3 requests by kind (connection, server, credentials, access-denied, "
-    "no-bucket, rejected, unconfirmed, error)",
+    "Failed S3 requests by kind: " + ", ".join(ERROR_KINDS),
     ["kind"],
 )
 STORE_UP = Gauge(
@@ -41,6 +49,14 @@ SPOOL_FULL = Counter(
     "Dumps lost to a full spool: action=refused (the new dump) or dropped (an old one)",
     ["action"],
 )
+
+# Every labelled series exists from the start, at zero: increase() sees the first.
+for _result in ("ok", "failed"):
+    UPLOADS.labels(_result)
+for _kind in ERROR_KINDS:
+    ERRORS.labels(_kind)
+for _action in ("refused", "dropped"):
+    SPOOL_FULL.labels(_action)
 
 _SPOOL_BYTES = Gauge("traceloop_spool_bytes", "Bytes in the spool directories")
 _SPOOL_DUMPS = Gauge("traceloop_spool_dumps", "Dumps waiting in the spool directories")

@@ -8,33 +8,18 @@ checks it against the sha256 the uploader put in its metadata.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from sidecar.model.clock import utc_text
 from sidecar.model.errors import SinkError
+from sidecar.sinks.listing import Listed, newest_first
 from sidecar.sinks.s3._errors import classify
 from sidecar.sinks.s3._keys import parse_s3_url
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-
-@dataclass
-class Listed:
-    url: str
-    key: str
-    size: int
-    last_modified: str
-    time: str = ""
-    reason: str = ""
-    node: str = ""
-    cluster: str = ""
-    namespace: str = ""
-    pod: str = ""
-    container: str = ""
-    id: str = ""
 
 
 def _describe(client: S3Client, bucket: str, obj: dict[str, Any]) -> Listed:
@@ -43,7 +28,7 @@ def _describe(client: S3Client, bucket: str, obj: dict[str, Any]) -> Listed:
         url=f"s3://{bucket}/{obj['Key']}",
         key=obj["Key"],
         size=int(obj["Size"]),
-        last_modified=lm.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        last_modified=utc_text(lm),
     )
     try:
         meta = client.head_object(Bucket=bucket, Key=obj["Key"]).get("Metadata", {})
@@ -70,8 +55,6 @@ def list_dumps(client: S3Client, url: str, limit: int) -> list[Listed]:
         raise SinkError(classify(e, str(u)).message) from None
     with ThreadPoolExecutor(max_workers=8) as pool:
         items = list(pool.map(lambda o: _describe(client, u.bucket, o), objs))
-    # Newest incident first; an upload delayed by an outage does not make an
-    # old crash look new. The limit comes after this sort: the crash time is
-    # in each object's metadata, and the upload order is not the crash order.
-    items.sort(key=lambda i: i.time or i.last_modified, reverse=True)
-    return items[:limit] if limit > 0 else items
+    # The limit comes after the sort: the crash time is in each object's
+    # metadata, and the upload order is not the crash order.
+    return newest_first(items, limit)

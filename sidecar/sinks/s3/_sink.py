@@ -55,7 +55,12 @@ class S3Sink:
         self.compress = opts.compress if opts.compress == "zstd" else None
         self.client = client or make_client(opts)
         self.spool = Spool(
-            Path(opts.spool), spool_dirname(url), opts.spool_max_bytes, opts.spool_full
+            Path(opts.spool),
+            spool_dirname(url),
+            opts.spool_max_bytes,
+            opts.spool_full,
+            bucket=url.bucket,
+            prefix=url.prefix,
         )
         extra: dict[str, str] = {}
         if opts.sse:

@@ -12,6 +12,13 @@ entry exists once both are there. Writing a dump:
 A crash leaves at most an `.incoming-` file (finished on start if its JSON was
 written, removed otherwise: its writer never heard "stored") or a JSON whose
 dump is gone (removed). An entry is deleted only after the store confirmed it.
+
+Nothing in the spool is trusted because it is there: its directories must be
+ours and writable by nobody else (as sshd's StrictModes asks of ~/.ssh); an
+entry names a bare file beside its JSON, for this sink's bucket and prefix;
+and the dump's size and sha256 are computed again from the file (a regular
+file of ours, not a link) before it is sent, so what the store confirms is
+what the spool held.
 """
 
 from __future__ import annotations
@@ -22,12 +29,14 @@ import hashlib
 import json
 import logging
 import os
+import re
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from sidecar.model.errors import SinkError
 from sidecar.sinks.local import atomic_write, clean_partials
@@ -77,11 +86,81 @@ class Entry:
 
     @classmethod
     def from_json(cls, path: Path) -> Entry:
+        """Read and check an entry: every field of its type, names bare and its own."""
         d = json.loads(path.read_bytes())
         if not isinstance(d, dict) or d.get("version") != ENTRY_VERSION:
             raise ValueError("not a version 1 spool entry")
         d.pop("version")
+        unknown = set(d) - _FIELDS.keys()
+        if unknown:
+            raise ValueError(f"unknown fields {sorted(unknown)}")
+        for name, check in _FIELDS.items():
+            if not check(d.get(name)):
+                raise ValueError(f"field {name!r} is missing or wrong")
+        base, data = d["base"], d["data"]
+        if path.name != f"{base}.json" or data not in (f"{base}.msgpack", f"{base}.msgpack.zst"):
+            raise ValueError("it names a file that is not its own")
         return cls(dir=path.parent, **d)
+
+
+def _bare(v: Any) -> bool:
+    """A file name in the entry's own directory: no path, nothing hidden."""
+    return (
+        isinstance(v, str) and 0 < len(v) <= 255 and "/" not in v and "\0" not in v
+        and not v.startswith(".")
+    )  # fmt: skip
+
+
+def _count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_FIELDS: dict[str, Any] = {
+    "base": _bare,
+    "data": _bare,
+    "bucket": lambda v: isinstance(v, str) and 0 < len(v) <= 63,
+    "key": lambda v: isinstance(v, str) and 0 < len(v.encode()) <= 1024,
+    "size": _count,
+    "sha256": lambda v: isinstance(v, str) and _SHA256.match(v) is not None,
+    "content_type": lambda v: isinstance(v, str),
+    "content_encoding": lambda v: v is None or v == "zstd",
+    "metadata": lambda v: (
+        isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())
+    ),
+    "spooled_ns": _count,
+}
+
+
+def check_private_dir(d: Path) -> None:
+    """Refuse a spool directory that someone else could write to (StrictModes)."""
+    try:
+        st = os.lstat(d)
+    except OSError as e:
+        raise SinkError(f"spool directory {d}: {e.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise SinkError(f"spool directory {d} is not a directory (a link?); not used")
+    if st.st_uid != os.geteuid():
+        raise SinkError(f"spool directory {d} belongs to uid {st.st_uid}, not to us; not used")
+    if st.st_mode & 0o022:
+        raise SinkError(
+            f"spool directory {d} is writable by others (mode {stat.S_IMODE(st.st_mode):o}): "
+            f"not used, since anyone who can write there could have a file sent; "
+            f"`chmod go-w {d}` or choose another --spool"
+        )
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """Size and sha256 of a regular file of ours, opened without following a link."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+            raise ValueError("not a regular file of ours")
+        sha = hashlib.sha256()
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+    return st.st_size, sha.hexdigest()
 
 
 class _Tee:
@@ -177,15 +256,28 @@ def scan(root: Path) -> tuple[list[Entry], int]:
 class Spool:
     """The spool directory of one S3 sink, under a root shared by all of them."""
 
-    def __init__(self, root: Path, subdir: str, max_bytes: int, policy: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        subdir: str,
+        max_bytes: int,
+        policy: str,
+        *,
+        bucket: str | None = None,
+        prefix: str = "",
+    ) -> None:
         self.root = root
         self.dir = root / subdir
         self.max_bytes = max_bytes
         self.policy = policy
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as e:
-            raise SinkError(f"cannot create spool directory {self.dir}: {e.strerror}") from None
+        self.bucket, self.prefix = bucket, prefix  # where this sink's entries may go
+        for d in (root, self.dir):
+            try:
+                d.mkdir(mode=0o700, parents=d is root, exist_ok=True)
+            except OSError as e:
+                raise SinkError(f"cannot create spool directory {d}: {e.strerror}") from None
+            check_private_dir(d)
+        self._refused: set[str] = set()  # entries already reported
         s3metrics.watch_spool(str(root), self.stats)
 
     def entries(self) -> list[Entry]:
@@ -194,8 +286,13 @@ class Spool:
         for p in self.dir.glob("*.json"):
             try:
                 e = Entry.from_json(p)
+                under = f"{self.prefix}/" if self.prefix else ""
+                if self.bucket is not None and (
+                    e.bucket != self.bucket or not e.key.startswith(under)
+                ):
+                    raise ValueError(f"it is for {e.url}, not for this sink")
             except (OSError, ValueError, TypeError) as err:
-                log.warning("unreadable spool entry left alone: %s (%s)", p, err)
+                self.refuse(p, str(err))
                 continue
             if e.data_path.exists():
                 out.append(e)
@@ -325,6 +422,28 @@ class Spool:
 
     def remove(self, entry: Entry) -> None:
         _remove(entry)
+
+    def verify(self, entry: Entry) -> bool:
+        """Is the file what the entry says (size and sha256 computed again)?"""
+        try:
+            size, sha = file_digest(entry.data_path)
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError) as e:
+            self.refuse(entry.meta_path, f"its dump file: {e}")
+            return False
+        if (size, sha) != (entry.size, entry.sha256):
+            self.refuse(entry.meta_path, "its dump file does not match its size and sha256")
+            return False
+        return True
+
+    def refuse(self, path: Path, why: str) -> None:
+        """An entry not sent: left alone, said once, counted."""
+        if str(path) in self._refused:
+            return
+        self._refused.add(str(path))
+        s3metrics.ERRORS.labels("refused").inc()
+        log.error("spool entry %s refused and left alone: %s", path, why)
 
     def recover(self) -> bool:
         """Finish or clear what a crash left in this sink's spool directory.

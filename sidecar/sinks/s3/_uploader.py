@@ -221,6 +221,8 @@ class Uploader:
         """Send one spooled dump and delete it once confirmed. Raises UploadFailed."""
         started = time.monotonic()
         try:
+            if not self.spool.verify(entry):
+                return  # refused, counted and said by the spool; never sent nor deleted
             if not self._step(self._already_stored, entry):
                 self._step(self._put, entry)
                 if not self._step(self._confirmed, entry):

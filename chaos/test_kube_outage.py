@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 from kube_server import FakeKube
-from kubetest import Chaos, Restarts, check_every_restart_once, core_for, running, sync_point
-
-from sidecar.kube.informer import PodWatcher
+from kubetest import (
+    Chaos,
+    Restarts,
+    check_every_restart_once,
+    core_for,
+    restart_watcher,
+    running,
+    sync_point,
+)
 
 pytestmark = pytest.mark.chaos
 
@@ -20,7 +26,7 @@ def test_watch_survives_a_30s_outage(tmp_path: Path, seed: int) -> None:
     kube = FakeKube(bookmark_interval=2.0, history_limit=50).start()
     try:
         got = Restarts()
-        w = PodWatcher(core_for(kube, tmp_path), got, node="node1", watch_timeout=10)
+        w = restart_watcher(core_for(kube, tmp_path), got, node="node1", watch_timeout=10)
         chaos = Chaos(duration=60, outage=30, pods=6, seed=seed)
         with running(w):
             chaos.run(kube, w)

@@ -5,13 +5,13 @@ daemon never exits."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubetest import daemon_chaos
+from runc import Runc
 
 pytestmark = [pytest.mark.bpf, pytest.mark.chaos]
 
 
-def test_pod_restarts_across_a_30s_outage(runc: Any, tmp_path: Path) -> None:
+def test_pod_restarts_across_a_30s_outage(runc: Runc, tmp_path: Path) -> None:
     daemon_chaos(runc, tmp_path, pods=4, rounds=6, outage=30, seed=7)
