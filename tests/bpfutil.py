@@ -37,11 +37,16 @@ def watched_parent(settings: Settings, **cfg: Any) -> Iterator[tuple[Kernel, cgr
     """A kernel recording every child cgroup of a fresh parent cgroup."""
     root = cgroups.resolve_root(None)
     parent = cgroups.create(root, f"traceloop-t-{os.getpid()}-{uuid.uuid4().hex[:6]}")
-    k = Kernel(KernelConfig(settings, root_id=parent.id, root_level=parent.level, **cfg), table())
     try:
-        yield k, parent
+        # Inside the try: a kernel side that fails to load leaves no cgroup behind.
+        k = Kernel(
+            KernelConfig(settings, root_id=parent.id, root_level=parent.level, **cfg), table()
+        )
+        try:
+            yield k, parent
+        finally:
+            k.close()
     finally:
-        k.close()
         for child in parent.path.glob("*/"):
             cgroups.remove(cgroups.Cgroup(child, parent.mount))
         cgroups.remove(parent)
