@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from sidecar.cli.main import build_parser
+from sidecar.kernel.layout import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 KUBE = ROOT / "deploy" / "kubernetes"
@@ -314,6 +315,29 @@ def test_daemon_accepts_its_arguments(which: str, request: pytest.FixtureRequest
     assert sinks[0] == "/var/lib/traceloop/dumps"
     if which == "s3":
         assert sinks[1].startswith("s3://")
+
+
+def mebibytes(quantity: str) -> int:
+    """A Kubernetes memory quantity (Mi, Gi) in MiB."""
+    m = re.fullmatch(r"(\d+)(Mi|Gi)", quantity)
+    assert m, quantity
+    return int(m.group(1)) * (1024 if m.group(2) == "Gi" else 1)
+
+
+def test_memory_is_the_node_budget_and_the_limits_hold_it(base: list[dict[str, Any]]) -> None:
+    """--memory is the knob (issue 15): the manifest leaves the container count to the
+    budget (1,000 and more containers at the default), and the container's memory
+    request and limit hold the budget's maps plus bcc's compiler at start-up."""
+    [ds] = by_kind(base, "DaemonSet")
+    c = container(ds)
+    args = build_parser().parse_args(daemon_argv(base, c))
+    assert args.memory == 128 * 1024 * 1024
+    layout = Settings(memory=args.memory, slots=args.slots, containers=args.max_containers)
+    assert layout.containers >= 1000
+    compiler = 200
+    res = c["resources"]
+    assert mebibytes(res["requests"]["memory"]) >= args.memory // 2**20 + compiler
+    assert mebibytes(res["limits"]["memory"]) >= mebibytes(res["requests"]["memory"])
 
 
 def test_s3_overlay_takes_credentials_from_a_secret(s3: list[dict[str, Any]]) -> None:
