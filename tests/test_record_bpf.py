@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -62,6 +63,27 @@ def test_signal_death_is_128_plus_signal(progs: Path, tmp_path: Path) -> None:
     [d] = dumps(tmp_path)
     header, _ = read(d)
     assert header["triggers"][0]["signal"] == "SIGSEGV"
+
+
+@pytest.mark.parametrize("sig", ["TERM", "PIPE", "INT"])
+@pytest.mark.parametrize("btf", ["btf-walk", "helpers"])
+def test_a_signal_that_dumps_no_core_is_named_as_sent(tmp_path: Path, sig: str, btf: str) -> None:
+    """The kernel delivers such a signal (SIGTERM, SIGPIPE...) to the threads as
+    SIGKILL; the trigger names the one sent, read from the process's exit state
+    at BTF offsets. Without BTF (a file that is not one) it cannot: SIGKILL, as
+    docs/kernel.md says."""
+    env = {}
+    if btf == "helpers":
+        bogus = tmp_path / "not-btf"
+        bogus.write_bytes(b"\0" * 64)
+        env["TRACELOOP_VMLINUX_BTF"] = str(bogus)
+    r = record(tmp_path, "sh", "-c", f"kill -{sig} $$", env=env)
+    assert r.returncode == 128 + signal.Signals[f"SIG{sig}"]
+    [d] = dumps(tmp_path)
+    header, _ = read(d)
+    [trigger] = [t for t in header["triggers"] if t["reason"] == "fatal-signal"]
+    assert trigger["signal"] == (f"SIG{sig}" if btf == "btf-walk" else "SIGKILL")
+    assert trigger["comm"] == "sh"
 
 
 def test_always_and_github_annotation(tmp_path: Path) -> None:

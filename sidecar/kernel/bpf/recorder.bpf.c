@@ -36,7 +36,7 @@
 // FREEZE_ON_TRIGGER, EVENT_PAGES, MAX_CGROUPS, CGCACHE, XTHREADS (powers of
 // two), COMM_EVERY, TASK_WALK with OFF_TASK_CGROUPS, OFF_CSS_SET_DFL_CGRP,
 // OFF_CGROUP_KN, OFF_KERNFS_NODE_ID, OFF_TASK_PID, OFF_TASK_TGID,
-// OFF_TASK_COMM, DECISION_CACHE with one of MIGRATE_HOOK_FENTRY,
+// OFF_TASK_COMM, OFF_TASK_SIGNAL, OFF_SIGNAL_GROUP_EXIT_CODE, DECISION_CACHE with one of MIGRATE_HOOK_FENTRY,
 // MIGRATE_HOOK_KPROBE, MIGRATE_HOOK_EMULATED (raw tracepoints only).
 
 #include <uapi/linux/ptrace.h>
@@ -1341,6 +1341,26 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
     return 0;
 }
 
+// The signal that is killing the current process, given the one being
+// delivered. A fatal signal that does not dump core (SIGTERM, SIGPIPE,
+// SIGINT, SIGALRM...) reaches the threads as SIGKILL: the kernel's
+// complete_signal() turns it into a group exit, keeps the signal sent in
+// signal->group_exit_code and queues SIGKILL to every thread. An exit_group's
+// code sits in bits 8-15 of the same field, so only the low 7 bits name a
+// signal. Without TASK_WALK the field cannot be found and such a death is
+// named SIGKILL (docs/kernel.md).
+static __always_inline int sent_signal(int sig) {
+#ifdef TASK_WALK
+    if (sig != 9)
+        return sig;
+    const void *sg = (const void *)ld64(current_task(), OFF_TASK_SIGNAL);
+    u32 code = ld32(sg, OFF_SIGNAL_GROUP_EXIT_CODE) & 0x7f;
+    if (code != 0)
+        return code;
+#endif
+    return sig;
+}
+
 // Fatal signals: delivery with the default action of a signal that kills.
 // SIGKILL delivered to the other threads of a process that is already
 // exiting (exit_group, or a fatal signal on one thread) is not a new cause.
@@ -1378,6 +1398,7 @@ TRACEPOINT_PROBE(signal, signal_deliver) {
     }
     if (sig == 9 && exiting.lookup(&tgid))
         return 0;
+    sig = sent_signal(sig);
     s32 code = SIGNALED | sig;
     exiting.update(&tgid, &code);
     freeze(m, slab, T_FATAL_SIGNAL, sig, tgid);
