@@ -109,6 +109,19 @@ def test_usage_errors_are_one_line_and_run_nothing(tmp_path: Path) -> None:
     r = subprocess.run([TRACELOOP, "record", "--owner", "no-such-user-here", "--", "true"],
                        capture_output=True, text=True)  # fmt: skip
     assert r.returncode == 2 and "no such user 'no-such-user-here'" in r.stderr
+    # A --sink that could never take the dump is said before the command runs,
+    # not after it failed (it used to be found only when the dump was due).
+    for sink, said in (
+        ("s3://Bad_Name/p", "not a valid bucket name"),
+        ("s3://", "no bucket name"),
+        ("ftp://host/x", "unknown kind"),
+    ):
+        r = subprocess.run(
+            [TRACELOOP, "record", "--sink", sink, "--", "sh", "-c", f"touch {marker}; exit 1"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert r.returncode == 2 and said in r.stderr, (sink, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and not marker.exists()
 
 
 def test_no_buffers_keeps_paths_and_leaves_data_and_argv_out(tmp_path: Path) -> None:

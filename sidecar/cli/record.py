@@ -38,7 +38,7 @@ from sidecar.host.owner import Handover, Owner, owner_from
 from sidecar.model.clock import time_boot_ns
 from sidecar.model.errors import TraceloopError, UsageError
 from sidecar.model.trigger import Trigger
-from sidecar.sinks.registry import make_sink
+from sidecar.sinks.registry import check_sink, make_sink
 from triggers.command import command_ended
 
 
@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     if not cmd:
         raise UsageError("record: no command given (usage: traceloop record [OPTIONS] -- CMD ...)")
     settings = settings_from(args)  # wrong everywhere: a usage error, nothing runs
+    check_sink(args.sink, **s3_options_from(args))
     owner = owner_from(args.owner)
     try:
         exe = spawn.resolve(cmd[0], os.environ.get("PATH"))
