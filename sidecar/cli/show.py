@@ -39,7 +39,9 @@ from sidecar.render.forms import Calls, Record, RenderOptions
 from sidecar.render.info import ReadStats, info_json, info_text
 from sidecar.render.jsonl import JsonForm
 from sidecar.render.output import Output
+from sidecar.render.runtime import RuntimeMarker
 from sidecar.render.select import Selection, predicate, syscall_numbers, window
+from sidecar.render.story import Story
 from sidecar.render.strace import StraceForm
 from sidecar.render.strings import DEFAULT_LIMIT
 from sidecar.render.summary import SummaryForm
@@ -98,6 +100,12 @@ def add_parser(sub: Any) -> None:
     f.add_argument("--tid", type=_ints, default=[], metavar="TIDS", help="only these threads")
     f.add_argument("--comm", type=_csv, default=[], metavar="NAMES", help="only these task names")
     f.add_argument("--failed", action="store_true", help="only calls that returned an error")
+    f.add_argument(
+        "--include-runtime",
+        action="store_true",
+        help="also the container runtime's setup before the entrypoint's execve (runc init...): "
+        "table and strace show it above a separator line, --failed and --summary count it",
+    )
     w = p.add_argument_group(
         "which dumps",
         "with several dumps (dumps/*/*.msgpack), show only those whose header "
@@ -247,7 +255,10 @@ def _show(
     since_cut = trigger_ts - sel.since_ns if sel.since_ns is not None and trigger_ts else None
     tail_since = sel.since_ns if sel.since_ns is not None and not trigger_ts else None
     keep = predicate(sel, nrs, since_cut)
-    records: Iterable[Record] = reader if keep is None else filter(keep, reader)
+    # The runtime's setup is told apart on every record, before any filter.
+    marker = RuntimeMarker.for_dump(header, calls)
+    marked = marker.mark(reader)
+    records: Iterable[Record] = marked if keep is None else filter(keep, marked)
 
     text_limit = DEFAULT_LIMIT if args.string_limit is None else args.string_limit
     json_out = args.output == "json"
@@ -257,6 +268,11 @@ def _show(
         width=None if args.wide else shutil.get_terminal_size().columns,
         file=reader.name if multi else None,
     )
+    # Text listings leave setup out (or show it above a separator line); JSON
+    # listings mark every call instead; --failed and --summary leave it out.
+    text = args.output in ("table", "strace") and not args.summary
+    listing = not text and not args.summary and not args.failed
+    story = Story(marker, args.include_runtime or listing, lambda line: out.lines([line]))
     form: SummaryForm | JsonForm | StraceForm | TableForm
     if args.summary:
         form = SummaryForm(calls, json_out, opts.file)
@@ -268,15 +284,28 @@ def _show(
         form = TableForm(header, calls, opts)
 
     if sel.last is None and tail_since is None:
-        form.run(records, out)
+        try:
+            form.run(story.records(records) if text else story.hide(records), out)
+        finally:
+            _left_out(form, story, out)
         return
-    shown, err = window(records, sel.last, tail_since)
+    shown, err = window(story.hide(records), sel.last, tail_since)
+    story.done = not story.include  # a tail: what was left out is not where it starts
     if isinstance(form, StraceForm):
         start = shown[0][TS] if shown else None
         form.pending = [t for t in form.pending if start is not None and t.ts >= start]
-    form.run(shown, out)
+    form.run(story.records(shown) if text else shown, out)
+    _left_out(form, story, out)
     if err is not None:
         raise err
+
+
+def _left_out(form: object, story: Story, out: Output) -> None:
+    """--summary's text ends with what it did not count."""
+    if isinstance(form, SummaryForm) and not form.as_json and story.setup and not story.include:
+        n = story.setup
+        out.lines([f"(runtime setup left out: {n:,} call{'s' if n != 1 else ''}; "
+                   "--include-runtime counts them)"])  # fmt: skip
 
 
 def _triggers(header: dict[str, Any], sel: Selection) -> list[TriggerLine]:
