@@ -35,6 +35,7 @@ from sidecar.dump.records import TS
 from sidecar.model.errors import ERROR_MAX, TraceloopError
 from sidecar.model.text import escape
 from sidecar.render.calls import arch_of
+from sidecar.render.crash import Crash
 from sidecar.render.forms import Calls, Record, RenderOptions
 from sidecar.render.info import ReadStats, info_json, info_text
 from sidecar.render.jsonl import JsonForm
@@ -328,19 +329,23 @@ def _triggers(header: dict[str, Any], sel: Selection) -> list[TriggerLine]:
 def _info(reader: DumpReader, as_json: bool, out: Output) -> None:
     stats = ReadStats()
     err: TraceloopError | None = None
+    calls = Calls(reader.syscalls, arch_of(reader.header))
+    marker = RuntimeMarker.for_dump(reader.header, calls)
+    crash = Crash(reader.header, marker)
     try:
-        for rec in reader:
+        for rec in marker.mark(reader):
             ts = rec[TS]
             if stats.first_ts is None:
                 stats.first_ts = ts
             stats.last_ts = ts
+            crash.add(rec)
         stats.complete = True
     except TraceloopError as e:
         err = e
     stats.records = reader.count
     if as_json:
-        out.lines([info_json(reader.name, reader.header, stats)])
+        out.lines([info_json(reader.name, reader.header, stats, (crash, calls))])
     else:
-        out.lines(info_text(reader.name, reader.header, stats))
+        out.lines(info_text(reader.name, reader.header, stats, (crash, calls)))
     if err is not None:
         raise err

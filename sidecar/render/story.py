@@ -49,6 +49,14 @@ def separator(marker: RuntimeMarker, n: int, shown: bool, own_follow: bool) -> s
     )
 
 
+def setup_summary(marker: RuntimeMarker) -> str:
+    """`1,170 calls (runc) before the entrypoint's execve`, for --info."""
+    after = (
+        "; the entrypoint never ran" if not marker.started else " before the entrypoint's execve"
+    )
+    return f"{_calls(marker.setup)}{_names(marker)}{after} (show --include-runtime lists them)"
+
+
 class Story:
     """Drops or passes setup records, and writes the separator line in place."""
 
