@@ -30,7 +30,7 @@ def daemon_header() -> dict[str, Any]:
 
 
 class Recs:
-    """Builds records in order: seq and ts count up (1 µs apart)."""
+    """Builds records in order: seq and ts count up (100 µs apart)."""
 
     def __init__(self) -> None:
         self.recs: list[list[Any]] = []
@@ -40,7 +40,7 @@ class Recs:
         caps: list[list[Any]] | None = None, dur: int | None = 500, ts: int | None = None,
     ) -> list[Any]:  # fmt: skip
         n = len(self.recs) + 1
-        rec = [n, ts if ts is not None else 1_000_000 + n * 1000, dur if ret is not None else None,
+        rec = [n, ts if ts is not None else 1_000_000 + n * 100_000, dur if ret is not None else None,
                0, pid, tid or pid, comm, NR[name], [0] * 6, ret, caps or []]  # fmt: skip
         self.recs.append(rec)
         return rec
@@ -73,7 +73,8 @@ def runc_like() -> Recs:
     r.add(102, "runc:[2:INIT]", "openat", EPERM)
     r.add(102, "runc:[2:INIT]", "futex", 0, tid=103)
     r.execve(102, "runc:[2:INIT]", b"/bin/sh", [b"/bin/sh", b"-c", b"cat /x; exit 7"])
-    r.add(102, "runc:[2:INIT]", "nanosleep", 0, tid=103)  # entered before the exec returned
+    # entered before the exec returned
+    r.add(102, "runc:[2:INIT]", "nanosleep", 0, tid=103, ts=r.recs[-1][1] + 10_000)
     r.add(102, "sh", "brk", 0x2000)
     r.add(104, "cat", "openat", ENOENT)
     r.add(102, "sh", "exit_group", None)

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemonutil import TRACELOOP, daemon
+from daemonutil import TRACELOOP, daemon, read
+from perfettoutil import load_trace
 from runc import Runc
+from test_perfetto import check_every_call
 
 pytestmark = pytest.mark.bpf
 RUNTIME_COMMS = {"runc", "runc:[0:PARENT]", "runc:[1:CHILD]", "runc:[2:INIT]"}
@@ -91,3 +93,13 @@ def test_the_runtimes_setup_is_marked_and_left_out(exit7: Path) -> None:
     assert len(calls(exit7, "--failed", "--include-runtime")) > len(failed)
     summary = {r["syscall"]: r for r in calls(exit7, "--summary")}
     assert sum(r["calls"] for r in summary.values()) == len(own)
+
+
+def test_perfetto_timeline_of_the_container(exit7: Path) -> None:
+    header, recs = read(exit7)
+    trace = load_trace(show("-o", "perfetto", str(exit7)))
+    check_every_call(trace, header, recs)
+    setup = {e["args"]["seq"] for e in trace["traceEvents"] if "runtime_setup" in e.get("cat", "")}
+    assert setup == {c["seq"] for c in calls(exit7) if c.get("runtime_setup")}
+    names = {e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "thread_name"}
+    assert {"runc:[2:INIT]", "sh", "cat"} <= names

@@ -1,9 +1,17 @@
 """`traceloop show DUMP...`: what a container did just before it crashed.
 
 Output forms (-o): `table` (traceloop's columns, fit to the terminal),
-`strace` (strace -f lines), `json` (one object per call, docs/json-output.md).
+`strace` (strace -f lines), `json` (one object per call, docs/json-output.md),
+`perfetto` (a timeline: Chrome trace-event JSON for ui.perfetto.dev).
 --info prints the dump's header (triggers, container, pod, host, recorder,
-counts); --summary counts calls, errors and time per syscall like strace -c.
+counts) and a crash summary (how it ended, the thread that died, the
+container's last failed calls); --summary counts calls, errors and time per
+syscall like strace -c.
+
+A container's runtime (runc's init...) makes the calls before the
+container's entrypoint execve: table and strace leave them out behind one
+line, --failed and --summary leave them out, JSON marks them; with
+--include-runtime they are shown (above the line) and counted.
 
 Filters combine (all must match): --syscall-filters, --pid, --tid, --comm,
 --failed; then --since keeps the calls from DURATION before the first trigger
@@ -32,7 +40,7 @@ from sidecar.cli.argtypes import count, positive
 from sidecar.cli.sources import open_dump
 from sidecar.dump.reader import DumpReader
 from sidecar.dump.records import TS
-from sidecar.model.errors import ERROR_MAX, TraceloopError
+from sidecar.model.errors import ERROR_MAX, TraceloopError, UsageError
 from sidecar.model.text import escape
 from sidecar.render.calls import arch_of
 from sidecar.render.crash import Crash
@@ -40,6 +48,7 @@ from sidecar.render.forms import Calls, Record, RenderOptions
 from sidecar.render.info import ReadStats, info_json, info_text
 from sidecar.render.jsonl import JsonForm
 from sidecar.render.output import Output
+from sidecar.render.perfetto import PerfettoForm
 from sidecar.render.runtime import RuntimeMarker
 from sidecar.render.select import Selection, predicate, syscall_numbers, window
 from sidecar.render.story import Story
@@ -82,9 +91,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "-o",
         "--output",
-        choices=["table", "strace", "json"],
+        choices=["table", "strace", "json", "perfetto"],
         default="table",
-        help="output form (default %(default)s); with --info or --summary, json or text",
+        help="output form (default %(default)s; perfetto: a timeline in Chrome's trace-event "
+        "JSON for ui.perfetto.dev, one dump at a time); with --info or --summary, json or text",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--info", action="store_true", help="print the dump's header")
@@ -188,8 +198,12 @@ def run(args: argparse.Namespace) -> int:
         last=args.last,
         since_ns=args.since,
     )
-    out = Output(_binary(sys.stdout))
     multi = len(args.dumps) > 1
+    if args.output == "perfetto" and (multi or args.info or args.summary):
+        raise UsageError(
+            "-o perfetto: one dump's calls (not with several dumps, --info, --summary)"
+        )
+    out = Output(_binary(sys.stdout))
     worst = 0
     shown = 0
     which = _which(args)
@@ -263,20 +277,24 @@ def _show(
 
     text_limit = DEFAULT_LIMIT if args.string_limit is None else args.string_limit
     json_out = args.output == "json"
+    machine = args.output in ("json", "perfetto")  # every captured byte, no colour
     opts = RenderOptions(
-        limit=args.string_limit if json_out else text_limit,
-        color=not json_out and _use_color(args.color, sys.stdout),
+        limit=args.string_limit if machine else text_limit,
+        color=not machine and _use_color(args.color, sys.stdout),
         width=None if args.wide else shutil.get_terminal_size().columns,
         file=reader.name if multi else None,
     )
     # Text listings leave setup out (or show it above a separator line); JSON
-    # listings mark every call instead; --failed and --summary leave it out.
+    # and perfetto listings mark every call instead; --failed and --summary
+    # leave it out.
     text = args.output in ("table", "strace") and not args.summary
     listing = not text and not args.summary and not args.failed
     story = Story(marker, args.include_runtime or listing, lambda line: out.lines([line]))
-    form: SummaryForm | JsonForm | StraceForm | TableForm
+    form: SummaryForm | JsonForm | StraceForm | TableForm | PerfettoForm
     if args.summary:
         form = SummaryForm(calls, json_out, opts.file)
+    elif args.output == "perfetto":
+        form = PerfettoForm(header, calls, opts, marker)
     elif json_out:
         form = JsonForm(calls, opts)
     elif args.output == "strace":
