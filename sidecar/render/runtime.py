@@ -44,6 +44,9 @@ from sidecar.render.strings import argv_strings
 RUNTIMES = ("runc", "crun", "youki", "docker-runc", "containerd-shim", "conmon")
 # Executing these is a runtime re-executing itself, not the entrypoint.
 SELF_EXEC = (b"/proc/self/exe", b"/proc/self/fd/", b"/proc/thread-self/fd/")
+# Records are in the order calls were entered, give or take the few
+# microseconds between taking a sequence number and reading the clock.
+SETTLED_NS = 10_000_000
 
 
 def is_runtime_comm(comm: str) -> bool:
@@ -99,8 +102,11 @@ class RuntimeMarker:
             yield from it
             return
         for rec in it:
-            if self.started and self.entry is None:
-                # Nothing after this can be setup (no exec'ing process to end).
+            e = self.entry
+            if self.started and (e is None or e.end is None or rec[TS] > e.end + SETTLED_NS):
+                # Nothing after this can be setup: no exec'ing process to end,
+                # or calls entered well after the exec returned (the dump is in
+                # entry order: a call entered before would be here already).
                 yield rec
                 yield from it
                 return
