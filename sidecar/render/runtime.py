@@ -47,6 +47,10 @@ SELF_EXEC = (b"/proc/self/exe", b"/proc/self/fd/", b"/proc/thread-self/fd/")
 # Records are in the order calls were entered, give or take the few
 # microseconds between taking a sequence number and reading the clock.
 SETTLED_NS = 10_000_000
+# Bounds on what is remembered, whatever a file holds (a runtime's setup has
+# a few processes and threads, under a handful of names).
+TASKS_MAX = 65_536
+NAMES_MAX = 64
 
 
 def is_runtime_comm(comm: str) -> bool:
@@ -113,7 +117,7 @@ class RuntimeMarker:
             if self.is_setup(rec):
                 self.setup += 1
                 comm = rec[COMM]
-                if is_runtime_comm(comm):
+                if is_runtime_comm(comm) and (comm in self.comms or len(self.comms) < NAMES_MAX):
                     self.comms[comm] = self.comms.get(comm, 0) + 1
                 yield SetupRecord(rec)
             else:
@@ -134,8 +138,9 @@ class RuntimeMarker:
         if not (tid in self._tids or pid in self._pids or is_runtime_comm(rec[COMM])):
             self.started = True  # a task the runtime did not start: the story is on
             return False
-        self._tids.add(tid)
-        self._pids.add(pid)
+        if len(self._tids) < TASKS_MAX:
+            self._tids.add(tid)
+            self._pids.add(pid)
         if rec[NR] in self.exec_nrs and rec[RET] == 0:
             filename, argv = exec_target(rec)
             if not self_exec(filename, argv):
