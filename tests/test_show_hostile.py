@@ -24,7 +24,8 @@ HEADER, RECORDS = fixture("calls")
 MODES = [[], ["--wide"], ["-o", "strace"], ["-o", "json"], ["--info"], ["--info", "-o", "json"],
          ["--summary"], ["--summary", "-o", "json"], ["--failed", "-o", "strace"],
          ["--tid", "1,6059", "--comm", "calls,x", "-o", "strace"],
-         ["--pid", "6059", "--last", "5"], ["--syscall-filters", "openat,read", "-o", "json"]]  # fmt: skip
+         ["--pid", "6059", "--last", "5"], ["--syscall-filters", "openat,read", "-o", "json"],
+         ["-o", "perfetto"]]  # fmt: skip
 
 
 def dump(header: dict[str, Any] | None = None, records: list[list[Any]] | None = None) -> bytes:

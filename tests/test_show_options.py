@@ -211,7 +211,7 @@ def test_memory_stays_flat_whatever_the_size(tmp_path: Path) -> None:
         ).stdout  # fmt: skip
         return int(out) * 1024
 
-    for opts in (["-o", "json"], ["--wide"]):
+    for opts in (["-o", "json"], ["--wide"], ["-o", "perfetto"]):
         small, big = max_rss(10_000, *opts), max_rss(120_000, *opts)
         # 110,000 more records held in memory would take some 80 MiB
         assert big - small < 12 * 2**20, (opts, small, big)

@@ -1,9 +1,17 @@
 """`traceloop show DUMP...`: what a container did just before it crashed.
 
 Output forms (-o): `table` (traceloop's columns, fit to the terminal),
-`strace` (strace -f lines), `json` (one object per call, docs/json-output.md).
+`strace` (strace -f lines), `json` (one object per call, docs/json-output.md),
+`perfetto` (a timeline: Chrome trace-event JSON for ui.perfetto.dev).
 --info prints the dump's header (triggers, container, pod, host, recorder,
-counts); --summary counts calls, errors and time per syscall like strace -c.
+counts) and a crash summary (how it ended, the thread that died, the
+container's last failed calls); --summary counts calls, errors and time per
+syscall like strace -c.
+
+A container's runtime (runc's init...) makes the calls before the
+container's entrypoint execve: table and strace leave them out behind one
+line, --failed and --summary leave them out, JSON marks them; with
+--include-runtime they are shown (above the line) and counted.
 
 Filters combine (all must match): --syscall-filters, --pid, --tid, --comm,
 --failed; then --since keeps the calls from DURATION before the first trigger
@@ -32,14 +40,18 @@ from sidecar.cli.argtypes import count, positive
 from sidecar.cli.sources import open_dump
 from sidecar.dump.reader import DumpReader
 from sidecar.dump.records import TS
-from sidecar.model.errors import ERROR_MAX, TraceloopError
+from sidecar.model.errors import ERROR_MAX, TraceloopError, UsageError
 from sidecar.model.text import escape
 from sidecar.render.calls import arch_of
+from sidecar.render.crash import Crash
 from sidecar.render.forms import Calls, Record, RenderOptions
 from sidecar.render.info import ReadStats, info_json, info_text
 from sidecar.render.jsonl import JsonForm
 from sidecar.render.output import Output
+from sidecar.render.perfetto import PerfettoForm
+from sidecar.render.runtime import RuntimeMarker
 from sidecar.render.select import Selection, predicate, syscall_numbers, window
+from sidecar.render.story import Story
 from sidecar.render.strace import StraceForm
 from sidecar.render.strings import DEFAULT_LIMIT
 from sidecar.render.summary import SummaryForm
@@ -79,9 +91,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "-o",
         "--output",
-        choices=["table", "strace", "json"],
+        choices=["table", "strace", "json", "perfetto"],
         default="table",
-        help="output form (default %(default)s); with --info or --summary, json or text",
+        help="output form (default %(default)s; perfetto: a timeline in Chrome's trace-event "
+        "JSON for ui.perfetto.dev, one dump at a time); with --info or --summary, json or text",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--info", action="store_true", help="print the dump's header")
@@ -98,6 +111,12 @@ def add_parser(sub: Any) -> None:
     f.add_argument("--tid", type=_ints, default=[], metavar="TIDS", help="only these threads")
     f.add_argument("--comm", type=_csv, default=[], metavar="NAMES", help="only these task names")
     f.add_argument("--failed", action="store_true", help="only calls that returned an error")
+    f.add_argument(
+        "--include-runtime",
+        action="store_true",
+        help="also the container runtime's setup before the entrypoint's execve (runc init...): "
+        "table and strace show it above a separator line, --failed and --summary count it",
+    )
     w = p.add_argument_group(
         "which dumps",
         "with several dumps (dumps/*/*.msgpack), show only those whose header "
@@ -179,8 +198,12 @@ def run(args: argparse.Namespace) -> int:
         last=args.last,
         since_ns=args.since,
     )
-    out = Output(_binary(sys.stdout))
     multi = len(args.dumps) > 1
+    if args.output == "perfetto" and (multi or args.info or args.summary):
+        raise UsageError(
+            "-o perfetto: one dump's calls (not with several dumps, --info, --summary)"
+        )
+    out = Output(_binary(sys.stdout))
     worst = 0
     shown = 0
     which = _which(args)
@@ -247,19 +270,31 @@ def _show(
     since_cut = trigger_ts - sel.since_ns if sel.since_ns is not None and trigger_ts else None
     tail_since = sel.since_ns if sel.since_ns is not None and not trigger_ts else None
     keep = predicate(sel, nrs, since_cut)
-    records: Iterable[Record] = reader if keep is None else filter(keep, reader)
+    # The runtime's setup is told apart on every record, before any filter.
+    marker = RuntimeMarker.for_dump(header, calls)
+    marked = marker.mark(reader)
+    records: Iterable[Record] = marked if keep is None else filter(keep, marked)
 
     text_limit = DEFAULT_LIMIT if args.string_limit is None else args.string_limit
     json_out = args.output == "json"
+    machine = args.output in ("json", "perfetto")  # every captured byte, no colour
     opts = RenderOptions(
-        limit=args.string_limit if json_out else text_limit,
-        color=not json_out and _use_color(args.color, sys.stdout),
+        limit=args.string_limit if machine else text_limit,
+        color=not machine and _use_color(args.color, sys.stdout),
         width=None if args.wide else shutil.get_terminal_size().columns,
         file=reader.name if multi else None,
     )
-    form: SummaryForm | JsonForm | StraceForm | TableForm
+    # Text listings leave setup out (or show it above a separator line); JSON
+    # and perfetto listings mark every call instead; --failed and --summary
+    # leave it out.
+    text = args.output in ("table", "strace") and not args.summary
+    listing = not text and not args.summary and not args.failed
+    story = Story(marker, args.include_runtime or listing, lambda line: out.lines([line]))
+    form: SummaryForm | JsonForm | StraceForm | TableForm | PerfettoForm
     if args.summary:
         form = SummaryForm(calls, json_out, opts.file)
+    elif args.output == "perfetto":
+        form = PerfettoForm(header, calls, opts, marker)
     elif json_out:
         form = JsonForm(calls, opts)
     elif args.output == "strace":
@@ -268,15 +303,28 @@ def _show(
         form = TableForm(header, calls, opts)
 
     if sel.last is None and tail_since is None:
-        form.run(records, out)
+        try:
+            form.run(story.records(records) if text else story.hide(records), out)
+        finally:
+            _left_out(form, story, out)
         return
-    shown, err = window(records, sel.last, tail_since)
+    shown, err = window(story.hide(records), sel.last, tail_since)
+    story.done = not story.include  # a tail: what was left out is not where it starts
     if isinstance(form, StraceForm):
         start = shown[0][TS] if shown else None
         form.pending = [t for t in form.pending if start is not None and t.ts >= start]
-    form.run(shown, out)
+    form.run(story.records(shown) if text else shown, out)
+    _left_out(form, story, out)
     if err is not None:
         raise err
+
+
+def _left_out(form: object, story: Story, out: Output) -> None:
+    """--summary's text ends with what it did not count."""
+    if isinstance(form, SummaryForm) and not form.as_json and story.setup and not story.include:
+        n = story.setup
+        out.lines([f"(runtime setup left out: {n:,} call{'s' if n != 1 else ''}; "
+                   "--include-runtime counts them)"])  # fmt: skip
 
 
 def _triggers(header: dict[str, Any], sel: Selection) -> list[TriggerLine]:
@@ -299,19 +347,23 @@ def _triggers(header: dict[str, Any], sel: Selection) -> list[TriggerLine]:
 def _info(reader: DumpReader, as_json: bool, out: Output) -> None:
     stats = ReadStats()
     err: TraceloopError | None = None
+    calls = Calls(reader.syscalls, arch_of(reader.header))
+    marker = RuntimeMarker.for_dump(reader.header, calls)
+    crash = Crash(reader.header, marker)
     try:
-        for rec in reader:
+        for rec in marker.mark(reader):
             ts = rec[TS]
             if stats.first_ts is None:
                 stats.first_ts = ts
             stats.last_ts = ts
+            crash.add(rec)
         stats.complete = True
     except TraceloopError as e:
         err = e
     stats.records = reader.count
     if as_json:
-        out.lines([info_json(reader.name, reader.header, stats)])
+        out.lines([info_json(reader.name, reader.header, stats, (crash, calls))])
     else:
-        out.lines(info_text(reader.name, reader.header, stats))
+        out.lines(info_text(reader.name, reader.header, stats, (crash, calls)))
     if err is not None:
         raise err

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sidecar.model.text import escape
+from sidecar.render.crash import Crash, how_it_ended, siginfo
+from sidecar.render.forms import Calls, Record, RenderOptions
+from sidecar.render.jsonl import JsonForm
 from sidecar.render.output import json_text
+from sidecar.render.story import setup_summary
+from sidecar.render.strace import StraceForm
 from sidecar.render.timefmt import duration
 
 TABLES = ("syscalls", "captures")  # per-syscall tables: counted, not printed
@@ -46,7 +51,9 @@ def plain(v: Any, depth: int = 0) -> Any:
     return str(v)
 
 
-def info_json(name: str, header: Mapping[str, Any], stats: ReadStats) -> str:
+def info_json(
+    name: str, header: Mapping[str, Any], stats: ReadStats, crash: tuple[Crash, Calls] | None = None
+) -> str:
     out: dict[str, Any] = {"file": name}
     for k, v in header.items():
         if k not in TABLES:
@@ -59,6 +66,8 @@ def info_json(name: str, header: Mapping[str, Any], stats: ReadStats) -> str:
         "first_ts": stats.first_ts,
         "last_ts": stats.last_ts,
     }
+    if crash is not None:
+        out["crash"] = crash_json(*crash)
     return json_text(out)
 
 
@@ -98,7 +107,9 @@ def trigger_text(t: Any) -> str:
     return what + (": " + ", ".join(facts) if facts else "")
 
 
-def info_text(name: str, header: Mapping[str, Any], stats: ReadStats) -> list[str]:
+def info_text(
+    name: str, header: Mapping[str, Any], stats: ReadStats, crash: tuple[Crash, Calls] | None = None
+) -> list[str]:
     rows: list[tuple[str, str]] = [("file", name)]
     rows.append(
         (
@@ -162,4 +173,71 @@ def info_text(name: str, header: Mapping[str, Any], stats: ReadStats) -> list[st
     rows.append(("records", f"{stats.records} read{span} ({state})"))
     width = max(len(k) for k, _ in rows) + 2
     # Every value holds text from the file: escaped, whatever it is.
-    return [f"{k:<{width}}{escape(v)}".rstrip() for k, v in rows]
+    lines = [f"{k:<{width}}{escape(v)}".rstrip() for k, v in rows]
+    if crash is not None:
+        # A block of its own after a blank line; its rows come escaped (call
+        # lines are escaped as they are rendered).
+        block = crash_rows(*crash)
+        width = max(len(k) for k, _ in block) + 2
+        lines += [""] + [f"{k:<{width}}{v}".rstrip() for k, v in block]
+    return lines
+
+
+def _strace(calls: Calls) -> StraceForm:
+    form = StraceForm(calls, RenderOptions())
+    form.multi = True  # every line names its process: they come from several
+    return form
+
+
+def crash_rows(crash: Crash, calls: Calls) -> list[tuple[str, str]]:
+    """The crash summary's rows, escaped: how it ended, who, the failures."""
+    line = _strace(calls).line
+    t = crash.trigger
+    rows = [("crash", escape(how_it_ended(t, crash.header)))]
+    info = siginfo(t)
+    if info:
+        rows.append(
+            ("  siginfo", escape("{" + ", ".join(f"{k}={v}" for k, v in info.items()) + "}"))
+        )
+    who = crash.thread
+    if who is not None:
+        text = f"pid {who['pid']}" + (f" tid {who['tid']}" if who["tid"] != who["pid"] else "")
+        text += f" ({who['comm']})" if who.get("comm") is not None else ""
+        rows.append(("  thread", escape(text)))
+        if crash.last_call is not None:
+            rows.append(("  last call", line(crash.last_call)))
+    m = crash.marker
+    if crash.entry_call is not None:
+        rows.append(("  entrypoint", line(crash.entry_call)))
+    if m.setup:
+        rows.append(("  runtime", setup_summary(m)))
+    failed = crash.failed
+    label = "  failed (runtime)" if crash.failed_in_setup else "  failed"
+    if not failed:
+        rows.append((label, "none of the container's own calls failed"))
+    for i, rec in enumerate(failed):
+        rows.append((label if i == 0 else "", line(rec)))
+    return rows
+
+
+def crash_json(crash: Crash, calls: Calls) -> dict[str, Any]:
+    obj = JsonForm(calls, RenderOptions(limit=None)).obj
+    t = crash.trigger
+    m = crash.marker
+
+    def call(rec: Record | None) -> dict[str, Any] | None:
+        return None if rec is None else obj(rec)
+
+    return {
+        "how": how_it_ended(t, crash.header),
+        "reason": t.get("reason") if t else None,
+        "exit_code": t.get("exit_code") if t else None,
+        "signal": t.get("signal") if t else None,
+        "siginfo": plain(siginfo(t)),
+        "thread": crash.thread,
+        "last_call": call(crash.last_call),
+        "entrypoint": call(crash.entry_call),
+        "runtime_setup": {"calls": m.setup, "names": sorted(m.comms), "entrypoint_ran": m.started},
+        "failed": [obj(r) for r in crash.failed],
+        "failed_in_runtime_setup": crash.failed_in_setup,
+    }

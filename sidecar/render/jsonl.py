@@ -10,6 +10,7 @@ import orjson
 from sidecar.render.errnos import errno_name
 from sidecar.render.forms import Calls, Record, RenderOptions
 from sidecar.render.output import Output, json_safe
+from sidecar.render.runtime import SetupRecord
 
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
@@ -51,6 +52,8 @@ class JsonForm:
                 "duration_ns": dur,
                 "truncated": cut,
             }
+            if rec.__class__ is SetupRecord:
+                out["runtime_setup"] = True
             if file is not None:
                 out["file"] = file
             return out
