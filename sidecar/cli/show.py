@@ -32,7 +32,7 @@ from sidecar.cli.argtypes import count, positive
 from sidecar.cli.sources import open_dump
 from sidecar.dump.reader import DumpReader
 from sidecar.dump.records import TS
-from sidecar.model.errors import ERROR_MAX, TraceloopError
+from sidecar.model.errors import ERROR_MAX, TraceloopError, UsageError
 from sidecar.model.text import escape
 from sidecar.render.calls import arch_of
 from sidecar.render.forms import Calls, Record, RenderOptions
@@ -40,11 +40,12 @@ from sidecar.render.info import ReadStats, info_json, info_text
 from sidecar.render.jsonl import JsonForm
 from sidecar.render.output import Output
 from sidecar.render.select import Selection, predicate, syscall_numbers, window
-from sidecar.render.strace import StraceForm
+from sidecar.render.strace import Shown, Stamps, StraceForm
 from sidecar.render.strings import DEFAULT_LIMIT
 from sidecar.render.summary import SummaryForm
 from sidecar.render.table import TableForm
 from sidecar.render.timefmt import parse_duration
+from sidecar.render.trace_expr import parse_trace
 from sidecar.render.trigger_lines import TriggerLine, first_trigger_ts, trigger_lines
 
 
@@ -135,7 +136,78 @@ def add_parser(sub: Any) -> None:
         help=f"bytes shown of each buffer (default {DEFAULT_LIMIT}, like strace -s; "
         "paths are always whole; JSON: all captured bytes unless given)",
     )
+    _strace_options(p)
     p.set_defaults(func=run)
+
+
+STRACE_HELP = """\
+strace's own options, as strace(1) has them. -e, -Z and -z filter every form
+(table, strace, json, --summary); -t, -r and -T shape -o strace lines."""
+
+
+def _trace_expr(value: str) -> str:
+    """`-e trace=EXPR`, `-e t=EXPR` or a bare `-e EXPR`, as strace reads them."""
+    qualifier, eq, expr = value.partition("=")
+    if not eq:
+        return value
+    if qualifier in ("trace", "t"):
+        return expr
+    raise argparse.ArgumentTypeError(
+        f"only strace's trace= qualifier is supported here, not {qualifier!r}"
+    )
+
+
+def _strace_options(p: argparse.ArgumentParser) -> None:
+    s = p.add_argument_group("strace options", STRACE_HELP)
+    s.add_argument(
+        "-e",
+        "--trace",
+        dest="trace_expr",
+        type=_trace_expr,
+        metavar="trace=EXPR",
+        help="only these syscalls: names, %%file %%process %%network %%signal %%ipc %%desc "
+        "%%memory %%creds %%clock %%stat %%lstat %%fstat %%%%stat %%statfs %%fstatfs "
+        "%%%%statfs %%pure (strace's classes), /REGEX, comma-separated; a leading ! "
+        "inverts (e.g. -e trace=%%file, -e 'trace=!open,close')",
+    )
+    s.add_argument(
+        "-Z",
+        "--failed-only",
+        dest="status",
+        action="store_const",
+        const="failed",
+        help="only calls that returned an error (like --failed)",
+    )
+    s.add_argument(
+        "-z",
+        "--successful-only",
+        dest="status",
+        action="store_const",
+        const="successful",
+        help="only calls that returned without an error",
+    )
+    s.add_argument(
+        "-t",
+        dest="clock",
+        action="count",
+        default=0,
+        help="time of day on each line (-t 14:03:07; -tt with microseconds; "
+        "-ttt seconds since the epoch)",
+    )
+    s.add_argument(
+        "-r",
+        "--relative-timestamps",
+        dest="relative",
+        action="store_true",
+        help="time since the previous line (`     0.000123 `)",
+    )
+    s.add_argument(
+        "-T",
+        "--syscall-times",
+        dest="elapsed",
+        action="store_true",
+        help="time spent in each call (`<0.000012>` at the end of the line)",
+    )
 
 
 def _use_color(choice: str, stream: Any) -> bool:
@@ -170,12 +242,15 @@ class _TextAdapter:
 
 
 def run(args: argparse.Namespace) -> int:
+    _check_strace_options(args)
     sel = Selection(
         syscalls=tuple(args.syscall_filters),
         pids=frozenset(args.pid),
         tids=frozenset(args.tid),
         comms=frozenset(args.comm),
-        failed=args.failed,
+        failed=args.failed or args.status == "failed",
+        successful=args.status == "successful",
+        trace=args.trace_expr,
         last=args.last,
         since_ns=args.since,
     )
@@ -205,6 +280,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"traceloop: no dump matches {escape(wanted)}", file=sys.stderr)
         return max(worst, 1)
     return worst
+
+
+def _check_strace_options(args: argparse.Namespace) -> None:
+    used = [o for o, on in (("-t", args.clock), ("-r", args.relative), ("-T", args.elapsed)) if on]
+    if used and (args.output != "strace" or args.summary or args.info):
+        raise UsageError(f"{', '.join(used)}: only with -o strace (strace lines)")
 
 
 def _which(args: argparse.Namespace) -> dict[str, list[str]]:
@@ -241,29 +322,25 @@ def _show(
         return
     calls = Calls(reader.syscalls, arch_of(header))
     nrs = syscall_numbers(sel.syscalls, calls, reader.name) if sel.syscalls else None
+    trace = parse_trace(sel.trace, calls.names, calls.arch) if sel.trace is not None else None
     trigger_ts = first_trigger_ts(header)
     # --since counts back from the first trigger; without one, from the last
     # call, which is known only at the end: then it is a window like --last.
     since_cut = trigger_ts - sel.since_ns if sel.since_ns is not None and trigger_ts else None
     tail_since = sel.since_ns if sel.since_ns is not None and not trigger_ts else None
-    keep = predicate(sel, nrs, since_cut)
+    keep = predicate(sel, nrs, since_cut, trace)
+    if args.output == "strace" and not args.summary:
+        _strace(reader, args, calls, sel, keep, out, tail_since)
+        return
     records: Iterable[Record] = reader if keep is None else filter(keep, reader)
 
-    text_limit = DEFAULT_LIMIT if args.string_limit is None else args.string_limit
     json_out = args.output == "json"
-    opts = RenderOptions(
-        limit=args.string_limit if json_out else text_limit,
-        color=not json_out and _use_color(args.color, sys.stdout),
-        width=None if args.wide else shutil.get_terminal_size().columns,
-        file=reader.name if multi else None,
-    )
-    form: SummaryForm | JsonForm | StraceForm | TableForm
+    opts = _render_options(args, reader.name if multi else None)
+    form: SummaryForm | JsonForm | TableForm
     if args.summary:
         form = SummaryForm(calls, json_out, opts.file)
     elif json_out:
         form = JsonForm(calls, opts)
-    elif args.output == "strace":
-        form = StraceForm(calls, opts, _triggers(header, sel))
     else:
         form = TableForm(header, calls, opts)
 
@@ -271,12 +348,71 @@ def _show(
         form.run(records, out)
         return
     shown, err = window(records, sel.last, tail_since)
-    if isinstance(form, StraceForm):
-        start = shown[0][TS] if shown else None
-        form.pending = [t for t in form.pending if start is not None and t.ts >= start]
     form.run(shown, out)
     if err is not None:
         raise err
+
+
+def _render_options(args: argparse.Namespace, multi_file: str | None) -> RenderOptions:
+    json_out = args.output == "json"
+    text_limit = DEFAULT_LIMIT if args.string_limit is None else args.string_limit
+    return RenderOptions(
+        limit=args.string_limit if json_out else text_limit,
+        color=not json_out and _use_color(args.color, sys.stdout),
+        width=_table_width(args),
+        file=multi_file,
+    )
+
+
+def _table_width(args: argparse.Namespace) -> int | None:
+    """The table's width: the terminal's; None (nothing cut) with --wide, and
+    when the output is not a terminal (a pipe or a file keeps every value
+    whole) unless COLUMNS asks for a width."""
+    if args.wide:
+        return None
+    if _isatty(sys.stdout):
+        return shutil.get_terminal_size().columns
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else None
+
+
+def _isatty(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _strace(
+    reader: DumpReader,
+    args: argparse.Namespace,
+    calls: Calls,
+    sel: Selection,
+    keep: Any,
+    out: Output,
+    tail_since: int | None,
+) -> None:
+    """The strace form: every record is seen (for the `[pid N]` prefixes), the
+    kept ones shown."""
+    header = reader.header
+    stamps = Stamps(args.clock, args.relative, args.elapsed, _boot_offset(header, args, reader))
+    opts = _render_options(args, reader.name if len(args.dumps) > 1 else None)
+    form = StraceForm(calls, opts, _triggers(header, sel), stamps)
+    shown: Iterable[Shown] = form.mark(reader, keep)
+    if sel.last is None and tail_since is None:
+        form.run(shown, out)
+        return
+    held, err = window(shown, sel.last, tail_since, lambda s: s[0][TS])
+    form.run(held, out)
+    if err is not None:
+        raise err
+
+
+def _boot_offset(header: dict[str, Any], args: argparse.Namespace, reader: DumpReader) -> int:
+    offset = header.get("boot_offset_ns")
+    if isinstance(offset, int):
+        return offset
+    if args.clock:
+        raise UsageError(f"{reader.name}: the header has no boot_offset_ns; -t needs it")
+    return 0
 
 
 def _triggers(header: dict[str, Any], sel: Selection) -> list[TriggerLine]:
