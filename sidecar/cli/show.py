@@ -4,6 +4,10 @@ Output forms (-o): `table` (traceloop's columns, fit to the terminal),
 `strace` (strace -f lines), `json` (one object per call, docs/json-output.md).
 --info prints the dump's header (triggers, container, pod, host, recorder,
 counts); --summary counts calls, errors and time per syscall like strace -c.
+strace's own -e trace=, -Z, -z, -t/-tt/-ttt, -r, -T and -s work as in strace:
+`show -o strace -tt -T -e trace=%file DUMP`. The table fits the terminal;
+with --wide, or when the output is not a terminal (and COLUMNS is not set),
+nothing is cut.
 
 Filters combine (all must match): --syscall-filters, --pid, --tid, --comm,
 --failed; then --since keeps the calls from DURATION before the first trigger
@@ -142,19 +146,21 @@ def add_parser(sub: Any) -> None:
 
 STRACE_HELP = """\
 strace's own options, as strace(1) has them. -e, -Z and -z filter every form
-(table, strace, json, --summary); -t, -r and -T shape -o strace lines."""
+(table, strace, json, --summary); -t, -r and -T shape -o strace lines, which
+get `[pid N]` as strace -f's do: while more than one thread is traced, decided
+over the whole dump (a filter never changes which lines have it)."""
 
 
-def _trace_expr(value: str) -> str:
+def _trace_expr(value: str | None) -> str | None:
     """`-e trace=EXPR`, `-e t=EXPR` or a bare `-e EXPR`, as strace reads them."""
+    if value is None:
+        return None
     qualifier, eq, expr = value.partition("=")
     if not eq:
         return value
     if qualifier in ("trace", "t"):
         return expr
-    raise argparse.ArgumentTypeError(
-        f"only strace's trace= qualifier is supported here, not {qualifier!r}"
-    )
+    raise UsageError(f"-e: only strace's trace= qualifier is supported here, not {qualifier!r}")
 
 
 def _strace_options(p: argparse.ArgumentParser) -> None:
@@ -163,7 +169,6 @@ def _strace_options(p: argparse.ArgumentParser) -> None:
         "-e",
         "--trace",
         dest="trace_expr",
-        type=_trace_expr,
         metavar="trace=EXPR",
         help="only these syscalls: names, %%file %%process %%network %%signal %%ipc %%desc "
         "%%memory %%creds %%clock %%stat %%lstat %%fstat %%%%stat %%statfs %%fstatfs "
@@ -250,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
         comms=frozenset(args.comm),
         failed=args.failed or args.status == "failed",
         successful=args.status == "successful",
-        trace=args.trace_expr,
+        trace=_trace_expr(args.trace_expr),
         last=args.last,
         since_ns=args.since,
     )

@@ -37,15 +37,18 @@ class Threads:
     """Which lines get `[pid N]`, by strace -f's rule: while it traces more than
     one thread. A thread counts from its first call (or from the fork that made
     it: a successful clone adds a thread whose id, in the container's pid
-    namespace, need not be the one recorded) until just after its exit, or its
-    process's exit_group. Played over every record of the dump, filtered out
-    or not, so a filter never changes which lines get the prefix."""
+    namespace, need not be the one recorded) until just after its exit, its
+    process's exit_group, or a trigger line that ends its process (`+++ killed
+    by SIGKILL +++`). Played over every record of the dump, filtered out or not,
+    so a filter never changes which lines get the prefix."""
 
     def __init__(self, calls: Calls) -> None:
         self.calls = calls
         self.live: dict[int, int] = {}  # tid -> pid
         self.forks = 0  # children forked but not seen yet
-        self.leaving: list[tuple[int, bool]] = []  # (tid, whole process) ended by the last call
+        # Ended by the last line; strace drops them after that line, not before.
+        self.leaving_tids: set[int] = set()
+        self.leaving_pids: set[int] = set()
 
     @property
     def multi(self) -> bool:
@@ -53,7 +56,7 @@ class Threads:
 
     def see(self, rec: Record) -> bool:
         """Account for `rec`; does its line get the prefix?"""
-        if self.leaving:
+        if self.leaving_tids or self.leaving_pids:
             self._leave()
         tid = rec[TID]
         if tid not in self.live:
@@ -64,17 +67,21 @@ class Threads:
         ret = rec[RET]
         if name in FORKS and ret is not None and 0 < ret < 1 << 31:
             self.forks += 1
-        elif name == "exit" or name == "exit_group":
-            self.leaving.append((tid, name == "exit_group"))
+        elif name == "exit":
+            self.leaving_tids.add(tid)
+        elif name == "exit_group":
+            self.leaving_pids.add(rec[PID])
         return multi
 
+    def end(self, pid: int) -> None:
+        """A trigger line said process `pid` ended."""
+        self.leaving_pids.add(pid)
+
     def _leave(self) -> None:
-        for tid, group in self.leaving:
-            pid = self.live.pop(tid, None)
-            if group and pid is not None:
-                for t in [t for t, p in self.live.items() if p == pid]:
-                    del self.live[t]
-        self.leaving.clear()
+        pids, tids = self.leaving_pids, self.leaving_tids
+        self.live = {t: p for t, p in self.live.items() if t not in tids and p not in pids}
+        pids.clear()
+        tids.clear()
 
 
 # One line to show: the record, whether it gets the prefix, and the triggers
@@ -112,9 +119,11 @@ class StraceForm:
                 yield rec, prefix, passed
 
     def _pass(self, ts: int) -> None:
-        multi = self.threads.multi
+        threads = self.threads
         while self.pending and self.pending[0].ts <= ts:
-            self.passed.append((self.pending.pop(0), multi))
+            t = self.pending.pop(0)
+            self.passed.append((t, threads.multi))
+            threads.end(t.pid)
 
     def _leader(self, tid: int, prefix: bool, ts: int) -> str:
         s = f"[pid {tid:5}] " if prefix else ""
