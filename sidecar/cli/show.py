@@ -9,8 +9,8 @@ strace's own -e trace=, -Z, -z, -t/-tt/-ttt, -r, -T and -s work as in strace:
 with --wide, or when the output is not a terminal (and COLUMNS is not set),
 nothing is cut.
 
-Filters combine (all must match): --syscall-filters, --pid, --tid, --comm,
---failed; then --since keeps the calls from DURATION before the first trigger
+Filters combine (all must match): --syscall-filters, -e trace=, --pid, --tid,
+--comm, --failed (-Z), -z; then --since keeps the calls from DURATION before the first trigger
 on (or before the last call when no trigger has a time), and --last N the last
 N of those. Dumps are read as a stream: memory stays flat whatever their size
 (--last and a --since without a trigger hold only their window).
@@ -204,7 +204,7 @@ def _strace_options(p: argparse.ArgumentParser) -> None:
         "--relative-timestamps",
         dest="relative",
         action="store_true",
-        help="time since the previous line (`     0.000123 `)",
+        help="time since the previous line, in seconds (0.000123)",
     )
     s.add_argument(
         "-T",

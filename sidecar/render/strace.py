@@ -44,6 +44,7 @@ class Threads:
 
     def __init__(self, calls: Calls) -> None:
         self.calls = calls
+        self.kinds: dict[int, str] = {}  # nr -> "fork", "exit", "exit_group" or ""
         self.live: dict[int, int] = {}  # tid -> pid
         self.forks = 0  # children forked but not seen yet
         # Ended by the last line; strace drops them after that line, not before.
@@ -59,18 +60,28 @@ class Threads:
         if self.leaving_tids or self.leaving_pids:
             self._leave()
         tid = rec[TID]
-        if tid not in self.live:
-            self.forks = max(0, self.forks - 1)
-            self.live[tid] = rec[PID]
-        multi = self.multi
-        name = self.calls.get(rec[NR]).name
-        ret = rec[RET]
-        if name in FORKS and ret is not None and 0 < ret < 1 << 31:
-            self.forks += 1
-        elif name == "exit":
-            self.leaving_tids.add(tid)
-        elif name == "exit_group":
-            self.leaving_pids.add(rec[PID])
+        live = self.live
+        if tid not in live:
+            if self.forks:
+                self.forks -= 1
+            live[tid] = rec[PID]
+        multi = len(live) + self.forks > 1
+        nr = rec[NR]
+        kind = self.kinds.get(nr)
+        if kind is None:
+            name = self.calls.get(nr).name
+            kind = self.kinds[nr] = (
+                "fork" if name in FORKS else name if name in ("exit", "exit_group") else ""
+            )
+        if kind:
+            ret = rec[RET]
+            if kind == "fork":
+                if ret is not None and 0 < ret < 1 << 31:
+                    self.forks += 1
+            elif kind == "exit":
+                self.leaving_tids.add(tid)
+            else:
+                self.leaving_pids.add(rec[PID])
         return multi
 
     def end(self, pid: int) -> None:
@@ -104,19 +115,25 @@ class StraceForm:
         self.threads = Threads(calls)
         self.passed: list[tuple[TriggerLine, bool]] = []  # passed, not yet shown
         self.last_ts: int | None = None  # the previous line's time (-r)
+        self.timed = bool(stamps.clock or stamps.relative)
+        self.elapsed = stamps.elapsed
 
     def mark(
         self, records: Iterable[Record], keep: Callable[[Record], bool] | None = None
     ) -> Iterator[Shown]:
         """The records `keep` keeps, each with its prefix decided from every record."""
         see = self.threads.see
+        nothing: list[tuple[TriggerLine, bool]] = []  # shared, never changed
         for rec in records:
             if self.pending and self.pending[0].ts <= rec[TS]:
                 self._pass(rec[TS])
             prefix = see(rec)
             if keep is None or keep(rec):
-                passed, self.passed = self.passed, []
-                yield rec, prefix, passed
+                if self.passed:
+                    passed, self.passed = self.passed, []
+                    yield rec, prefix, passed
+                else:
+                    yield rec, prefix, nothing
 
     def _pass(self, ts: int) -> None:
         threads = self.threads
@@ -145,9 +162,14 @@ class StraceForm:
     def line(self, shown: Shown) -> str:
         rec, prefix, passed = shown
         _seq, ts, dur, _cpu, _pid, tid, _comm, nr, a, ret, caps = rec
-        head = "".join(self._trigger(t, p) + "\n" for t, p in passed)
-        c = self.calls.get(nr)
-        s = self._leader(tid, prefix, ts) + c.text_name + "("
+        head = "".join(self._trigger(t, p) + "\n" for t, p in passed) if passed else ""
+        c = self.calls.calls.get(nr) or self.calls.get(nr)
+        if self.timed:
+            s = self._leader(tid, prefix, ts) + c.text_name + "("
+        elif prefix:
+            s = f"[pid {tid:5}] {c.text_name}("
+        else:
+            s = c.text_name + "("
         s += c.strace_args(a, caps, ret, self.opts.limit)
         if ret is None:
             if not c.noreturn:
@@ -156,7 +178,7 @@ class StraceForm:
             return head + (s if len(s) >= ALIGN else s.ljust(ALIGN)) + "= ?"
         s += ") "
         s = (s if len(s) >= ALIGN else s.ljust(ALIGN)) + "= " + c.ret_text(ret, a)
-        if self.stamps.elapsed and dur is not None:
+        if self.elapsed and dur is not None:
             s += " " + strace_elapsed(dur)
         if self.opts.color and -4095 <= ret < 0:
             s = RED + s + RESET

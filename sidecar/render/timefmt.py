@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 
@@ -48,8 +49,15 @@ def strace_clock(epoch_ns: int, level: int) -> str:
     sec, ns = divmod(epoch_ns, 1_000_000_000)
     if level >= 3:
         return f"{sec}.{ns // 1000:06d}"
-    hms = time.strftime("%H:%M:%S", time.localtime(sec))
+    hms = _local_hms(sec, time.tzname)
     return hms if level == 1 else f"{hms}.{ns // 1000:06d}"
+
+
+@functools.lru_cache(maxsize=16)
+def _local_hms(sec: int, zone: tuple[str, str]) -> str:
+    """`14:03:07` in the local time zone (`zone` keys the cache: TZ may be set
+    again, tzset()); cached: the lines of a window share a few seconds."""
+    return time.strftime("%H:%M:%S", time.localtime(sec))
 
 
 def strace_relative(ns: int) -> str:
