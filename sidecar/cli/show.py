@@ -10,10 +10,11 @@ with --wide, or when the output is not a terminal (and COLUMNS is not set),
 nothing is cut.
 
 Filters combine (all must match): --syscall-filters, -e trace=, --pid, --tid,
---comm, --failed (-Z), -z; then --since keeps the calls from DURATION before the first trigger
-on (or before the last call when no trigger has a time), and --last N the last
-N of those. Dumps are read as a stream: memory stays flat whatever their size
-(--last and a --since without a trigger hold only their window).
+--comm, --failed (-Z), -z; then --since keeps the calls from DURATION before
+the first trigger on (or before the last call when no trigger has a time), and
+--last N the last N of those. Dumps are read as a stream: memory stays flat
+whatever their size (--last and a --since without a trigger hold only their
+window).
 
 Given several dumps (dumps/*/*.msgpack), --namespace, --pod and --container
 show only those whose header names that pod or container.
@@ -43,7 +44,7 @@ from sidecar.render.forms import Calls, Record, RenderOptions
 from sidecar.render.info import ReadStats, info_json, info_text
 from sidecar.render.jsonl import JsonForm
 from sidecar.render.output import Output
-from sidecar.render.select import Selection, predicate, syscall_numbers, window
+from sidecar.render.select import Predicate, Selection, predicate, syscall_numbers, window
 from sidecar.render.strace import Shown, Stamps, StraceForm
 from sidecar.render.strings import DEFAULT_LIMIT
 from sidecar.render.summary import SummaryForm
@@ -391,7 +392,7 @@ def _strace(
     args: argparse.Namespace,
     calls: Calls,
     sel: Selection,
-    keep: Any,
+    keep: Predicate | None,
     out: Output,
     tail_since: int | None,
 ) -> None:
