@@ -209,3 +209,55 @@ def test_table_on_a_terminal_fits_it(long_path_dump: Path) -> None:
     rows = out.decode().replace("\r\n", "\n").splitlines()
     row = next(line for line in rows if "nonexistent" in line)
     assert len(row) <= 140 and LONG not in row and "…" in row, row
+
+
+def by_process(lines: list[str], start: str = "") -> dict[int, list[tuple[str, bool]]]:
+    """Each process's calls as (name, has `[pid N]`), in order: the first
+    process as 0, its children 1, 2... in the order they were forked. A line
+    without the prefix is the one process left (the first, in these programs);
+    strace's `<... resumed>` halves are left out (ours: one line per call, at
+    its entry, where strace's first half is)."""
+    kids: list[int] = []
+    for x in lines:
+        m = re.search(r"(?:clone|vfork)\(.*\) += (\d+)$|Process (\d+) attached", x)
+        kid = int(m.group(1) or m.group(2)) if m else None
+        if kid is not None and kid not in kids:
+            kids.append(kid)
+    out: dict[int, list[tuple[str, bool]]] = {}
+    started = not start
+    for x in lines:
+        started = started or start in x
+        m = re.match(r"^(\[pid +(\d+)\] )?([a-z_0-9]+)\(", x)
+        if started and m:
+            pid = int(m.group(2)) if m.group(2) else None
+            role = kids.index(pid) + 1 if pid in kids else 0
+            out.setdefault(role, []).append((m.group(3), bool(m.group(1))))
+    return out
+
+
+def test_pid_prefixes_as_strace_f(
+    strace: str, prog: tuple[Path, Path, float, float], tmp_path: Path
+) -> None:
+    """strace -f prefixes a line with `[pid N]` while it traces more than one
+    process; ours has the prefix on the same calls of the same processes."""
+    exe, dump, _, _ = prog
+    work = exe.parent / "work"
+    shutil.rmtree(work)
+    work.mkdir()
+    err = tmp_path / "strace.err"  # on stderr, as a user sees it (-o writes `PID ` instead)
+    with err.open("w") as f:
+        subprocess.run([strace, "-f", "--", str(exe), str(work)], stderr=f,
+                       stdout=subprocess.DEVNULL, timeout=60)  # fmt: skip
+    start = 'openat(AT_FDCWD, "/nonexistent/traceloop"'  # after libc's start-up
+    theirs_ = by_process(err.read_text().splitlines(), start)
+    ours_ = by_process(ours(dump), start)
+    assert len(theirs_) == 4 and any(p for calls in theirs_.values() for _, p in calls)
+    assert ours_ == theirs_
+
+    sh = ["/bin/sh", "-c", "cat /nonexistent; exit 3"]
+    with err.open("w") as f:
+        subprocess.run([strace, "-f", "--", *sh], stderr=f, timeout=60)
+    dump = record(sh, tmp_path / "sh")
+    theirs_ = by_process([x for x in err.read_text().splitlines() if not x.startswith("cat:")])
+    assert len(theirs_) == 2
+    assert by_process(ours(dump)) == theirs_
