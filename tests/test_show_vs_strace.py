@@ -118,7 +118,6 @@ def test_wall_clock_is_when_it_ran(prog: tuple[Path, Path, float, float]) -> Non
     stamps = [float(re.sub(r"^\[pid +\d+\] ", "", x).split()[0]) for x in ours(dump, "-ttt")]
     assert len(stamps) > 50
     assert before <= min(stamps) and max(stamps) <= after, (before, min(stamps), max(stamps), after)
-    assert stamps == sorted(stamps)
 
 
 def names(lines: list[str]) -> set[str]:
