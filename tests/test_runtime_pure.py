@@ -152,7 +152,9 @@ def test_strace_leaves_setup_out_behind_one_line(
     assert lines[0] == (
         "--- runtime setup (runc): 8 calls not shown, --include-runtime shows them ---"
     )
-    assert lines[1].startswith('execve("/bin/sh", ["/bin/sh", "-c", "cat /x; exit 7"]')
+    # runc's parent and child never exit in these records: still traced, so the
+    # entrypoint's line is prefixed, as strace -f would have it.
+    assert lines[1].startswith('[pid   102] execve("/bin/sh", ["/bin/sh", "-c", "cat /x; exit 7"]')
     assert len(lines) == 1 + SETUP_RUNC.count(False)
     assert "runc" not in "\n".join(lines[2:]) and "nanosleep" not in out
 
@@ -225,3 +227,25 @@ def test_last_counts_the_containers_own_calls(
     assert len(json_lines(out)) == 1
     _, out, _ = show(capsys, "-o", "strace", "--last", "2", str(runc_dump))
     assert "runtime setup" not in out and len(out.splitlines()) == 2
+
+
+def test_an_exec_ends_the_other_threads_of_its_process_for_the_prefix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The kernel ends a process's other threads during a successful execve, and
+    they make no exit call: strace -f stops prefixing once only one thread is
+    left, and so does show (every line after the exec kept its `[pid N]`)."""
+    header = {**HEADER, "counts": {"recorded": 0, "total": 0, "before_exec": 0}, "triggers": []}
+    r = Recs()
+    r.add(200, "app", "futex", 0)
+    r.add(200, "app", "futex", 0, tid=201)
+    r.execve(200, "app", b"/bin/true", [b"true"])
+    r.add(200, "true", "brk", 0x1000)
+    r.add(200, "true", "exit_group", None)
+    dump = make_dump(tmp_path / "exec.msgpack", header, r.recs)
+    status, out, _ = show(capsys, "-o", "strace", str(dump))
+    lines = out.splitlines()
+    assert status == 0 and len(lines) == 5
+    assert lines[0].startswith("futex(")  # one thread traced so far
+    assert lines[1].startswith("[pid   201] futex(") and lines[2].startswith("[pid   200] execve(")
+    assert lines[3].startswith("brk(") and lines[4].startswith("exit_group(")

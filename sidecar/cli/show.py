@@ -7,17 +7,22 @@ Output forms (-o): `table` (traceloop's columns, fit to the terminal),
 counts) and a crash summary (how it ended, the thread that died, the
 container's last failed calls); --summary counts calls, errors and time per
 syscall like strace -c.
+strace's own -e trace=, -Z, -z, -t/-tt/-ttt, -r, -T and -s work as in strace:
+`show -o strace -tt -T -e trace=%file DUMP`. The table fits the terminal;
+with --wide, or when the output is not a terminal (and COLUMNS is not set),
+nothing is cut.
 
 A container's runtime (runc's init...) makes the calls before the
 container's entrypoint execve: table and strace leave them out behind one
 line, --failed and --summary leave them out, JSON marks them; with
 --include-runtime they are shown (above the line) and counted.
 
-Filters combine (all must match): --syscall-filters, --pid, --tid, --comm,
---failed; then --since keeps the calls from DURATION before the first trigger
-on (or before the last call when no trigger has a time), and --last N the last
-N of those. Dumps are read as a stream: memory stays flat whatever their size
-(--last and a --since without a trigger hold only their window).
+Filters combine (all must match): --syscall-filters, -e trace=, --pid, --tid,
+--comm, --failed (-Z), -z; then --since keeps the calls from DURATION before
+the first trigger on (or before the last call when no trigger has a time), and
+--last N the last N of those. Dumps are read as a stream: memory stays flat
+whatever their size (--last and a --since without a trigger hold only their
+window).
 
 Given several dumps (dumps/*/*.msgpack), --namespace, --pod and --container
 show only those whose header names that pod or container.
@@ -49,14 +54,15 @@ from sidecar.render.info import ReadStats, info_json, info_text
 from sidecar.render.jsonl import JsonForm
 from sidecar.render.output import Output
 from sidecar.render.perfetto import PerfettoForm
-from sidecar.render.runtime import RuntimeMarker
-from sidecar.render.select import Selection, predicate, syscall_numbers, window
+from sidecar.render.runtime import RuntimeMarker, SetupRecord
+from sidecar.render.select import Predicate, Selection, predicate, syscall_numbers, window
 from sidecar.render.story import Story
-from sidecar.render.strace import StraceForm
+from sidecar.render.strace import Shown, Stamps, StraceForm
 from sidecar.render.strings import DEFAULT_LIMIT
 from sidecar.render.summary import SummaryForm
 from sidecar.render.table import TableForm
 from sidecar.render.timefmt import parse_duration
+from sidecar.render.trace_expr import parse_trace
 from sidecar.render.trigger_lines import TriggerLine, first_trigger_ts, trigger_lines
 
 
@@ -154,7 +160,79 @@ def add_parser(sub: Any) -> None:
         help=f"bytes shown of each buffer (default {DEFAULT_LIMIT}, like strace -s; "
         "paths are always whole; JSON: all captured bytes unless given)",
     )
+    _strace_options(p)
     p.set_defaults(func=run)
+
+
+STRACE_HELP = """\
+strace's own options, as strace(1) has them. -e, -Z and -z filter every form
+(table, strace, json, --summary); -t, -r and -T shape -o strace lines, which
+get `[pid N]` as strace -f's do: while more than one thread is traced, decided
+over the whole dump (a filter never changes which lines have it)."""
+
+
+def _trace_expr(value: str | None) -> str | None:
+    """`-e trace=EXPR`, `-e t=EXPR` or a bare `-e EXPR`, as strace reads them."""
+    if value is None:
+        return None
+    qualifier, eq, expr = value.partition("=")
+    if not eq:
+        return value
+    if qualifier in ("trace", "t"):
+        return expr
+    raise UsageError(f"-e: only strace's trace= qualifier is supported here, not {qualifier!r}")
+
+
+def _strace_options(p: argparse.ArgumentParser) -> None:
+    s = p.add_argument_group("strace options", STRACE_HELP)
+    s.add_argument(
+        "-e",
+        "--trace",
+        dest="trace_expr",
+        metavar="trace=EXPR",
+        help="only these syscalls: names, %%file %%process %%network %%signal %%ipc %%desc "
+        "%%memory %%creds %%clock %%stat %%lstat %%fstat %%%%stat %%statfs %%fstatfs "
+        "%%%%statfs %%pure (strace's classes), /REGEX, comma-separated; a leading ! "
+        "inverts (e.g. -e trace=%%file, -e 'trace=!open,close')",
+    )
+    s.add_argument(
+        "-Z",
+        "--failed-only",
+        dest="status",
+        action="store_const",
+        const="failed",
+        help="only calls that returned an error (like --failed)",
+    )
+    s.add_argument(
+        "-z",
+        "--successful-only",
+        dest="status",
+        action="store_const",
+        const="successful",
+        help="only calls that returned without an error",
+    )
+    s.add_argument(
+        "-t",
+        dest="clock",
+        action="count",
+        default=0,
+        help="time of day on each line (-t 14:03:07; -tt with microseconds; "
+        "-ttt seconds since the epoch)",
+    )
+    s.add_argument(
+        "-r",
+        "--relative-timestamps",
+        dest="relative",
+        action="store_true",
+        help="time since the previous line, in seconds (0.000123)",
+    )
+    s.add_argument(
+        "-T",
+        "--syscall-times",
+        dest="elapsed",
+        action="store_true",
+        help="time spent in each call (`<0.000012>` at the end of the line)",
+    )
 
 
 def _use_color(choice: str, stream: Any) -> bool:
@@ -189,12 +267,15 @@ class _TextAdapter:
 
 
 def run(args: argparse.Namespace) -> int:
+    _check_strace_options(args)
     sel = Selection(
         syscalls=tuple(args.syscall_filters),
         pids=frozenset(args.pid),
         tids=frozenset(args.tid),
         comms=frozenset(args.comm),
-        failed=args.failed,
+        failed=args.failed or args.status == "failed",
+        successful=args.status == "successful",
+        trace=_trace_expr(args.trace_expr),
         last=args.last,
         since_ns=args.since,
     )
@@ -228,6 +309,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"traceloop: no dump matches {escape(wanted)}", file=sys.stderr)
         return max(worst, 1)
     return worst
+
+
+def _check_strace_options(args: argparse.Namespace) -> None:
+    used = [o for o, on in (("-t", args.clock), ("-r", args.relative), ("-T", args.elapsed)) if on]
+    if used and (args.output != "strace" or args.summary or args.info):
+        raise UsageError(f"{', '.join(used)}: only with -o strace (strace lines)")
 
 
 def _which(args: argparse.Namespace) -> dict[str, list[str]]:
@@ -264,41 +351,36 @@ def _show(
         return
     calls = Calls(reader.syscalls, arch_of(header))
     nrs = syscall_numbers(sel.syscalls, calls, reader.name) if sel.syscalls else None
+    trace = parse_trace(sel.trace, calls.names, calls.arch) if sel.trace is not None else None
     trigger_ts = first_trigger_ts(header)
     # --since counts back from the first trigger; without one, from the last
     # call, which is known only at the end: then it is a window like --last.
     since_cut = trigger_ts - sel.since_ns if sel.since_ns is not None and trigger_ts else None
     tail_since = sel.since_ns if sel.since_ns is not None and not trigger_ts else None
-    keep = predicate(sel, nrs, since_cut)
+    keep = predicate(sel, nrs, since_cut, trace)
     # The runtime's setup is told apart on every record, before any filter.
     marker = RuntimeMarker.for_dump(header, calls)
     marked = marker.mark(reader)
-    records: Iterable[Record] = marked if keep is None else filter(keep, marked)
-
-    text_limit = DEFAULT_LIMIT if args.string_limit is None else args.string_limit
-    json_out = args.output == "json"
-    machine = args.output in ("json", "perfetto")  # every captured byte, no colour
-    opts = RenderOptions(
-        limit=args.string_limit if machine else text_limit,
-        color=not machine and _use_color(args.color, sys.stdout),
-        width=None if args.wide else shutil.get_terminal_size().columns,
-        file=reader.name if multi else None,
-    )
     # Text listings leave setup out (or show it above a separator line); JSON
     # and perfetto listings mark every call instead; --failed and --summary
     # leave it out.
     text = args.output in ("table", "strace") and not args.summary
     listing = not text and not args.summary and not args.failed
-    story = Story(marker, args.include_runtime or listing, lambda line: out.lines([line]))
-    form: SummaryForm | JsonForm | StraceForm | TableForm | PerfettoForm
+    story: Story[Any] = Story(marker, args.include_runtime or listing, lambda s: out.lines([s]))
+    if args.output == "strace" and not args.summary:
+        _strace(marked, reader, args, calls, sel, keep, out, tail_since, story)
+        return
+    records: Iterable[Record] = marked if keep is None else filter(keep, marked)
+
+    json_out = args.output == "json"
+    opts = _render_options(args, reader.name if multi else None)
+    form: SummaryForm | JsonForm | TableForm | PerfettoForm
     if args.summary:
         form = SummaryForm(calls, json_out, opts.file)
     elif args.output == "perfetto":
         form = PerfettoForm(header, calls, opts, marker)
     elif json_out:
         form = JsonForm(calls, opts)
-    elif args.output == "strace":
-        form = StraceForm(calls, opts, _triggers(header, sel))
     else:
         form = TableForm(header, calls, opts)
 
@@ -310,21 +392,94 @@ def _show(
         return
     shown, err = window(story.hide(records), sel.last, tail_since)
     story.done = not story.include  # a tail: what was left out is not where it starts
-    if isinstance(form, StraceForm):
-        start = shown[0][TS] if shown else None
-        form.pending = [t for t in form.pending if start is not None and t.ts >= start]
     form.run(story.records(shown) if text else shown, out)
     _left_out(form, story, out)
     if err is not None:
         raise err
 
 
-def _left_out(form: object, story: Story, out: Output) -> None:
+def _left_out(form: object, story: Story[Any], out: Output) -> None:
     """--summary's text ends with what it did not count."""
     if isinstance(form, SummaryForm) and not form.as_json and story.setup and not story.include:
         n = story.setup
         out.lines([f"(runtime setup left out: {n:,} call{'s' if n != 1 else ''}; "
                    "--include-runtime counts them)"])  # fmt: skip
+
+
+def _render_options(args: argparse.Namespace, multi_file: str | None) -> RenderOptions:
+    machine = args.output in ("json", "perfetto")  # every captured byte, no colour
+    text_limit = DEFAULT_LIMIT if args.string_limit is None else args.string_limit
+    return RenderOptions(
+        limit=args.string_limit if machine else text_limit,
+        color=not machine and _use_color(args.color, sys.stdout),
+        width=_table_width(args),
+        file=multi_file,
+    )
+
+
+def _table_width(args: argparse.Namespace) -> int | None:
+    """The table's width: the terminal's; None (nothing cut) with --wide, and
+    when the output is not a terminal (a pipe or a file keeps every value
+    whole) unless COLUMNS asks for a width."""
+    if args.wide:
+        return None
+    if _isatty(sys.stdout):
+        return shutil.get_terminal_size().columns
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else None
+
+
+def _isatty(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _strace(
+    marked: Iterable[Record],
+    reader: DumpReader,
+    args: argparse.Namespace,
+    calls: Calls,
+    sel: Selection,
+    keep: Predicate | None,
+    out: Output,
+    tail_since: int | None,
+    story: Story[Any],
+) -> None:
+    """The strace form: every record is seen (for the `[pid N]` prefixes and
+    the trigger lines), the kept ones shown. Setup left out is dropped by the
+    same filter, so a trigger line it carried moves on to the next line shown."""
+    header = reader.header
+    stamps = Stamps(args.clock, args.relative, args.elapsed, _boot_offset(header, args, reader))
+    opts = _render_options(args, reader.name if len(args.dumps) > 1 else None)
+    form = StraceForm(calls, opts, _triggers(header, sel), stamps)
+
+    def shows(rec: Record) -> bool:
+        if keep is not None and not keep(rec):
+            return False
+        if rec.__class__ is SetupRecord and not story.include:
+            story.setup += 1
+            return False
+        return True
+
+    shown: Iterable[Shown] = form.mark(marked, shows)
+    story.unwrap = lambda s: s[0]
+    if sel.last is None and tail_since is None:
+        form.run(story.records(shown), out)
+        return
+    held, err = window(shown, sel.last, tail_since, lambda s: s[0][TS])
+    story.done = not story.include  # a tail: what was left out is not where it starts
+    form.run(story.records(held), out)
+    if err is not None:
+        raise err
+
+
+def _boot_offset(header: dict[str, Any], args: argparse.Namespace, reader: DumpReader) -> int:
+    offset = header.get("boot_offset_ns")
+    if isinstance(offset, int):
+        return offset
+    if args.clock:
+        raise UsageError(f"{reader.name}: the header has no boot_offset_ns; -t needs it")
+    return 0
 
 
 def _triggers(header: dict[str, Any], sel: Selection) -> list[TriggerLine]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,15 +183,15 @@ def info_text(
     return lines
 
 
-def _strace(calls: Calls) -> StraceForm:
+def _strace_line(calls: Calls) -> Callable[[Record], str]:
+    """An strace line that names its process: the summary's calls come from several."""
     form = StraceForm(calls, RenderOptions())
-    form.multi = True  # every line names its process: they come from several
-    return form
+    return lambda rec: form.line((rec, True, []))
 
 
 def crash_rows(crash: Crash, calls: Calls) -> list[tuple[str, str]]:
     """The crash summary's rows, escaped: how it ended, who, the failures."""
-    line = _strace(calls).line
+    line = _strace_line(calls)
     t = crash.trigger
     rows = [("crash", escape(how_it_ended(t, crash.header)))]
     info = siginfo(t)

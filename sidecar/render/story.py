@@ -10,6 +10,7 @@ unless --include-runtime too; JSON marks each call instead (runtime_setup).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, TypeVar, cast
 
 from sidecar.dump.records import TS
 from sidecar.model.text import escape
@@ -57,8 +58,19 @@ def setup_summary(marker: RuntimeMarker) -> str:
     return f"{_calls(marker.setup)}{_names(marker)}{after} (show --include-runtime lists them)"
 
 
-class Story:
-    """Drops or passes setup records, and writes the separator line in place."""
+T = TypeVar("T")
+
+
+def _same(item: Any) -> Record:
+    return cast(Record, item)
+
+
+class Story(Generic[T]):
+    """Drops or passes setup records, and writes the separator line in place.
+
+    The items are records, or anything holding one (`unwrap` finds it: the
+    strace form's lines carry their prefix and trigger lines with the record).
+    """
 
     def __init__(self, marker: RuntimeMarker, include: bool, emit: Callable[[str], None]) -> None:
         self.marker = marker
@@ -66,24 +78,27 @@ class Story:
         self.emit = emit
         self.setup = 0  # setup records that reached the form, or would have
         self.done = False
+        self.unwrap: Callable[[T], Record] = _same
 
-    def hide(self, records: Iterable[Record]) -> Iterator[Record]:
+    def hide(self, records: Iterable[T]) -> Iterator[T]:
         """Without --include-runtime, the records less the setup (counted)."""
         if self.include:
             yield from records
             return
+        unwrap = self.unwrap
         for rec in records:
-            if rec.__class__ is SetupRecord:
+            if unwrap(rec).__class__ is SetupRecord:
                 self.setup += 1
             else:
                 yield rec
 
-    def records(self, records: Iterable[Record]) -> Iterator[Record]:
+    def records(self, records: Iterable[T]) -> Iterator[T]:
         """The records to show, with the separator written before the first
         own call that follows setup calls (or at the end when none does)."""
         it = iter(records)
+        unwrap = self.unwrap
         for rec in it:
-            if rec.__class__ is SetupRecord:
+            if unwrap(rec).__class__ is SetupRecord:
                 self.setup += 1
                 if self.include:
                     yield rec
@@ -104,21 +119,23 @@ class Story:
             self.done = True
             self.emit(separator(self.marker, self.setup, self.include, False))
 
-    def _lookahead(self, it: Iterator[Record]) -> list[Record]:
+    def _lookahead(self, it: Iterator[T]) -> list[T]:
         """The records up to the entrypoint execve's return, less the setup in
         them (counted), so the separator's count is whole."""
         e = self.marker.entry
-        held: list[Record] = []
+        held: list[T] = []
         if e is None or e.end is None:
             return held
+        unwrap = self.unwrap
         while len(held) < LOOKAHEAD_MAX:
-            rec = next(it, None)
-            if rec is None:
+            item = next(it, None)
+            if item is None:
                 break
+            rec = unwrap(item)
             if rec.__class__ is SetupRecord:
                 self.setup += 1
             else:
-                held.append(rec)
+                held.append(item)
             if e.end is not None and rec[TS] >= e.end:
                 break
         return held
