@@ -63,6 +63,23 @@ def test_nonzero_exit_gives_one_dump_from_execve_on(runc: Runc, tmp_path: Path) 
     assert last >= len(recs) - 5
 
 
+def test_a_syscall_filter_without_exit_group_keeps_the_exit_trigger(
+    runc: Runc, tmp_path: Path
+) -> None:
+    # The filter decides what is recorded, never what the triggers see.
+    filters = ("--syscall-filters", "openat")
+    with daemon(runc.cgroup_root(), tmp_path / "dumps", *filters) as d:
+        res = runc.run(["/bin/sh", "-c", "cat /missing-filtered; exit 3"], name="filtered")
+        assert res.returncode == 3
+        [dump] = d.wait_dumps(1)
+    header, recs = read(dump)
+    assert reasons(header)[0] == "nonzero-exit" and header["triggers"][0]["exit_code"] == 3
+    assert set(syscalls(recs)) <= {"openat", "exit", "exit_group"}
+    assert b"/missing-filtered" in paths(recs)
+    last = recs[-1]
+    assert syscalls([last]) == ["exit_group"] and last[ARGS][0] == 3
+
+
 def test_sigsegv_is_a_fatal_signal(runc: Runc, tmp_path: Path) -> None:
     with daemon(runc.cgroup_root(), tmp_path / "dumps") as d:
         res = runc.run(["/bin/segv"], name="segv")

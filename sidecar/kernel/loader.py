@@ -36,6 +36,11 @@ IGNORED = 0xFFFFFFFF
 CG_FIXED = 1 << 63  # recorder.bpf.c: a cgcache entry "never recorded"
 MAX_NR = 1024
 BPF_FILE = "recorder.bpf.c"
+# Recorded whatever --syscall-filters says: the exit triggers are taken at
+# their entry (the code is their argument), and the `+++ exited with N +++`
+# lines and the dump's last call come from their records. The filter decides
+# what the user sees recorded, never what the triggers see.
+ALWAYS_RECORDED = ("exit", "exit_group")
 
 
 def bpf_source() -> Path:
@@ -315,7 +320,10 @@ class Kernel:
         """Which syscalls to record and what to capture: nr -> captures."""
         s = self.settings
         wanted = (
-            {c.nr for c in self.table.resolve(s.syscall_filters)} if s.syscall_filters else None
+            {c.nr for c in self.table.resolve(s.syscall_filters)}
+            | {self.table.by_name[n].nr for n in ALWAYS_RECORDED if n in self.table.by_name}
+            if s.syscall_filters
+            else None
         )
         m = self.bpf[b"scinfo"]
         kinds: dict[int, list[list[int]]] = {}

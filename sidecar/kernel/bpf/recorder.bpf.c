@@ -840,6 +840,15 @@ static __always_inline void freeze(struct slabmeta *m, u32 slab, u32 reason, s32
     emit(EV_TRIGGER, slab, m->cgroup, reason, code, m->gen);
 }
 
+// An exec kills the process's other threads with SIGKILL: mark the process
+// so those deliveries are not taken for a fatal signal. A recorded exec's
+// mark goes at its sys_exit; one --syscall-filters left out keeps it until
+// the process exits or ends (only a later SIGKILL then goes uncounted).
+static __always_inline void exec_mark(u32 tgid) {
+    s32 mark = EXEC_MARK;
+    exiting.update(&tgid, &mark);
+}
+
 static __always_inline int read_at_exit(u8 kind) {
     return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT;
 }
@@ -1069,6 +1078,10 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     if (!wanted || !m || m->frozen_at) {
         if (wanted && m)  // recorded but for the freeze: counted
             __sync_fetch_and_add(&m->after_freeze, 1);
+        // An exec left out by --syscall-filters still kills the process's
+        // other threads: mark it, as a recorded one does below.
+        if (m && (nr == NR_EXECVE || nr == NR_EXECVEAT))
+            exec_mark(bpf_get_current_pid_tgid() >> 32);
 #ifdef USE_RAW_TP
         xthread_release(ctx->args[0], nr);
 #endif
@@ -1244,13 +1257,8 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
         }
     }
 
-    // An exec kills the process's other threads with SIGKILL: mark the
-    // process so those deliveries are not taken for a fatal signal.
-    if (nr == NR_EXECVE || nr == NR_EXECVEAT) {
-        u32 tgid = id >> 32;
-        s32 mark = EXEC_MARK;
-        exiting.update(&tgid, &mark);
-    }
+    if (nr == NR_EXECVE || nr == NR_EXECVEAT)
+        exec_mark(id >> 32);
     // Kernel triggers seen at syscall entry.
     if (nr == NR_EXIT_GROUP || nr == NR_EXIT) {
         s32 code = a[0] & 0xff;
