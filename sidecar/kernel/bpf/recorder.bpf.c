@@ -142,6 +142,10 @@
 #endif
 #define ARGV_EACH (CAP / ARGV_N)
 #define NO_LEN 0xff
+// In a record's `captured` (and a pairing state's `kinds`): capture i's read
+// failed, UNREADABLE << i (an input read again at exit: RETRY).
+#define UNREADABLE 4
+#define RETRY (3 * UNREADABLE)
 
 // Trigger reasons and event types (sidecar/events.py).
 #define EV_NEW_SLAB 1
@@ -176,7 +180,8 @@ struct rec {
     u16 nr;
     u16 cpu;
     u8 done;            // 1 once sys_exit filled ret
-    u8 captured;        // bit i: capture i holds what the call named, even if empty
+    u8 captured;        // bit i: capture i holds what the call named, even if empty;
+                        // bit 2 + i: its memory could not be read (UNREADABLE)
     u16 gen;            // the chunk's incarnation it was written in (low bits)
     u16 cap_off[2];     // where capture i lies in the chunk
     u16 cap_len[2];     // bytes stored
@@ -235,7 +240,7 @@ struct scinfo {
 struct inflight {
     u64 seq;            // sequence number of the open call; 0 when none
     u32 idx;            // its record: chunk * RPC + position
-    u8 kinds;           // capture areas still to read at exit (bit i)
+    u8 kinds;           // areas to read at exit (bit i); inputs to read again (RETRY)
     u8 pad;
     u16 gen;            // its chunk's incarnation (sequence numbers restart per owner)
 };
@@ -314,7 +319,7 @@ struct xthread {
     u64 seq;            // the owner's open call: its sequence number, 0 when none
     u32 idx;            // its record: chunk * RPC + position
     u32 tid;            // whose comm is cached (the owner's, once read)
-    u8 kinds;           // capture areas still to read at exit (bit i)
+    u8 kinds;           // areas to read at exit (bit i); inputs to read again (RETRY)
     u8 comm_left;       // calls left before comm is read again
     u16 gen;            // its chunk's incarnation (sequence numbers restart per owner)
     u8 pad[4];
@@ -915,7 +920,7 @@ static __always_inline void capture_argv(u8 *dst, struct rec *s, int i, const u6
         got = j + 1;
     }
     if (more) {
-        stat_add(ST_CAPTURE_FAIL);
+        s->captured |= UNREADABLE << i;  // kept as read so far; read again at exit
     } else if (got == ARGV_N) {
         u64 p = 0;
         more = bpf_probe_read_user(&p, sizeof(p), &vec[ARGV_N]) != 0 || p != 0;
@@ -954,7 +959,7 @@ static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec
             s->cap_full[i] = n == PATH_CAP ? n : n - 1;
             return round8(n);
         }
-        stat_add(ST_CAPTURE_FAIL);
+        s->captured |= UNREADABLE << i;
     } else if (kind == K_BUF_IN || kind == K_SA_IN || kind == K_OBJ_IN) {
         s->cap_full[i] = len > 0xffffffffull ? 0xffffffffu : (u32)len;
         u64 n = len > room ? room : len;  // 64 bits: no zero-extended copies to lose the bound
@@ -968,7 +973,7 @@ static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec
             s->captured |= 1 << i;
             s->cap_len[i] = n;
         } else {
-            stat_add(ST_CAPTURE_FAIL);
+            s->captured |= UNREADABLE << i;
         }
     } else if (kind == K_ARGV) {
         capture_argv(dst, s, i, src);
@@ -1014,6 +1019,33 @@ static __always_inline void capture_exit(u8 *base, struct rec *s, int i, s64 ret
         s->cap_len[i] = n;
         barrier();
         s->captured |= 1 << i;
+    } else if (src) {
+        s->captured |= UNREADABLE << i;
+        stat_add(ST_CAPTURE_FAIL);
+    }
+}
+
+// The inputs whose read failed at entry (RETRY bits of `kinds`), read again
+// at exit: a string literal in a page the program had not touched yet (a
+// .rodata path, the classic missing config file) faults in while the kernel
+// runs the call, and is readable now. Not after a successful exec, whose old
+// memory is gone. What still fails keeps its UNREADABLE bit and is counted.
+static __always_inline void capture_retry(u8 *base, struct rec *s, u8 kinds, s64 ret) {
+    u32 nr = s->nr;
+    struct scinfo *si = scinfo.lookup(&nr);
+    if (!si)
+        return;
+    int gone = (nr == NR_EXECVE || nr == NR_EXECVEAT) && ret == 0;
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        if (!(kinds & (UNREADABLE << i)))
+            continue;
+        if (!gone) {
+            s->captured &= ~(UNREADABLE << i);
+            capture_enter(base, s->cap_off[i], cap_need(si, i, s->args), s, si, i, s->args);
+        }
+        if (s->captured & (UNREADABLE << i))
+            stat_add(ST_CAPTURE_FAIL);
     }
 }
 
@@ -1223,6 +1255,9 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
             got1 = capture_enter(sp.base, off1, need1, s, si, 1, a);
         }
     }
+    // An input that could not be read now is read again at exit (its region
+    // stays reserved: a failed capture gives nothing back).
+    pending |= s->captured & RETRY;
     // Give back what the last region did not use, if no other call reserved
     // in the chunk since (else it stays unused).
     u32 slack = path_last || !si->kind[1] ? need0 - got0 : need1 - got1;
@@ -1339,6 +1374,8 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
     if (x->regs == regp && (s->nr == NR_EXECVE || s->nr == NR_EXECVEAT || s->nr == NR_PRCTL))
         x->comm_left = 0;
 #endif
+    if (kinds & RETRY)
+        capture_retry(base, s, kinds, ret);
     if (kinds & 1)
         capture_exit(base, s, 0, ret);
     if (kinds & 2)
