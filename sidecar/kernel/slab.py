@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sidecar.dump.records import UNREADABLE
 from sidecar.kernel.layout import REC_BYTES, REC_DTYPE
 
 Array = npt.NDArray[Any]
@@ -136,7 +137,8 @@ def to_records(read: SlabRead, kinds: dict[int, list[list[int]]]) -> list[list[A
     cap_len = recs["cap_len"].tolist()
     cap_full = recs["cap_full"].tolist()
     # The kernel's word on whether it read an argument's memory: an empty
-    # capture counts, a failed read does not (its cap_full may still be set).
+    # capture counts, a failed read does not (its cap_full may still be set)
+    # and has its UNREADABLE bit (2 + j) set instead.
     read_ok = recs["captured"].tolist()
     rows = read.rows.tolist()
     data = read.data
@@ -153,6 +155,8 @@ def to_records(read: SlabRead, kinds: dict[int, list[list[int]]]) -> list[list[A
                     if off + length <= size:
                         blob = data[rows[i], off : off + length].tobytes()
                         captured.append([arg, kind, blob, cap_full[i][j]])
+                elif read_ok[i] >> (j + 2) & 1:
+                    captured.append([arg, kind, UNREADABLE, cap_full[i][j]])
         finished = bool(done[i])
         out.append(
             [
