@@ -227,3 +227,11 @@ def task_offsets(btf: BTF) -> TaskOffsets:
         tgid=_expect(btf, "task_struct", "tgid", 4),
         comm=_expect(btf, "task_struct", "comm", 16),
     )
+
+
+def handler_offset(btf: BTF) -> int:
+    """Where a k_sigaction holds its handler (k_sigaction.sa.sa_handler): the
+    signal_deliver tracepoint hands the kernel side a k_sigaction pointer."""
+    return _expect(btf, "k_sigaction", "sa", btf.field("k_sigaction", "sa")[1]) + _expect(
+        btf, "sigaction", "sa_handler", 8
+    )

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sidecar.dump.records import UNREADABLE
+from sidecar.dump.records import SIGNAL, UNREADABLE
 from sidecar.kernel.layout import REC_BYTES, REC_DTYPE
 
 Array = npt.NDArray[Any]
@@ -56,6 +56,7 @@ def calls_made(meta: Any, hdrs: Array) -> int:
 
 
 RPC_MAX = 1 << 16  # more records than any chunk holds: the cap is the chunk's own
+SIG_NR = 0xFFFF  # a record's nr for a signal delivery (recorder.bpf.c)
 
 
 def read_slab(meta: Any, chunks: Array, hdrs: Array, window: int | None = None) -> SlabRead:
@@ -146,6 +147,12 @@ def to_records(read: SlabRead, kinds: dict[int, list[list[int]]]) -> list[list[A
     out: list[list[Any]] = []
     for i in range(len(seqs)):
         nr = nrs[i]
+        if nr == SIG_NR:
+            # A signal delivery: args hold signo, si_code and the siginfo's
+            # union, ret its si_errno (docs/dump-format.md).
+            out.append([seqs[i], ts[i], None, cpu[i], pid[i], tid[i], comm[i], SIGNAL, args[i],
+                        ret[i], []])  # fmt: skip
+            continue
         captured: list[list[Any]] = []
         spec = kinds.get(nr)
         if spec:

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sidecar.dump.records import COMM, NR, PID, RET, TID, TS
+from sidecar.dump.records import COMM, NR, PID, RET, SIGNAL, TID, TS
 from sidecar.model.errors import TraceloopError, UsageError
 from sidecar.render.forms import Calls, Record
 
@@ -49,7 +49,8 @@ def predicate(sel: Selection, nrs: frozenset[int] | None, since_ts: int | None) 
     """One test for all the filters given; None when there are none."""
     tests: list[Predicate] = []
     if nrs is not None:
-        tests.append(lambda r: r[NR] in nrs)
+        # Signals stay, as with strace's -e trace= (deliveries are not calls).
+        tests.append(lambda r: r[NR] in nrs or r[NR] == SIGNAL)
     if sel.pids:
         pids = sel.pids
         tests.append(lambda r: r[PID] in pids)

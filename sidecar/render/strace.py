@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from sidecar.dump.records import SIGNAL
 from sidecar.render.forms import Calls, Record, RenderOptions, pump
 from sidecar.render.output import BOLD, RED, RESET, Output
+from sidecar.render.siginfo import strace_line
 from sidecar.render.trigger_lines import TriggerLine
 
 ALIGN = 40
@@ -44,6 +46,8 @@ class StraceForm:
         if self.pending and self.pending[0].ts <= ts:
             while self.pending and self.pending[0].ts <= ts:
                 head += self._trigger(self.pending.pop(0)) + "\n"
+        if nr == SIGNAL:
+            return head + self._prefix(tid) + strace_line(a, ret)
         c = self.calls.get(nr)
         s = f"{self._prefix(tid) if self.multi else ''}{c.text_name}("
         s += c.strace_args(a, caps, ret, self.opts.limit)

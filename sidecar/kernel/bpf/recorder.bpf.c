@@ -256,6 +256,9 @@ struct event {
     s32 code;           // exit code, or signal number
     u64 gen;
     char comm[16];
+    s32 si_code;        // EV_TRIGGER of a signal: its siginfo's si_code...
+    u32 pad;
+    u64 addr;           // ...and the union's first word (a fault's address)
 };
 
 BPF_F_TABLE("array", u32, struct chunk, chunks, NCHUNKS, BPF_F_MMAPABLE);
@@ -470,7 +473,8 @@ static __always_inline void stat_add(u32 i) {
         *v += 1;
 }
 
-static __always_inline void emit(u32 type, u32 slab, u64 cg, u32 reason, s32 code, u64 gen) {
+static __always_inline void emit_info(u32 type, u32 slab, u64 cg, u32 reason, s32 code, u64 gen,
+                                      s32 si_code, u64 addr) {
     struct event *e = events.ringbuf_reserve(sizeof(struct event));
     if (!e) {
         stat_add(ST_RING_DROPS);
@@ -486,8 +490,15 @@ static __always_inline void emit(u32 type, u32 slab, u64 cg, u32 reason, s32 cod
     e->reason = reason;
     e->code = code;
     e->gen = gen;
+    e->si_code = si_code;
+    e->pad = 0;
+    e->addr = addr;
     bpf_get_current_comm(e->comm, sizeof(e->comm));
     events.ringbuf_submit(e, 0);
+}
+
+static __always_inline void emit(u32 type, u32 slab, u64 cg, u32 reason, s32 code, u64 gen) {
+    emit_info(type, slab, cg, reason, code, gen, 0, 0);
 }
 
 // -- chunks -----------------------------------------------------------------
@@ -834,7 +845,8 @@ static __always_inline u32 slab_of_current(u64 cg) {
 // whose end ends the container, which userspace confirms when the cgroup
 // empties (under runc, the first task in the cgroup is runc's bootstrap, not
 // the container's init). The others freeze the window at once.
-static __always_inline void freeze(struct slabmeta *m, u32 slab, u32 reason, s32 code, u32 tgid) {
+static __always_inline void freeze(struct slabmeta *m, u32 slab, u32 reason, s32 code, u32 tgid,
+                                   s32 si_code, u64 addr) {
     if ((TRIG_ENABLED & reason) == 0)
         return;
     m->triggers |= reason;
@@ -842,7 +854,7 @@ static __always_inline void freeze(struct slabmeta *m, u32 slab, u32 reason, s32
     if (!(TRIG_MAIN_ONLY & reason) && m->frozen_at == 0)
         m->frozen_at = bpf_ktime_get_boot_ns();
 #endif
-    emit(EV_TRIGGER, slab, m->cgroup, reason, code, m->gen);
+    emit_info(EV_TRIGGER, slab, m->cgroup, reason, code, m->gen, si_code, addr);
 }
 
 // An exec kills the process's other threads with SIGKILL: mark the process
@@ -1301,7 +1313,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
         if (nr == NR_EXIT_GROUP) {
             exiting.update(&tgid, &code);
             if (code)
-                freeze(m, slab, T_NONZERO_EXIT, code, tgid);
+                freeze(m, slab, T_NONZERO_EXIT, code, tgid, 0, 0);
         } else if (tgid == (u32)id && code) {
             // exit() of the main thread: the process ends nonzero only if it
             // is the last thread, which sched_process_exit tells.
@@ -1386,21 +1398,99 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
     return 0;
 }
 
-// Fatal signals: delivery with the default action of a signal that kills.
-// SIGKILL delivered to the other threads of a process that is already
-// exiting (exit_group, or a fatal signal on one thread) is not a new cause.
-TRACEPOINT_PROBE(signal, signal_deliver) {
-    if (args->sa_handler != 0)
+// -- signals -----------------------------------------------------------------
+
+#ifndef OFF_KSA_HANDLER
+#define OFF_KSA_HANDLER 0   // k_sigaction.sa.sa_handler (the loader reads it from BTF)
+#endif
+#define SIG_NR 0xffff       // a record's nr for a signal delivery (no syscall is numbered so)
+#define SIGKILL 9
+#define SI_KERNEL 0x80
+// Signals whose default action ends the process without a core dump. The
+// kernel turns such a signal sent to a process that does not handle it into
+// a group SIGKILL at once (complete_signal), so its delivery is traced as
+// SIGKILL without siginfo; what was sent is kept from signal_generate.
+#define KILL_NO_CORE ((1ull << 1) | (1ull << 2) | (1ull << 9) | (1ull << 10) | (1ull << 12) | \
+                      (1ull << 13) | (1ull << 14) | (1ull << 15) | (1ull << 16) |            \
+                      (1ull << 26) | (1ull << 27) | (1ull << 29) | (1ull << 30))
+
+// The UAPI siginfo's first 48 bytes: si_signo, si_errno, si_code, then the
+// union (fault address; sender pid and uid; child pid, uid, status, times).
+struct sinfo {
+    s32 signo;
+    s32 err;
+    s32 code;
+    s32 pad;
+    u64 w[4];
+};
+
+#ifdef TASK_WALK
+// What was last sent to a process with a signal of KILL_NO_CORE, by tgid.
+BPF_TABLE("lru_hash", u32, struct sinfo, sent, 4096);
+
+RAW_TRACEPOINT_PROBE(signal_generate) {
+    int sig = ctx->args[0];
+    u64 info = ctx->args[1];
+    if (sig <= 0 || sig >= 64 || !((KILL_NO_CORE >> sig) & 1) || info < 4096)
         return 0;
-    int sig = args->sig;
-    // SIGQUIT ILL TRAP ABRT BUS FPE KILL SEGV PIPE ALRM TERM XCPU XFSZ SYS,
-    // and SIGHUP/SIGINT/SIGUSR1/SIGUSR2/SIGSTKFLT/SIGVTALRM/SIGPROF/SIGIO/SIGPWR.
-    const u64 fatal = (1ull << 1) | (1ull << 2) | (1ull << 3) | (1ull << 4) | (1ull << 5) |
-                      (1ull << 6) | (1ull << 7) | (1ull << 8) | (1ull << 9) | (1ull << 10) |
-                      (1ull << 11) | (1ull << 12) | (1ull << 13) | (1ull << 14) |
-                      (1ull << 15) | (1ull << 16) | (1ull << 24) | (1ull << 25) |
-                      (1ull << 26) | (1ull << 27) | (1ull << 29) | (1ull << 30) | (1ull << 31);
-    if (sig <= 0 || sig >= 64 || !((fatal >> sig) & 1))
+    u32 tgid = 0;
+    bpf_probe_read_kernel(&tgid, sizeof(tgid), (void *)(ctx->args[2] + OFF_TASK_TGID));
+    struct sinfo si = {};
+    if (bpf_probe_read_kernel(&si, sizeof(si), (void *)info) != 0)
+        return 0;
+    sent.update(&tgid, &si);
+    return 0;
+}
+#endif
+
+// A delivery in order with the calls: a record of its own in the window
+// (nr SIG_NR; args: signo, si_code, the union's four words; ret: si_errno).
+static __always_inline void signal_record(struct slabmeta *m, struct sinfo *si) {
+    if (m->frozen_at) {
+        __sync_fetch_and_add(&m->after_freeze, 1);
+        return;
+    }
+    struct spot sp = {};
+    if (!reserve(m, 0, &sp)) {
+        stat_add(ST_NO_CHUNK);
+        return;
+    }
+    struct rec *s = sp.r;
+    s->seq = 0;
+    barrier();
+    u64 id = bpf_get_current_pid_tgid();
+    s->ts = bpf_ktime_get_boot_ns();
+    s->dur = 0;
+    s->pid = id >> 32;
+    s->tid = (u32)id;
+    s->nr = SIG_NR;
+    s->cpu = bpf_get_smp_processor_id();
+    s->gen = sp.gen;
+    s->args[0] = (u32)si->signo;
+    s->args[1] = (u32)si->code;
+    s->args[2] = si->w[0];
+    s->args[3] = si->w[1];
+    s->args[4] = si->w[2];
+    s->args[5] = si->w[3];
+    s->ret = si->err;
+    s->captured = 0;
+    s->cap_len[0] = 0;
+    s->cap_len[1] = 0;
+    bpf_get_current_comm(s->comm, sizeof(s->comm));
+    s->done = 1;
+    barrier();
+    s->seq = sp.seq;
+}
+
+// Every delivery to a recorded container's thread is recorded; a fatal one
+// (the default action of a signal that kills) is a trigger too. SIGKILL
+// delivered to the other threads of a process that is already exiting
+// (exit_group, or a fatal signal on one thread) is not a new cause.
+RAW_TRACEPOINT_PROBE(signal_deliver) {
+    int sig = ctx->args[0];
+    u64 info = ctx->args[1];
+    u64 ka = ctx->args[2];
+    if (sig <= 0 || sig >= 64)
         return 0;
     u64 cg = bpf_get_current_cgroup_id();
     u32 *sp = cgslab.lookup(&cg);
@@ -1410,22 +1500,62 @@ TRACEPOINT_PROBE(signal, signal_deliver) {
     struct slabmeta *m = slabs.lookup(&slab);
     if (!m)
         return 0;
+    u64 handler = 0;
+    if (ka)
+        bpf_probe_read_kernel(&handler, sizeof(handler), (void *)(ka + OFF_KSA_HANDLER));
     u64 id = bpf_get_current_pid_tgid();
     u32 tgid = id >> 32, tid = (u32)id;
+    struct sinfo si = {};
+    si.signo = sig;
+    if (info == 0)
+        si.code = 0;  // SEND_SIG_NOINFO: SI_USER
+    else if (info < 4096)
+        si.code = SI_KERNEL;  // SEND_SIG_PRIV
+    else
+        bpf_probe_read_kernel(&si, sizeof(si), (void *)info);
+    si.signo = sig;
+#ifdef TASK_WALK
+    struct sinfo *was = sent.lookup(&tgid);
+    if (sig == SIGKILL && info == 0 && was) {
+        // A group SIGKILL the kernel made of what was sent (see KILL_NO_CORE);
+        // a real SIGKILL was sent as such and shows as nothing (strace too).
+        if (was->signo != SIGKILL) {
+            si = *was;
+            sig = si.signo;
+        }
+        sent.delete(&tgid);
+    } else if (was && was->signo == sig) {
+        sent.delete(&tgid);  // handled (or blocked, then taken): not a group kill
+    }
+#endif
+    // strace shows no delivery of SIGKILL: the tracee dies without a stop.
+    if (sig != SIGKILL)
+        signal_record(m, &si);
+    if (handler != 0)
+        return 0;
+    // SIGQUIT ILL TRAP ABRT BUS FPE KILL SEGV PIPE ALRM TERM XCPU XFSZ SYS,
+    // and SIGHUP/SIGINT/SIGUSR1/SIGUSR2/SIGSTKFLT/SIGVTALRM/SIGPROF/SIGIO/SIGPWR.
+    const u64 fatal = (1ull << 1) | (1ull << 2) | (1ull << 3) | (1ull << 4) | (1ull << 5) |
+                      (1ull << 6) | (1ull << 7) | (1ull << 8) | (1ull << 9) | (1ull << 10) |
+                      (1ull << 11) | (1ull << 12) | (1ull << 13) | (1ull << 14) |
+                      (1ull << 15) | (1ull << 16) | (1ull << 24) | (1ull << 25) |
+                      (1ull << 26) | (1ull << 27) | (1ull << 29) | (1ull << 30) | (1ull << 31);
+    if (!((fatal >> sig) & 1))
+        return 0;
     u32 *victim = oom_victims.lookup(&tgid);
     if (!victim)
         victim = oom_victims.lookup(&tid);
-    if (victim && sig == 9) {
+    if (victim && sig == SIGKILL) {
         oom_victims.delete(&tgid);
         oom_victims.delete(&tid);
-        freeze(m, slab, T_OOM_KILL, sig, tgid);
+        freeze(m, slab, T_OOM_KILL, sig, tgid, 0, 0);
         return 0;
     }
-    if (sig == 9 && exiting.lookup(&tgid))
+    if (sig == SIGKILL && exiting.lookup(&tgid))
         return 0;
     s32 code = SIGNALED | sig;
     exiting.update(&tgid, &code);
-    freeze(m, slab, T_FATAL_SIGNAL, sig, tgid);
+    freeze(m, slab, T_FATAL_SIGNAL, sig, tgid, si.code, si.w[0]);
     return 0;
 }
 
@@ -1459,7 +1589,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
     if (!m)
         return 0;
     if (was_exit_call && code && !(m->triggers & (T_NONZERO_EXIT | T_FATAL_SIGNAL | T_OOM_KILL)))
-        freeze(m, slab, T_NONZERO_EXIT, code, tgid);
+        freeze(m, slab, T_NONZERO_EXIT, code, tgid, 0, 0);
     // Every process end is reported: userspace checks whether it emptied the
     // cgroup (the container ended). This costs one event per process, never
     // one per syscall.
