@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import struct
+from pathlib import Path
 
 import pytest
+from showutil import fixture, make_dump, show
 
 from sidecar.dump.reader import read_all
 from sidecar.dump.records import KIND_BASE, SIGNAL
@@ -106,3 +108,17 @@ def test_killed_by_names_the_thread_that_took_the_signal() -> None:
     t = trigger_from_event(event(11, 1, 0), 0).to_wire()
     [line] = trigger_lines({"triggers": [t]})
     assert line.pid == 44 and line.text == "+++ killed by SIGSEGV +++"
+
+
+def test_signals_are_not_calls_in_the_summary_or_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    header, records = fixture("calls")
+    records = [*records[:5], sig(11, 1), *records[5:]]
+    dump = make_dump(tmp_path / "with-signal.msgpack", header, records)
+    _, summary, _ = show(capsys, "--summary", "-o", "json", str(dump))
+    assert "syscall_2147483648" not in summary and "SIGSEGV" not in summary
+    _, failed, _ = show(capsys, "--failed", "-o", "strace", str(dump))
+    assert "--- SIGSEGV" not in failed
+    _, shown, _ = show(capsys, "-o", "strace", "--syscall-filters", "openat", str(dump))
+    assert "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=NULL} ---" in shown

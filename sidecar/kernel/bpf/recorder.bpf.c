@@ -15,6 +15,8 @@
 // pairing state, checked by the record's sequence number. Userspace reads a
 // container only when it dumps, through mmap. Crash triggers freeze the
 // container in the kernel and are reported through the `events` ring buffer.
+// Signal deliveries are records of their own in the same chunks (nr SIG_NR),
+// in order with the calls.
 //
 // Memory is a node budget: every container slot is guaranteed FLOOR chunks
 // (its last 256 calls or so), and growth beyond that takes from SPARE chunks
@@ -37,7 +39,8 @@
 // two), COMM_EVERY, TASK_WALK with OFF_TASK_CGROUPS, OFF_CSS_SET_DFL_CGRP,
 // OFF_CGROUP_KN, OFF_KERNFS_NODE_ID, OFF_TASK_PID, OFF_TASK_TGID,
 // OFF_TASK_COMM, DECISION_CACHE with one of MIGRATE_HOOK_FENTRY,
-// MIGRATE_HOOK_KPROBE, MIGRATE_HOOK_EMULATED (raw tracepoints only).
+// MIGRATE_HOOK_KPROBE, MIGRATE_HOOK_EMULATED (raw tracepoints only),
+// OFF_KSA_HANDLER.
 
 #include <uapi/linux/ptrace.h>
 #include <uapi/linux/bpf.h>
