@@ -107,16 +107,16 @@ def test_a_segv_sent_with_kill_is_not_a_fault(strace: str, progs: Path, tmp_path
     ]
 
 
-def run_killed(cmd: list[str]) -> int:
-    """Run `cmd` (ending in signals wait-term), SIGTERM the program from this
-    process once it is ready; its pid."""
+def run_killed(cmd: list[str], sig: signal.Signals = signal.SIGTERM) -> int:
+    """Run `cmd` (ending in signals wait-term), send the program `sig` from
+    this process once it is ready; its pid."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None
         ready = proc.stdout.readline().split()
         assert ready[:1] == ["ready"], ready
         pid = int(ready[1])
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, sig)
         proc.wait(60)
         return pid
     finally:
@@ -169,3 +169,16 @@ def test_sigchld_taken_by_a_handler(strace: str, progs: Path, tmp_path: Path) ->
     assert obj["siginfo"] == {**obj["siginfo"], "si_code": "CLD_EXITED", "si_status": 0}
     [row] = [x for x in show(dump, "--wide") if " SIGCHLD " in x]
     assert "si_code=CLD_EXITED" in row and row.endswith("---")
+
+
+def test_killed_by_sigkill_names_its_sender(progs: Path, tmp_path: Path) -> None:
+    d = tmp_path / "dumps"
+    pid = run_killed([TRACELOOP, "record", "-q", "--always", "--out", str(d), "--",
+                      str(progs / "signals"), "wait-term"], signal.SIGKILL)  # fmt: skip
+    [dump] = sorted(d.rglob("*.msgpack"))
+    lines = show(dump, "-o", "strace")
+    # strace shows no `--- SIGKILL` (a traced process dies without a stop).
+    assert signal_lines(lines) == [] and lines[-1] == "+++ killed by SIGKILL +++"
+    [trigger] = header(dump)["triggers"]
+    assert trigger == {**trigger, "signal": "SIGKILL", "si_code": "SI_USER",
+                       "si_pid": os.getpid(), "tid": pid}  # fmt: skip

@@ -1519,19 +1519,21 @@ RAW_TRACEPOINT_PROBE(signal_deliver) {
     si.signo = sig;
 #ifdef TASK_WALK
     struct sinfo *was = sent.lookup(&tgid);
-    if (sig == SIGKILL && info == 0 && was) {
-        // A group SIGKILL the kernel made of what was sent (see KILL_NO_CORE);
-        // a real SIGKILL was sent as such and shows as nothing (strace too).
-        if (was->signo != SIGKILL) {
+    if (was) {
+        // A group SIGKILL the kernel made of what was sent (see KILL_NO_CORE),
+        // unless the process is already ending (exit_group, exec): then it
+        // is the kernel's own. A SIGKILL sent as such keeps its sender.
+        if (sig == SIGKILL && info == 0 && !exiting.lookup(&tgid)) {
             si = *was;
             sig = si.signo;
         }
-        sent.delete(&tgid);
-    } else if (was && was->signo == sig) {
-        sent.delete(&tgid);  // handled (or blocked, then taken): not a group kill
+        // Taken: by this delivery, or by a handler (not a group kill).
+        if (sig == SIGKILL || was->signo == sig)
+            sent.delete(&tgid);
     }
 #endif
     // strace shows no delivery of SIGKILL: the tracee dies without a stop.
+    // (A sent SIGKILL's siginfo still names its sender in the trigger.)
     if (sig != SIGKILL)
         signal_record(m, &si);
     if (handler != 0)
@@ -1583,6 +1585,9 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
     s32 code = codep && *codep != EXEC_MARK ? *codep : 0;
     int was_exit_call = codep != 0 && *codep != EXEC_MARK && !(*codep & SIGNALED);
     exiting.delete(&tgid);
+#ifdef TASK_WALK
+    sent.delete(&tgid);  // nothing sent to it is pending any more (pids are reused)
+#endif
     u64 cg = bpf_get_current_cgroup_id();
     u32 *sp = cgslab.lookup(&cg);
     if (!sp || *sp == IGNORED)
