@@ -71,18 +71,10 @@ def _kernel_like(with_kn_id: bool = True) -> bytes:
         struct.pack("<III", b.name("pid"), pid_t, 0)
         + struct.pack("<III", b.name("tgid"), pid_t, 32),
     )
-    sig = b.struct("signal_struct", 128, [("nr_threads", idx, 12), ("group_exit_code", idx, 96)])
-    sig_ptr = b.add(2, "", sig)
     b.struct(
         "task_struct",
         4096,
-        [
-            ("state", u32, 0),
-            ("", anon, 1264),
-            ("comm", comm, 1752),
-            ("signal", sig_ptr, 1848),
-            ("cgroups", rcu, 2376),
-        ],
+        [("state", u32, 0), ("", anon, 1264), ("comm", comm, 1752), ("cgroups", rcu, 2376)],
     )
     return b.bytes()
 
@@ -91,7 +83,6 @@ def test_offsets_of_the_task_walk_through_anonymous_members_and_typedefs() -> No
     o = task_offsets(BTF(_kernel_like()))
     assert (o.cgroups, o.dfl_cgrp, o.kn, o.kn_id) == (2376, 112, 256, 8)
     assert (o.pid, o.tgid, o.comm) == (1264, 1268, 1752)
-    assert (o.signal, o.group_exit_code) == (1848, 96)
 
 
 def test_a_missing_field_is_an_error_that_names_it() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from sidecar.dump.naming import DumpName
 from sidecar.dump.reader import DumpReader, read_all
+from sidecar.dump.records import VERSION
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.dump.writer import write_dump
 from sidecar.kernel.layout import HDR_DTYPE, MIB, REC_BYTES, REC_DTYPE, Settings, meta_dtype
@@ -178,7 +179,7 @@ def test_dump_round_trip_is_exact() -> None:
     recs = _records(50)
     write_dump(buf, {"triggers": []}, recs)
     header, back = read_all(buf.getvalue())
-    assert header["format"] == "traceloop-dump" and header["version"] == 1
+    assert header["format"] == "traceloop-dump" and header["version"] == VERSION
     assert back == recs
 
 

@@ -16,7 +16,7 @@ from daemonutil import TRACELOOP, daemon, read, wait_logged, wait_recorded
 from runc import Runc
 from waits import wait_until
 
-from sidecar.dump.records import ARGS, CAPS, NR
+from sidecar.dump.records import ARGS, CAPS, NR, SIGNAL
 
 pytestmark = pytest.mark.bpf
 WRITTEN = 'traceloop_dumps_total{result="written"}'
@@ -61,6 +61,24 @@ def test_nonzero_exit_gives_one_dump_from_execve_on(runc: Runc, tmp_path: Path) 
     assert b"/missing" in paths(recs)
     last = max(i for i, r in enumerate(recs) if n[i] == "exit_group" and r[ARGS][0] == 5)
     assert last >= len(recs) - 5
+
+
+def test_a_syscall_filter_without_exit_group_keeps_the_exit_trigger(
+    runc: Runc, tmp_path: Path
+) -> None:
+    # The filter decides what is recorded, never what the triggers see.
+    filters = ("--syscall-filters", "openat")
+    with daemon(runc.cgroup_root(), tmp_path / "dumps", *filters) as d:
+        res = runc.run(["/bin/sh", "-c", "cat /missing-filtered; exit 3"], name="filtered")
+        assert res.returncode == 3
+        [dump] = d.wait_dumps(1)
+    header, recs = read(dump)
+    assert reasons(header)[0] == "nonzero-exit" and header["triggers"][0]["exit_code"] == 3
+    calls = [r for r in recs if r[NR] != SIGNAL]  # sh's SIGCHLD is recorded too
+    assert set(syscalls(calls)) <= {"openat", "exit", "exit_group"}
+    assert b"/missing-filtered" in paths(recs)
+    last = recs[-1]
+    assert syscalls([last]) == ["exit_group"] and last[ARGS][0] == 3
 
 
 def test_sigsegv_is_a_fatal_signal(runc: Runc, tmp_path: Path) -> None:

@@ -158,3 +158,23 @@ def test_classic_tracepoints_record_the_same_calls(tmp_path: Path) -> None:
     )
     assert 'openat(AT_FDCWD, "/no/such/file", O_RDONLY) = -1 ENOENT' in out
     assert "exit_group(4)" in out
+
+
+def test_a_syscall_filter_without_exit_group_keeps_the_exit_trigger(tmp_path: Path) -> None:
+    # The filter decides what is recorded for the user, never what the
+    # triggers see: `exit 3` is still a nonzero exit, and its exit_group is
+    # still the dump's last call (show's `+++ exited with 3 +++`).
+    r = record(tmp_path, "sh", "-c", "exit 3", extra=("--syscall-filters", "openat"))
+    assert r.returncode == 3
+    [d] = dumps(tmp_path)
+    header, recs = read(d)
+    [trigger] = header["triggers"]
+    assert trigger["reason"] == "nonzero-exit" and trigger["exit_code"] == 3
+    names = {table().name(r[NR]) for r in recs}
+    assert names <= {"openat", "exit", "exit_group"}
+    assert table().name(recs[-1][NR]) == "exit_group"
+    shown = subprocess.run(
+        [TRACELOOP, "show", "-o", "strace", str(d)], capture_output=True, text=True, check=True
+    ).stdout
+    assert shown.splitlines()[-2:] == ["exit_group(3)                           = ?",
+                                       "+++ exited with 3 +++"]  # fmt: skip

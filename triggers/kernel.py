@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sidecar.model.clock import iso
 from sidecar.model.errors import UsageError
 from sidecar.model.kernel_events import NAME_TO_REASON, REASON_NAMES, SIGNALED, Event, Reason
+from sidecar.model.siginfo import FAULTS, from_kernel, s32, si_code_name
 from sidecar.model.trigger import Trigger, signal_name
 
 
@@ -32,6 +33,15 @@ def trigger_from_event(ev: Event, boot_offset_ns: int) -> Trigger:
         t.exit_code = ev.code
     elif reason in (Reason.FATAL_SIGNAL, Reason.OOM_KILL):
         t.signal = signal_name(ev.code)
+    if reason == Reason.FATAL_SIGNAL:
+        # The thread that took it is `tid`; a real fault is told from a
+        # `kill -SEGV` by its si_code (SEGV_MAPERR vs SI_USER).
+        code = s32(ev.si_code)
+        t.si_code = si_code_name(ev.code, code)
+        if not from_kernel(code):
+            t.si_pid = ev.addr & 0xFFFFFFFF
+        elif ev.code in FAULTS:
+            t.si_addr = ev.addr
     return t
 
 

@@ -31,7 +31,8 @@ def add_recorder_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAMES",
         help="record only these syscalls (comma-separated, e.g. openat,write); "
-        "the filter runs in the kernel",
+        "the filter runs in the kernel; exit and exit_group are recorded always "
+        "(the crash triggers need them), and signals are",
     )
     g.add_argument(
         "--memory",

@@ -30,7 +30,7 @@ from typing import IO, Any
 import msgpack
 
 from sidecar.dump import schema
-from sidecar.dump.records import FORMAT, RECORD_LEN, ZSTD_MAGIC
+from sidecar.dump.records import FORMAT, KIND_BASE, RECORD_LEN, SIGNAL, ZSTD_MAGIC
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.model.errors import DumpFormatError, DumpTruncatedError
 from sidecar.model.text import escape
@@ -238,6 +238,8 @@ class DumpReader:
                         why = schema.record_problem(obj)
                         raise self._fail(f"malformed record #{self.count + 1}: {why}")
                     self.count += 1
+                    if obj[7] >= KIND_BASE and obj[7] != SIGNAL:
+                        continue  # a kind of record this version does not know
                     yield obj
                 if end is not _END:
                     break

@@ -174,6 +174,7 @@ TRIGGER = _map(
         "reason": _short, "source": _short, "ts_ns": _count, "time": _short,
         "pid": _int(0, U32), "tid": _int(0, U32), "comm": _short,
         "exit_code": _int(-(1 << 31), U32), "signal": _short, "detail": _map({}),
+        "si_code": _short, "si_addr": _count, "si_pid": _int(0, U32),
     }
 )  # fmt: skip
 
@@ -246,7 +247,7 @@ def _cap_ok(c: Any) -> bool:
         and 0 <= c[0] <= 5
         and type(c[1]) is int
         and 1 <= c[1] <= 8
-        and type(c[2]) is bytes
+        and (type(c[2]) is bytes or c[2] is None)
         and type(c[3]) is int
         and 0 <= c[3] <= U32
     )
@@ -307,6 +308,6 @@ def record_problem(r: Any) -> str:
         except Invalid as e:
             return str(e)
     for i, c in enumerate(r[-1]):
-        if type(c[2]) is not bytes:
-            return f"caps[{i}][2]: expected binary data, got {_kind(c[2])}"
+        if type(c[2]) is not bytes and c[2] is not None:
+            return f"caps[{i}][2]: expected binary data or nil, got {_kind(c[2])}"
     return "malformed"

@@ -180,9 +180,7 @@ class TaskOffsets:
     """Where the kernel side finds the current task's cgroup id, ids and name.
 
     task->cgroups->dfl_cgrp->kn->id is what bpf_get_current_cgroup_id()
-    returns (the cgroup v2 id); pid is the thread id, tgid the process id;
-    task->signal->group_exit_code is the signal a dying process was sent when
-    the kernel delivers it to the threads as SIGKILL.
+    returns (the cgroup v2 id); pid is the thread id, tgid the process id.
     """
 
     cgroups: int
@@ -192,8 +190,6 @@ class TaskOffsets:
     pid: int
     tgid: int
     comm: int
-    signal: int
-    group_exit_code: int
 
     def cflags(self) -> list[str]:
         return [
@@ -205,8 +201,6 @@ class TaskOffsets:
             f"-DOFF_TASK_PID={self.pid}",
             f"-DOFF_TASK_TGID={self.tgid}",
             f"-DOFF_TASK_COMM={self.comm}",
-            f"-DOFF_TASK_SIGNAL={self.signal}",
-            f"-DOFF_SIGNAL_GROUP_EXIT_CODE={self.group_exit_code}",
         ]
 
 
@@ -221,7 +215,6 @@ def task_offsets(btf: BTF) -> TaskOffsets:
     """The offsets of the task walk, checked for the types the kernel side assumes."""
     chain = [("task_struct", "cgroups", "css_set"), ("css_set", "dfl_cgrp", "cgroup")]
     chain.append(("cgroup", "kn", "kernfs_node"))
-    chain.append(("task_struct", "signal", "signal_struct"))
     for owner, field, target in chain:
         if btf.pointee(owner, field) != target:
             raise BTFError(f"{owner}.{field} does not point to struct {target}")
@@ -233,6 +226,12 @@ def task_offsets(btf: BTF) -> TaskOffsets:
         pid=_expect(btf, "task_struct", "pid", 4),
         tgid=_expect(btf, "task_struct", "tgid", 4),
         comm=_expect(btf, "task_struct", "comm", 16),
-        signal=_expect(btf, "task_struct", "signal", 8),
-        group_exit_code=_expect(btf, "signal_struct", "group_exit_code", 4),
+    )
+
+
+def handler_offset(btf: BTF) -> int:
+    """Where a k_sigaction holds its handler (k_sigaction.sa.sa_handler): the
+    signal_deliver tracepoint hands the kernel side a k_sigaction pointer."""
+    return _expect(btf, "k_sigaction", "sa", btf.field("k_sigaction", "sa")[1]) + _expect(
+        btf, "sigaction", "sa_handler", 8
     )

@@ -23,7 +23,7 @@ import numpy as np
 
 from sidecar.dump.captures import ARGV_N, MAX_CAPTURES, NO_LEN, captures_for
 from sidecar.dump.syscalls import SyscallTable
-from sidecar.kernel.btf import BTF, BTFError, TaskOffsets, task_offsets
+from sidecar.kernel.btf import BTF, BTFError, TaskOffsets, handler_offset, task_offsets
 from sidecar.kernel.layout import HDR_DTYPE, REC_BYTES, Settings, meta_dtype
 from sidecar.kernel.slab import calls_made
 from sidecar.model.clock import time_boot_ns
@@ -36,6 +36,11 @@ IGNORED = 0xFFFFFFFF
 CG_FIXED = 1 << 63  # recorder.bpf.c: a cgcache entry "never recorded"
 MAX_NR = 1024
 BPF_FILE = "recorder.bpf.c"
+# Recorded whatever --syscall-filters says: the exit triggers are taken at
+# their entry (the code is their argument), and the `+++ exited with N +++`
+# lines and the dump's last call come from their records. The filter decides
+# what the user sees recorded, never what the triggers see.
+ALWAYS_RECORDED = ("exit", "exit_group")
 
 
 def bpf_source() -> Path:
@@ -105,6 +110,15 @@ def task_walk_offsets(cfg: KernelConfig) -> TaskOffsets | None:
             )
             _warned_no_walk = True
         return None
+
+
+def _handler_offset() -> int:
+    """k_sigaction.sa.sa_handler, from the kernel's BTF; 0 without it (the
+    handler comes first on every architecture but MIPS)."""
+    try:
+        return handler_offset(BTF.load(_btf_path()))
+    except BTFError:
+        return 0
 
 
 def _arch_define() -> str:
@@ -214,6 +228,7 @@ def cflags(
         flags.append(f"-DXTHREADS={cfg.thread_buckets}")
     if walk is not None:
         flags.extend(walk.cflags())
+    flags.append(f"-DOFF_KSA_HANDLER={_handler_offset()}")
     if hook is not None and s.raw_tracepoints:
         flags += ["-DDECISION_CACHE", f"-DMIGRATE_HOOK_{hook.upper()}"]
     return flags
@@ -315,7 +330,10 @@ class Kernel:
         """Which syscalls to record and what to capture: nr -> captures."""
         s = self.settings
         wanted = (
-            {c.nr for c in self.table.resolve(s.syscall_filters)} if s.syscall_filters else None
+            {c.nr for c in self.table.resolve(s.syscall_filters)}
+            | {self.table.by_name[n].nr for n in ALWAYS_RECORDED if n in self.table.by_name}
+            if s.syscall_filters
+            else None
         )
         m = self.bpf[b"scinfo"]
         kinds: dict[int, list[list[int]]] = {}

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sidecar.dump.records import SIGNAL, UNREADABLE
 from sidecar.kernel.layout import REC_BYTES, REC_DTYPE
 
 Array = npt.NDArray[Any]
@@ -55,6 +56,7 @@ def calls_made(meta: Any, hdrs: Array) -> int:
 
 
 RPC_MAX = 1 << 16  # more records than any chunk holds: the cap is the chunk's own
+SIG_NR = 0xFFFF  # a record's nr for a signal delivery (recorder.bpf.c)
 
 
 def read_slab(meta: Any, chunks: Array, hdrs: Array, window: int | None = None) -> SlabRead:
@@ -136,7 +138,8 @@ def to_records(read: SlabRead, kinds: dict[int, list[list[int]]]) -> list[list[A
     cap_len = recs["cap_len"].tolist()
     cap_full = recs["cap_full"].tolist()
     # The kernel's word on whether it read an argument's memory: an empty
-    # capture counts, a failed read does not (its cap_full may still be set).
+    # capture counts, a failed read does not (its cap_full may still be set)
+    # and has its UNREADABLE bit (2 + j) set instead.
     read_ok = recs["captured"].tolist()
     rows = read.rows.tolist()
     data = read.data
@@ -144,6 +147,12 @@ def to_records(read: SlabRead, kinds: dict[int, list[list[int]]]) -> list[list[A
     out: list[list[Any]] = []
     for i in range(len(seqs)):
         nr = nrs[i]
+        if nr == SIG_NR:
+            # A signal delivery: args hold signo, si_code and the siginfo's
+            # union, ret its si_errno (docs/dump-format.md).
+            out.append([seqs[i], ts[i], None, cpu[i], pid[i], tid[i], comm[i], SIGNAL, args[i],
+                        ret[i], []])  # fmt: skip
+            continue
         captured: list[list[Any]] = []
         spec = kinds.get(nr)
         if spec:
@@ -153,6 +162,8 @@ def to_records(read: SlabRead, kinds: dict[int, list[list[int]]]) -> list[list[A
                     if off + length <= size:
                         blob = data[rows[i], off : off + length].tobytes()
                         captured.append([arg, kind, blob, cap_full[i][j]])
+                elif read_ok[i] >> (j + 2) & 1:
+                    captured.append([arg, kind, UNREADABLE, cap_full[i][j]])
         finished = bool(done[i])
         out.append(
             [

@@ -48,7 +48,7 @@ STAT_NAMES = (
 # GROUP_EXIT codes: an exit status, or SIGNALED | signal number.
 SIGNALED = 0x10000
 
-_EVENT = struct.Struct("<IIQQIIIiQ16s")
+_EVENT = struct.Struct("<IIQQIIIiQ16siIQ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +63,17 @@ class Event:
     code: int  # exit code or signal number
     gen: int  # the slab's incarnation
     comm: str
+    si_code: int = 0  # a fatal signal's siginfo si_code (SEGV_MAPERR, SI_USER...)
+    addr: int = 0  # ...and the first word of its union: a fault's address
 
     @classmethod
     def parse(cls, data: bytes) -> Event:
-        t, slab, cg, ts, pid, tid, reason, code, gen, comm = _EVENT.unpack_from(data)
+        # An older kernel side (bench --compare-bpf) sends no siginfo: zeros.
+        fields = _EVENT.unpack_from(data.ljust(_EVENT.size, b"\0"))
+        t, slab, cg, ts, pid, tid, reason, code, gen, comm, si_code, _, addr = fields
         return cls(
             EventType(t), slab, cg, ts, pid, tid, reason, code, gen,
-            comm.split(b"\0", 1)[0].decode("utf-8", "replace"),
+            comm.split(b"\0", 1)[0].decode("utf-8", "replace"), si_code, addr,
         )  # fmt: skip
 
 

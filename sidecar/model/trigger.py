@@ -27,6 +27,11 @@ class Trigger:
     comm: str | None = None
     exit_code: int | None = None
     signal: str | None = None
+    # A fatal signal's siginfo: si_code's name (SEGV_MAPERR for a fault,
+    # SI_USER or SI_TKILL for kill/tkill), the fault's address, the sender.
+    si_code: str | None = None
+    si_addr: int | None = None
+    si_pid: int | None = None
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:

@@ -112,6 +112,8 @@ class Call:
         if caps:
             n = len(vals)
             for arg, kind, data, full in caps:
+                if data is None:
+                    continue  # unreadable: the pointer, as strace shows it
                 if 0 <= arg < n:
                     if kind == STR:
                         vals[arg] = quote_path(data, full)
@@ -168,6 +170,9 @@ class Call:
         n = len(p)
         for arg, kind, data, full in caps:
             if 0 <= arg < n:
+                if data is None:  # the kernel could not read it: never a value
+                    out[p[arg]] = {"unreadable": hex(a[arg] & 0xFFFFFFFFFFFFFFFF)}
+                    continue
                 if kind == STR:
                     out[p[arg]] = path_text(data)
                 elif kind in (BUF_IN, BUF_OUT):

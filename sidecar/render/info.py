@@ -92,6 +92,12 @@ def trigger_text(t: Any) -> str:
         facts.append(f"exit code {t['exit_code']}")
     if t.get("signal") is not None:
         facts.append(f"signal {t['signal']}")
+    if t.get("si_code") is not None:  # a fatal signal's siginfo: a fault, or who sent it
+        facts.append(f"si_code {t['si_code']}")
+    if isinstance(t.get("si_addr"), int):
+        facts.append(f"si_addr {hex(t['si_addr']) if t['si_addr'] else 'NULL'}")
+    if t.get("si_pid") is not None:
+        facts.append(f"sent by pid {t['si_pid']}")
     if t.get("pid") is not None:
         who = f"pid {t['pid']}"
         if t.get("tid") not in (None, t.get("pid")):

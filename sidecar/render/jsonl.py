@@ -7,10 +7,13 @@ from typing import Any
 
 import orjson
 
+from sidecar.dump.records import SIGNAL
 from sidecar.render.errnos import errno_name
 from sidecar.render.forms import Calls, Record, RenderOptions
 from sidecar.render.output import Output, json_safe
 from sidecar.render.runtime import SetupRecord
+from sidecar.render.siginfo import json_fields
+from sidecar.render.signals import signal_name
 
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
@@ -32,6 +35,13 @@ class JsonForm:
 
         def obj(rec: Record) -> dict[str, Any]:
             seq, ts, dur, cpu, pid, tid, comm, nr, a, ret, caps = rec
+            if nr == SIGNAL:
+                name = signal_name(a[0] & 0xFFFFFFFF)
+                sig = {"seq": seq, "ts": ts, "cpu": cpu, "pid": pid, "tid": tid, "comm": comm,
+                       "signal": name, "siginfo": json_fields(a, ret)}  # fmt: skip
+                if file is not None:
+                    sig["file"] = file
+                return sig
             c = known.get(nr) or lookup(nr)
             if caps or c.out_bufs:
                 args, cut = c.json_args(a, caps, ret, limit)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sidecar.dump.records import COMM, NR, PID, RET, TID, TS
+from sidecar.dump.records import COMM, NR, PID, RET, SIGNAL, TID, TS
 from sidecar.model.errors import TraceloopError, UsageError
 from sidecar.render.forms import Calls, Record
 from sidecar.render.trace_expr import SyscallSet
@@ -59,9 +59,10 @@ def predicate(
     """One test for all the filters given; None when there are none."""
     tests: list[Predicate] = []
     if nrs is not None:
-        tests.append(lambda r: r[NR] in nrs)
+        # Signals stay, as with strace's -e trace= (deliveries are not calls).
+        tests.append(lambda r: r[NR] in nrs or r[NR] == SIGNAL)
     if trace is not None:
-        tests.append(lambda r: r[NR] in trace)
+        tests.append(lambda r: r[NR] in trace or r[NR] == SIGNAL)
     if sel.pids:
         pids = sel.pids
         tests.append(lambda r: r[PID] in pids)

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from sidecar.dump.records import DUR, NR, PID, RET, TID, TS
+from sidecar.dump.records import DUR, NR, PID, RET, SIGNAL, TID, TS
 from sidecar.render.forms import Calls, Record, RenderOptions
 from sidecar.render.output import BOLD, CHUNK, RED, RESET, Output
+from sidecar.render.siginfo import strace_line
 from sidecar.render.timefmt import strace_clock, strace_elapsed, strace_relative
 from sidecar.render.trigger_lines import TriggerLine
 
@@ -190,6 +191,8 @@ class StraceForm:
         rec, prefix, passed = shown
         _seq, ts, dur, _cpu, _pid, tid, _comm, nr, a, ret, caps = rec
         head = "".join(self._trigger(t, p) + "\n" for t, p in passed) if passed else ""
+        if nr == SIGNAL:
+            return head + self._leader(tid, prefix, ts) + strace_line(a, ret)
         c = self.calls.calls.get(nr) or self.calls.get(nr)
         if self.timed:
             s = self._leader(tid, prefix, ts) + c.text_name + "("

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sidecar.dump.records import SIGNAL
 from sidecar.render.forms import Calls, Record
 from sidecar.render.output import Output, json_text
 
@@ -28,6 +29,8 @@ class SummaryForm:
         rows = self.rows
         for rec in records:
             nr, ret, dur = rec[7], rec[9], rec[2]
+            if nr == SIGNAL:
+                continue  # a delivery, not a call (strace -c counts none either)
             row = rows.get(nr)
             if row is None:
                 row = rows[nr] = [0, 0, 0, 0]

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
+from sidecar.dump.records import SIGNAL
 from sidecar.model.text import escape
 from sidecar.render.forms import Calls, Record, RenderOptions, pump
 from sidecar.render.output import BOLD, RED, RESET, Output
+from sidecar.render.siginfo import short_text
+from sidecar.render.signals import signal_name
 from sidecar.render.timefmt import duration, relative
 
 ELLIPSIS = "…"
@@ -168,17 +171,20 @@ class TableForm:
             _seq, ts, dur, cpu, pid, tid, comm, nr, a, ret, caps = rec
             if not t0:
                 t0.append(ts)
-            c = known.get(nr) or lookup(nr)
-            params = c.table_args(a, caps, ret, limit)
             failed = False
-            if c.table_x:
-                r = "X"
-            elif ret is None:
-                r = "unfinished"
+            if nr == SIGNAL:  # a delivery: the signal's name, its siginfo, no result
+                name, params, r = signal_name(a[0] & 0xFFFFFFFF), short_text(a, ret), "---"
             else:
-                r = c.ret_text(ret, a)
-                failed = -4095 <= ret < 0
-            name = c.text_name
+                c = known.get(nr) or lookup(nr)
+                params = c.table_args(a, caps, ret, limit)
+                name = c.text_name
+                if c.table_x:
+                    r = "X"
+                elif ret is None:
+                    r = "unfinished"
+                else:
+                    r = c.ret_text(ret, a)
+                    failed = -4095 <= ret < 0
             if not comm.isprintable() or "\\" in comm:
                 comm = escape(comm)  # a task names itself: ESC, CR... are shown escaped
             if not wide:

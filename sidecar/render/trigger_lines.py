@@ -33,6 +33,9 @@ def trigger_lines(header: Mapping[str, Any]) -> list[TriggerLine]:
             text = f"+++ exited with {code} +++"
         elif reason == "fatal-signal" and isinstance(sig, str):
             text = f"+++ killed by {escape(sig)} +++"
+            tid = t.get("tid")
+            if isinstance(tid, int):
+                pid = tid  # the thread that took the signal, as strace names it
         elif reason == "oom-kill":
             text = (
                 f"+++ killed by {escape(sig) if isinstance(sig, str) else 'SIGKILL'} (OOM kill) +++"

@@ -15,6 +15,8 @@
 // pairing state, checked by the record's sequence number. Userspace reads a
 // container only when it dumps, through mmap. Crash triggers freeze the
 // container in the kernel and are reported through the `events` ring buffer.
+// Signal deliveries are records of their own in the same chunks (nr SIG_NR),
+// in order with the calls.
 //
 // Memory is a node budget: every container slot is guaranteed FLOOR chunks
 // (its last 256 calls or so), and growth beyond that takes from SPARE chunks
@@ -36,8 +38,9 @@
 // FREEZE_ON_TRIGGER, EVENT_PAGES, MAX_CGROUPS, CGCACHE, XTHREADS (powers of
 // two), COMM_EVERY, TASK_WALK with OFF_TASK_CGROUPS, OFF_CSS_SET_DFL_CGRP,
 // OFF_CGROUP_KN, OFF_KERNFS_NODE_ID, OFF_TASK_PID, OFF_TASK_TGID,
-// OFF_TASK_COMM, OFF_TASK_SIGNAL, OFF_SIGNAL_GROUP_EXIT_CODE, DECISION_CACHE with one of MIGRATE_HOOK_FENTRY,
-// MIGRATE_HOOK_KPROBE, MIGRATE_HOOK_EMULATED (raw tracepoints only).
+// OFF_TASK_COMM, DECISION_CACHE with one of MIGRATE_HOOK_FENTRY,
+// MIGRATE_HOOK_KPROBE, MIGRATE_HOOK_EMULATED (raw tracepoints only),
+// OFF_KSA_HANDLER.
 
 #include <uapi/linux/ptrace.h>
 #include <uapi/linux/bpf.h>
@@ -142,6 +145,10 @@
 #endif
 #define ARGV_EACH (CAP / ARGV_N)
 #define NO_LEN 0xff
+// In a record's `captured` (and a pairing state's `kinds`): capture i's read
+// failed, UNREADABLE << i (an input read again at exit: RETRY).
+#define UNREADABLE 4
+#define RETRY (3 * UNREADABLE)
 
 // Trigger reasons and event types (sidecar/events.py).
 #define EV_NEW_SLAB 1
@@ -176,7 +183,8 @@ struct rec {
     u16 nr;
     u16 cpu;
     u8 done;            // 1 once sys_exit filled ret
-    u8 captured;        // bit i: capture i holds what the call named, even if empty
+    u8 captured;        // bit i: capture i holds what the call named, even if empty;
+                        // bit 2 + i: its memory could not be read (UNREADABLE)
     u16 gen;            // the chunk's incarnation it was written in (low bits)
     u16 cap_off[2];     // where capture i lies in the chunk
     u16 cap_len[2];     // bytes stored
@@ -235,7 +243,7 @@ struct scinfo {
 struct inflight {
     u64 seq;            // sequence number of the open call; 0 when none
     u32 idx;            // its record: chunk * RPC + position
-    u8 kinds;           // capture areas still to read at exit (bit i)
+    u8 kinds;           // areas to read at exit (bit i); inputs to read again (RETRY)
     u8 pad;
     u16 gen;            // its chunk's incarnation (sequence numbers restart per owner)
 };
@@ -251,6 +259,9 @@ struct event {
     s32 code;           // exit code, or signal number
     u64 gen;
     char comm[16];
+    s32 si_code;        // EV_TRIGGER of a signal: its siginfo's si_code...
+    u32 pad;
+    u64 addr;           // ...and the union's first word (a fault's address)
 };
 
 BPF_F_TABLE("array", u32, struct chunk, chunks, NCHUNKS, BPF_F_MMAPABLE);
@@ -314,7 +325,7 @@ struct xthread {
     u64 seq;            // the owner's open call: its sequence number, 0 when none
     u32 idx;            // its record: chunk * RPC + position
     u32 tid;            // whose comm is cached (the owner's, once read)
-    u8 kinds;           // capture areas still to read at exit (bit i)
+    u8 kinds;           // areas to read at exit (bit i); inputs to read again (RETRY)
     u8 comm_left;       // calls left before comm is read again
     u16 gen;            // its chunk's incarnation (sequence numbers restart per owner)
     u8 pad[4];
@@ -465,7 +476,8 @@ static __always_inline void stat_add(u32 i) {
         *v += 1;
 }
 
-static __always_inline void emit(u32 type, u32 slab, u64 cg, u32 reason, s32 code, u64 gen) {
+static __always_inline void emit_info(u32 type, u32 slab, u64 cg, u32 reason, s32 code, u64 gen,
+                                      s32 si_code, u64 addr) {
     struct event *e = events.ringbuf_reserve(sizeof(struct event));
     if (!e) {
         stat_add(ST_RING_DROPS);
@@ -481,8 +493,15 @@ static __always_inline void emit(u32 type, u32 slab, u64 cg, u32 reason, s32 cod
     e->reason = reason;
     e->code = code;
     e->gen = gen;
+    e->si_code = si_code;
+    e->pad = 0;
+    e->addr = addr;
     bpf_get_current_comm(e->comm, sizeof(e->comm));
     events.ringbuf_submit(e, 0);
+}
+
+static __always_inline void emit(u32 type, u32 slab, u64 cg, u32 reason, s32 code, u64 gen) {
+    emit_info(type, slab, cg, reason, code, gen, 0, 0);
 }
 
 // -- chunks -----------------------------------------------------------------
@@ -829,7 +848,8 @@ static __always_inline u32 slab_of_current(u64 cg) {
 // whose end ends the container, which userspace confirms when the cgroup
 // empties (under runc, the first task in the cgroup is runc's bootstrap, not
 // the container's init). The others freeze the window at once.
-static __always_inline void freeze(struct slabmeta *m, u32 slab, u32 reason, s32 code, u32 tgid) {
+static __always_inline void freeze(struct slabmeta *m, u32 slab, u32 reason, s32 code, u32 tgid,
+                                   s32 si_code, u64 addr) {
     if ((TRIG_ENABLED & reason) == 0)
         return;
     m->triggers |= reason;
@@ -837,7 +857,16 @@ static __always_inline void freeze(struct slabmeta *m, u32 slab, u32 reason, s32
     if (!(TRIG_MAIN_ONLY & reason) && m->frozen_at == 0)
         m->frozen_at = bpf_ktime_get_boot_ns();
 #endif
-    emit(EV_TRIGGER, slab, m->cgroup, reason, code, m->gen);
+    emit_info(EV_TRIGGER, slab, m->cgroup, reason, code, m->gen, si_code, addr);
+}
+
+// An exec kills the process's other threads with SIGKILL: mark the process
+// so those deliveries are not taken for a fatal signal. A recorded exec's
+// mark goes at its sys_exit; one --syscall-filters left out keeps it until
+// the process exits or ends (only a later SIGKILL then goes uncounted).
+static __always_inline void exec_mark(u32 tgid) {
+    s32 mark = EXEC_MARK;
+    exiting.update(&tgid, &mark);
 }
 
 static __always_inline int read_at_exit(u8 kind) {
@@ -906,7 +935,7 @@ static __always_inline void capture_argv(u8 *dst, struct rec *s, int i, const u6
         got = j + 1;
     }
     if (more) {
-        stat_add(ST_CAPTURE_FAIL);
+        s->captured |= UNREADABLE << i;  // kept as read so far; read again at exit
     } else if (got == ARGV_N) {
         u64 p = 0;
         more = bpf_probe_read_user(&p, sizeof(p), &vec[ARGV_N]) != 0 || p != 0;
@@ -945,7 +974,7 @@ static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec
             s->cap_full[i] = n == PATH_CAP ? n : n - 1;
             return round8(n);
         }
-        stat_add(ST_CAPTURE_FAIL);
+        s->captured |= UNREADABLE << i;
     } else if (kind == K_BUF_IN || kind == K_SA_IN || kind == K_OBJ_IN) {
         s->cap_full[i] = len > 0xffffffffull ? 0xffffffffu : (u32)len;
         u64 n = len > room ? room : len;  // 64 bits: no zero-extended copies to lose the bound
@@ -959,7 +988,7 @@ static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec
             s->captured |= 1 << i;
             s->cap_len[i] = n;
         } else {
-            stat_add(ST_CAPTURE_FAIL);
+            s->captured |= UNREADABLE << i;
         }
     } else if (kind == K_ARGV) {
         capture_argv(dst, s, i, src);
@@ -1005,6 +1034,33 @@ static __always_inline void capture_exit(u8 *base, struct rec *s, int i, s64 ret
         s->cap_len[i] = n;
         barrier();
         s->captured |= 1 << i;
+    } else if (src) {
+        s->captured |= UNREADABLE << i;
+        stat_add(ST_CAPTURE_FAIL);
+    }
+}
+
+// The inputs whose read failed at entry (RETRY bits of `kinds`), read again
+// at exit: a string literal in a page the program had not touched yet (a
+// .rodata path, the classic missing config file) faults in while the kernel
+// runs the call, and is readable now. Not after a successful exec, whose old
+// memory is gone. What still fails keeps its UNREADABLE bit and is counted.
+static __always_inline void capture_retry(u8 *base, struct rec *s, u8 kinds, s64 ret) {
+    u32 nr = s->nr;
+    struct scinfo *si = scinfo.lookup(&nr);
+    if (!si)
+        return;
+    int gone = (nr == NR_EXECVE || nr == NR_EXECVEAT) && ret == 0;
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        if (!(kinds & (UNREADABLE << i)))
+            continue;
+        if (!gone) {
+            s->captured &= ~(UNREADABLE << i);
+            capture_enter(base, s->cap_off[i], cap_need(si, i, s->args), s, si, i, s->args);
+        }
+        if (s->captured & (UNREADABLE << i))
+            stat_add(ST_CAPTURE_FAIL);
     }
 }
 
@@ -1069,6 +1125,10 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     if (!wanted || !m || m->frozen_at) {
         if (wanted && m)  // recorded but for the freeze: counted
             __sync_fetch_and_add(&m->after_freeze, 1);
+        // An exec left out by --syscall-filters still kills the process's
+        // other threads: mark it, as a recorded one does below.
+        if (m && (nr == NR_EXECVE || nr == NR_EXECVEAT))
+            exec_mark(bpf_get_current_pid_tgid() >> 32);
 #ifdef USE_RAW_TP
         xthread_release(ctx->args[0], nr);
 #endif
@@ -1210,6 +1270,9 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
             got1 = capture_enter(sp.base, off1, need1, s, si, 1, a);
         }
     }
+    // An input that could not be read now is read again at exit (its region
+    // stays reserved: a failed capture gives nothing back).
+    pending |= s->captured & RETRY;
     // Give back what the last region did not use, if no other call reserved
     // in the chunk since (else it stays unused).
     u32 slack = path_last || !si->kind[1] ? need0 - got0 : need1 - got1;
@@ -1244,13 +1307,8 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
         }
     }
 
-    // An exec kills the process's other threads with SIGKILL: mark the
-    // process so those deliveries are not taken for a fatal signal.
-    if (nr == NR_EXECVE || nr == NR_EXECVEAT) {
-        u32 tgid = id >> 32;
-        s32 mark = EXEC_MARK;
-        exiting.update(&tgid, &mark);
-    }
+    if (nr == NR_EXECVE || nr == NR_EXECVEAT)
+        exec_mark(id >> 32);
     // Kernel triggers seen at syscall entry.
     if (nr == NR_EXIT_GROUP || nr == NR_EXIT) {
         s32 code = a[0] & 0xff;
@@ -1258,7 +1316,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
         if (nr == NR_EXIT_GROUP) {
             exiting.update(&tgid, &code);
             if (code)
-                freeze(m, slab, T_NONZERO_EXIT, code, tgid);
+                freeze(m, slab, T_NONZERO_EXIT, code, tgid, 0, 0);
         } else if (tgid == (u32)id && code) {
             // exit() of the main thread: the process ends nonzero only if it
             // is the last thread, which sched_process_exit tells.
@@ -1331,6 +1389,8 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
     if (x->regs == regp && (s->nr == NR_EXECVE || s->nr == NR_EXECVEAT || s->nr == NR_PRCTL))
         x->comm_left = 0;
 #endif
+    if (kinds & RETRY)
+        capture_retry(base, s, kinds, ret);
     if (kinds & 1)
         capture_exit(base, s, 0, ret);
     if (kinds & 2)
@@ -1341,41 +1401,99 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
     return 0;
 }
 
-// The signal that is killing the current process, given the one being
-// delivered. A fatal signal that does not dump core (SIGTERM, SIGPIPE,
-// SIGINT, SIGALRM...) reaches the threads as SIGKILL: the kernel's
-// complete_signal() turns it into a group exit, keeps the signal sent in
-// signal->group_exit_code and queues SIGKILL to every thread. An exit_group's
-// code sits in bits 8-15 of the same field, so only the low 7 bits name a
-// signal. Without TASK_WALK the field cannot be found and such a death is
-// named SIGKILL (docs/kernel.md).
-static __always_inline int sent_signal(int sig) {
-#ifdef TASK_WALK
-    if (sig != 9)
-        return sig;
-    const void *sg = (const void *)ld64(current_task(), OFF_TASK_SIGNAL);
-    u32 code = ld32(sg, OFF_SIGNAL_GROUP_EXIT_CODE) & 0x7f;
-    if (code != 0)
-        return code;
+// -- signals -----------------------------------------------------------------
+
+#ifndef OFF_KSA_HANDLER
+#define OFF_KSA_HANDLER 0   // k_sigaction.sa.sa_handler (the loader reads it from BTF)
 #endif
-    return sig;
+#define SIG_NR 0xffff       // a record's nr for a signal delivery (no syscall is numbered so)
+#define SIGKILL 9
+#define SI_KERNEL 0x80
+// Signals whose default action ends the process without a core dump. The
+// kernel turns such a signal sent to a process that does not handle it into
+// a group SIGKILL at once (complete_signal), so its delivery is traced as
+// SIGKILL without siginfo; what was sent is kept from signal_generate.
+#define KILL_NO_CORE ((1ull << 1) | (1ull << 2) | (1ull << 9) | (1ull << 10) | (1ull << 12) | \
+                      (1ull << 13) | (1ull << 14) | (1ull << 15) | (1ull << 16) |            \
+                      (1ull << 26) | (1ull << 27) | (1ull << 29) | (1ull << 30))
+
+// The UAPI siginfo's first 48 bytes: si_signo, si_errno, si_code, then the
+// union (fault address; sender pid and uid; child pid, uid, status, times).
+struct sinfo {
+    s32 signo;
+    s32 err;
+    s32 code;
+    s32 pad;
+    u64 w[4];
+};
+
+#ifdef TASK_WALK
+// What was last sent to a process with a signal of KILL_NO_CORE, by tgid.
+BPF_TABLE("lru_hash", u32, struct sinfo, sent, 4096);
+
+RAW_TRACEPOINT_PROBE(signal_generate) {
+    int sig = ctx->args[0];
+    u64 info = ctx->args[1];
+    if (sig <= 0 || sig >= 64 || !((KILL_NO_CORE >> sig) & 1) || info < 4096)
+        return 0;
+    u32 tgid = 0;
+    bpf_probe_read_kernel(&tgid, sizeof(tgid), (void *)(ctx->args[2] + OFF_TASK_TGID));
+    struct sinfo si = {};
+    if (bpf_probe_read_kernel(&si, sizeof(si), (void *)info) != 0)
+        return 0;
+    sent.update(&tgid, &si);
+    return 0;
+}
+#endif
+
+// A delivery in order with the calls: a record of its own in the window
+// (nr SIG_NR; args: signo, si_code, the union's four words; ret: si_errno).
+static __always_inline void signal_record(struct slabmeta *m, struct sinfo *si) {
+    if (m->frozen_at) {
+        __sync_fetch_and_add(&m->after_freeze, 1);
+        return;
+    }
+    struct spot sp = {};
+    if (!reserve(m, 0, &sp)) {
+        stat_add(ST_NO_CHUNK);
+        return;
+    }
+    struct rec *s = sp.r;
+    s->seq = 0;
+    barrier();
+    u64 id = bpf_get_current_pid_tgid();
+    s->ts = bpf_ktime_get_boot_ns();
+    s->dur = 0;
+    s->pid = id >> 32;
+    s->tid = (u32)id;
+    s->nr = SIG_NR;
+    s->cpu = bpf_get_smp_processor_id();
+    s->gen = sp.gen;
+    s->args[0] = (u32)si->signo;
+    s->args[1] = (u32)si->code;
+    s->args[2] = si->w[0];
+    s->args[3] = si->w[1];
+    s->args[4] = si->w[2];
+    s->args[5] = si->w[3];
+    s->ret = si->err;
+    s->captured = 0;
+    s->cap_len[0] = 0;
+    s->cap_len[1] = 0;
+    bpf_get_current_comm(s->comm, sizeof(s->comm));
+    s->done = 1;
+    barrier();
+    s->seq = sp.seq;
 }
 
-// Fatal signals: delivery with the default action of a signal that kills.
-// SIGKILL delivered to the other threads of a process that is already
-// exiting (exit_group, or a fatal signal on one thread) is not a new cause.
-TRACEPOINT_PROBE(signal, signal_deliver) {
-    if (args->sa_handler != 0)
-        return 0;
-    int sig = args->sig;
-    // SIGQUIT ILL TRAP ABRT BUS FPE KILL SEGV PIPE ALRM TERM XCPU XFSZ SYS,
-    // and SIGHUP/SIGINT/SIGUSR1/SIGUSR2/SIGSTKFLT/SIGVTALRM/SIGPROF/SIGIO/SIGPWR.
-    const u64 fatal = (1ull << 1) | (1ull << 2) | (1ull << 3) | (1ull << 4) | (1ull << 5) |
-                      (1ull << 6) | (1ull << 7) | (1ull << 8) | (1ull << 9) | (1ull << 10) |
-                      (1ull << 11) | (1ull << 12) | (1ull << 13) | (1ull << 14) |
-                      (1ull << 15) | (1ull << 16) | (1ull << 24) | (1ull << 25) |
-                      (1ull << 26) | (1ull << 27) | (1ull << 29) | (1ull << 30) | (1ull << 31);
-    if (sig <= 0 || sig >= 64 || !((fatal >> sig) & 1))
+// Every delivery to a recorded container's thread is recorded; a fatal one
+// (the default action of a signal that kills) is a trigger too. SIGKILL
+// delivered to the other threads of a process that is already exiting
+// (exit_group, or a fatal signal on one thread) is not a new cause.
+RAW_TRACEPOINT_PROBE(signal_deliver) {
+    int sig = ctx->args[0];
+    u64 info = ctx->args[1];
+    u64 ka = ctx->args[2];
+    if (sig <= 0 || sig >= 64)
         return 0;
     u64 cg = bpf_get_current_cgroup_id();
     u32 *sp = cgslab.lookup(&cg);
@@ -1385,23 +1503,64 @@ TRACEPOINT_PROBE(signal, signal_deliver) {
     struct slabmeta *m = slabs.lookup(&slab);
     if (!m)
         return 0;
+    u64 handler = 0;
+    if (ka)
+        bpf_probe_read_kernel(&handler, sizeof(handler), (void *)(ka + OFF_KSA_HANDLER));
     u64 id = bpf_get_current_pid_tgid();
     u32 tgid = id >> 32, tid = (u32)id;
+    struct sinfo si = {};
+    si.signo = sig;
+    if (info == 0)
+        si.code = 0;  // SEND_SIG_NOINFO: SI_USER
+    else if (info < 4096)
+        si.code = SI_KERNEL;  // SEND_SIG_PRIV
+    else
+        bpf_probe_read_kernel(&si, sizeof(si), (void *)info);
+    si.signo = sig;
+#ifdef TASK_WALK
+    struct sinfo *was = sent.lookup(&tgid);
+    if (was) {
+        // A group SIGKILL the kernel made of what was sent (see KILL_NO_CORE),
+        // unless the process is already ending (exit_group, exec): then it
+        // is the kernel's own. A SIGKILL sent as such keeps its sender.
+        if (sig == SIGKILL && info == 0 && !exiting.lookup(&tgid)) {
+            si = *was;
+            sig = si.signo;
+        }
+        // Taken: by this delivery, or by a handler (not a group kill).
+        if (sig == SIGKILL || was->signo == sig)
+            sent.delete(&tgid);
+    }
+#endif
+    // strace shows no delivery of SIGKILL: the tracee dies without a stop.
+    // (A sent SIGKILL's siginfo still names its sender in the trigger.)
+    if (sig != SIGKILL)
+        signal_record(m, &si);
+    if (handler != 0)
+        return 0;
+    // SIGQUIT ILL TRAP ABRT BUS FPE KILL SEGV PIPE ALRM TERM XCPU XFSZ SYS,
+    // and SIGHUP/SIGINT/SIGUSR1/SIGUSR2/SIGSTKFLT/SIGVTALRM/SIGPROF/SIGIO/SIGPWR.
+    const u64 fatal = (1ull << 1) | (1ull << 2) | (1ull << 3) | (1ull << 4) | (1ull << 5) |
+                      (1ull << 6) | (1ull << 7) | (1ull << 8) | (1ull << 9) | (1ull << 10) |
+                      (1ull << 11) | (1ull << 12) | (1ull << 13) | (1ull << 14) |
+                      (1ull << 15) | (1ull << 16) | (1ull << 24) | (1ull << 25) |
+                      (1ull << 26) | (1ull << 27) | (1ull << 29) | (1ull << 30) | (1ull << 31);
+    if (!((fatal >> sig) & 1))
+        return 0;
     u32 *victim = oom_victims.lookup(&tgid);
     if (!victim)
         victim = oom_victims.lookup(&tid);
-    if (victim && sig == 9) {
+    if (victim && sig == SIGKILL) {
         oom_victims.delete(&tgid);
         oom_victims.delete(&tid);
-        freeze(m, slab, T_OOM_KILL, sig, tgid);
+        freeze(m, slab, T_OOM_KILL, sig, tgid, 0, 0);
         return 0;
     }
-    if (sig == 9 && exiting.lookup(&tgid))
+    if (sig == SIGKILL && exiting.lookup(&tgid))
         return 0;
-    sig = sent_signal(sig);
     s32 code = SIGNALED | sig;
     exiting.update(&tgid, &code);
-    freeze(m, slab, T_FATAL_SIGNAL, sig, tgid);
+    freeze(m, slab, T_FATAL_SIGNAL, sig, tgid, si.code, si.w[0]);
     return 0;
 }
 
@@ -1426,6 +1585,9 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
     s32 code = codep && *codep != EXEC_MARK ? *codep : 0;
     int was_exit_call = codep != 0 && *codep != EXEC_MARK && !(*codep & SIGNALED);
     exiting.delete(&tgid);
+#ifdef TASK_WALK
+    sent.delete(&tgid);  // nothing sent to it is pending any more (pids are reused)
+#endif
     u64 cg = bpf_get_current_cgroup_id();
     u32 *sp = cgslab.lookup(&cg);
     if (!sp || *sp == IGNORED)
@@ -1435,7 +1597,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
     if (!m)
         return 0;
     if (was_exit_call && code && !(m->triggers & (T_NONZERO_EXIT | T_FATAL_SIGNAL | T_OOM_KILL)))
-        freeze(m, slab, T_NONZERO_EXIT, code, tgid);
+        freeze(m, slab, T_NONZERO_EXIT, code, tgid, 0, 0);
     // Every process end is reported: userspace checks whether it emptied the
     // cgroup (the container ended). This costs one event per process, never
     // one per syscall.

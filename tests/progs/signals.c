@@ -1,0 +1,52 @@
+// Signals as strace shows them (tests/test_signals_bpf.py), by mode:
+//   thread-segv  a second thread opens a marker and dereferences NULL
+//   wait-term    prints "ready PID", then waits for another process's kill -TERM
+//   sigchld      forks a child that exits 0; a handler takes the SIGCHLD
+//   kill-segv    raises SIGSEGV with kill(): a SIGSEGV that is not a fault
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void *crash(void *arg) {
+    (void)arg;
+    open("/traceloop/thread-about-to-crash", O_RDONLY);
+    volatile int *p = 0;
+    return (void *)(long)*p;
+}
+
+static void on_child(int sig) {
+    (void)sig;
+}
+
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "thread-segv")) {
+        pthread_t t;
+        pthread_create(&t, NULL, crash, NULL);
+        pthread_join(t, NULL);
+    } else if (!strcmp(mode, "wait-term")) {
+        open("/traceloop/waiting-for-term", O_RDONLY);
+        printf("ready %d\n", (int)getpid());
+        fflush(stdout);
+        for (;;)
+            pause();
+    } else if (!strcmp(mode, "sigchld")) {
+        struct sigaction sa = {.sa_handler = on_child};
+        sigaction(SIGCHLD, &sa, NULL);
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(0);
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+            ;
+        open("/traceloop/child-reaped", O_RDONLY);
+        return 5;
+    } else if (!strcmp(mode, "kill-segv")) {
+        kill(getpid(), SIGSEGV);
+    }
+    return 1;
+}

@@ -1,0 +1,184 @@
+"""Signal deliveries recorded in the window, against strace's own lines.
+
+tests/progs/signals.c: a thread that segfaults, a process another one kills
+with SIGTERM, a parent that takes a SIGCHLD in a handler, and a SIGSEGV sent
+with kill(). Each runs under strace and, separately, under `traceloop
+record`; the `--- SIG... ---` lines must be strace's, the `+++ killed by`
+line must name the thread that took the signal, and the fatal-signal
+trigger must carry that thread, si_code and the fault address.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from showutil import TRACELOOP
+
+from sidecar.dump.reader import read_all
+
+pytestmark = pytest.mark.bpf
+
+
+@pytest.fixture(scope="module")
+def strace() -> str:
+    path = shutil.which("strace")
+    if path is None:
+        pytest.skip("strace is not installed (deploy/host-setup.sh installs it)")
+    return path
+
+
+def show(dump: Path, *args: str) -> list[str]:
+    res = subprocess.run(
+        [TRACELOOP, "show", *args, str(dump)], capture_output=True, text=True, check=True
+    )
+    return res.stdout.splitlines()
+
+
+def signal_lines(lines: list[str]) -> list[str]:
+    """`--- SIG ---` lines without strace's `-f` pid column or our `[pid N]` prefix."""
+    out = []
+    for line in lines:
+        line = re.sub(r"^(\[pid +\d+\] |\d+ +)", "", line)
+        if line.startswith("--- SIG"):
+            out.append(line)
+    return out
+
+
+def under_strace(strace: str, tmp: Path, *cmd: str) -> list[str]:
+    out = tmp / "strace.out"
+    subprocess.run([strace, "-f", "-o", str(out), "--", *cmd], capture_output=True, timeout=60)
+    return out.read_text().splitlines()
+
+
+def recorded(tmp: Path, *cmd: str) -> Path:
+    d = tmp / "dumps"
+    subprocess.run(
+        [TRACELOOP, "record", "-q", "--always", "--out", str(d), "--", *cmd],
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    [dump] = sorted(d.rglob("*.msgpack"))
+    return dump
+
+
+def header(dump: Path) -> dict[str, Any]:
+    return read_all(dump.read_bytes(), str(dump))[0]
+
+
+def test_a_segfaulting_thread(strace: str, progs: Path, tmp_path: Path) -> None:
+    prog = str(progs / "signals")
+    theirs = signal_lines(under_strace(strace, tmp_path, prog, "thread-segv"))
+    dump = recorded(tmp_path, prog, "thread-segv")
+    lines = show(dump, "-o", "strace")
+    assert signal_lines(lines) == theirs
+    assert theirs == ["--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=NULL} ---"]
+    [trigger] = header(dump)["triggers"]
+    tid = trigger["tid"]
+    assert tid != trigger["pid"]  # the second thread, not the leader
+    assert trigger["si_code"] == "SEGV_MAPERR" and trigger["si_addr"] == 0
+    # strace names the thread: its `--- SIGSEGV` and `+++ killed by` lines.
+    assert f"[pid {tid:5}] --- SIGSEGV" in "\n".join(lines)
+    assert lines[-1] == f"[pid {tid:5}] +++ killed by SIGSEGV +++"
+    info = "\n".join(show(dump, "--info"))
+    assert f"tid {tid}" in info and "si_code SEGV_MAPERR, si_addr NULL" in info
+
+
+def test_a_segv_sent_with_kill_is_not_a_fault(strace: str, progs: Path, tmp_path: Path) -> None:
+    prog = str(progs / "signals")
+    theirs = signal_lines(under_strace(strace, tmp_path, prog, "kill-segv"))
+    dump = recorded(tmp_path, prog, "kill-segv")
+    [trigger] = header(dump)["triggers"]
+    assert trigger["signal"] == "SIGSEGV" and trigger["si_code"] == "SI_USER"
+    assert trigger["si_pid"] == trigger["pid"] and "si_addr" not in trigger
+    ours = signal_lines(show(dump, "-o", "strace"))
+    # The sender is the process itself: its pid differs between the runs.
+    assert [re.sub(r"si_pid=\d+", "si_pid=N", x) for x in ours] == [
+        re.sub(r"si_pid=\d+", "si_pid=N", x) for x in theirs
+    ]
+    assert ours == [
+        f"--- SIGSEGV {{si_signo=SIGSEGV, si_code=SI_USER, si_pid={trigger['pid']}, si_uid=0}} ---"
+    ]
+
+
+def run_killed(cmd: list[str], sig: signal.Signals = signal.SIGTERM) -> int:
+    """Run `cmd` (ending in signals wait-term), send the program `sig` from
+    this process once it is ready; its pid."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline().split()
+        assert ready[:1] == ["ready"], ready
+        pid = int(ready[1])
+        os.kill(pid, sig)
+        proc.wait(60)
+        return pid
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_killed_by_sigterm_from_another_process(strace: str, progs: Path, tmp_path: Path) -> None:
+    prog = str(progs / "signals")
+    out = tmp_path / "strace.out"
+    run_killed([strace, "-f", "-o", str(out), "--", prog, "wait-term"])
+    theirs = signal_lines(out.read_text().splitlines())
+    d = tmp_path / "dumps"
+    pid = run_killed([TRACELOOP, "record", "-q", "--always", "--out", str(d), "--", prog,
+                      "wait-term"])  # fmt: skip
+    [dump] = sorted(d.rglob("*.msgpack"))
+    me = os.getpid()
+    expected = f"--- SIGTERM {{si_signo=SIGTERM, si_code=SI_USER, si_pid={me}, si_uid=0}} ---"
+    assert theirs == [expected]
+    lines = show(dump, "-o", "strace")
+    assert signal_lines(lines) == [expected]
+    assert lines[-1] == "+++ killed by SIGTERM +++"
+    [trigger] = header(dump)["triggers"]
+    assert trigger == {**trigger, "reason": "fatal-signal", "signal": "SIGTERM",
+                       "si_code": "SI_USER", "si_pid": me, "tid": pid}  # fmt: skip
+
+
+def test_sigchld_taken_by_a_handler(strace: str, progs: Path, tmp_path: Path) -> None:
+    prog = str(progs / "signals")
+    theirs = signal_lines(under_strace(strace, tmp_path, prog, "sigchld"))
+    dump = recorded(tmp_path, prog, "sigchld")
+    ours = signal_lines(show(dump, "-o", "strace"))
+
+    def child(x: str) -> str:
+        return re.sub(r"si_pid=\d+", "si_pid=CHILD", x)
+
+    assert [child(x) for x in ours] == [child(x) for x in theirs]
+    assert child(ours[0]) == (
+        "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=CHILD, si_uid=0, "
+        "si_status=0, si_utime=0, si_stime=0} ---"
+    )
+    # In order with the calls: the child's end interrupts the parent's wait.
+    lines = show(dump, "-o", "strace")
+    at = next(i for i, x in enumerate(lines) if "--- SIGCHLD" in x)
+    assert "wait4(" in "\n".join(lines[:at]) and "rt_sigreturn(" in lines[at + 1]
+    # JSON: an object of its own; the table: one line.
+    [obj] = [json.loads(x) for x in show(dump, "-o", "json") if '"signal"' in x]
+    assert obj["signal"] == "SIGCHLD" and "syscall" not in obj
+    assert obj["siginfo"] == {**obj["siginfo"], "si_code": "CLD_EXITED", "si_status": 0}
+    [row] = [x for x in show(dump, "--wide") if " SIGCHLD " in x]
+    assert "si_code=CLD_EXITED" in row and row.endswith("---")
+
+
+def test_killed_by_sigkill_names_its_sender(progs: Path, tmp_path: Path) -> None:
+    d = tmp_path / "dumps"
+    pid = run_killed([TRACELOOP, "record", "-q", "--always", "--out", str(d), "--",
+                      str(progs / "signals"), "wait-term"], signal.SIGKILL)  # fmt: skip
+    [dump] = sorted(d.rglob("*.msgpack"))
+    lines = show(dump, "-o", "strace")
+    # strace shows no `--- SIGKILL` (a traced process dies without a stop).
+    assert signal_lines(lines) == [] and lines[-1] == "+++ killed by SIGKILL +++"
+    [trigger] = header(dump)["triggers"]
+    assert trigger == {**trigger, "signal": "SIGKILL", "si_code": "SI_USER",
+                       "si_pid": os.getpid(), "tid": pid}  # fmt: skip
