@@ -14,7 +14,7 @@ from perfettoutil import load_trace
 from showutil import DATA, fixture, make_dump, show, show_child
 from test_runtime_pure import ENOENT, Recs, daemon_header, runc_like
 
-from sidecar.dump.records import DUR, NR, PID, RET, SEQ, TID, TS
+from sidecar.dump.records import DUR, NR, PID, RET, SEQ, SIGNAL, TID, TS
 from sidecar.render.calls import build
 
 
@@ -26,8 +26,16 @@ def check_every_call(trace: dict[str, Any], header: dict[str, Any], recs: list[A
     """One slice per record, at its time, on its thread, named for its call."""
     names = {nr: c.name for nr, c in build(header).items()}
     got = {e["args"]["seq"]: e for e in slices(trace)}
-    assert len(got) == len(slices(trace)) == len(recs)
-    for r in recs:
+    delivered = [r for r in recs if r[NR] == SIGNAL]
+    calls = [r for r in recs if r[NR] != SIGNAL]
+    assert len(got) == len(slices(trace)) == len(calls)
+    # A signal delivery is an instant on its thread's track, named for the signal.
+    signals = [e for e in trace["traceEvents"] if "signal" in e.get("cat", "").split(",")]
+    assert [(e["args"]["seq"], e["pid"], e["tid"]) for e in signals] == [
+        (r[SEQ], r[PID], r[TID]) for r in delivered
+    ]
+    assert all(e["ph"] == "i" and e["name"].startswith("SIG") for e in signals)
+    for r in calls:
         e = got[r[SEQ]]
         assert (e["name"], e["pid"], e["tid"]) == (names[r[NR]], r[PID], r[TID])
         assert round(e["ts"] * 1000) == r[TS]

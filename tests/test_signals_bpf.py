@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from perfettoutil import load_trace
 from showutil import TRACELOOP
+from test_perfetto import check_every_call
 
 from sidecar.dump.reader import read_all
 
@@ -88,6 +90,12 @@ def test_a_segfaulting_thread(strace: str, progs: Path, tmp_path: Path) -> None:
     assert lines[-1] == f"[pid {tid:5}] +++ killed by SIGSEGV +++"
     info = "\n".join(show(dump, "--info"))
     assert f"tid {tid}" in info and "si_code SEGV_MAPERR, si_addr NULL" in info
+    # The timeline: every call a slice, the delivery an instant on the thread's track.
+    trace = load_trace("\n".join(show(dump, "-o", "perfetto")))
+    check_every_call(trace, *read_all(dump.read_bytes(), str(dump)))
+    [segv] = [e for e in trace["traceEvents"] if e.get("cat", "").startswith("signal")]
+    assert (segv["name"], segv["tid"]) == ("SIGSEGV", tid)
+    assert segv["args"]["siginfo"]["si_code"] == "SEGV_MAPERR"
 
 
 def test_a_segv_sent_with_kill_is_not_a_fault(strace: str, progs: Path, tmp_path: Path) -> None:

@@ -39,6 +39,8 @@ class JsonForm:
                 name = signal_name(a[0] & 0xFFFFFFFF)
                 sig = {"seq": seq, "ts": ts, "cpu": cpu, "pid": pid, "tid": tid, "comm": comm,
                        "signal": name, "siginfo": json_fields(a, ret)}  # fmt: skip
+                if rec.__class__ is SetupRecord:
+                    sig["runtime_setup"] = True
                 if file is not None:
                     sig["file"] = file
                 return sig

@@ -13,8 +13,10 @@ ui.perfetto.dev and chrome://tracing open it. The JSON object form:
   and the errno; a call that had not returned is a `B` event without its end
   (viewers show it running to the end), exit and exit_group a slice of no
   length; categories `syscall`, plus `failed` and `runtime_setup`;
-- instants (`i`): the dump's triggers on the thread they name (or the whole
-  trace), and where the container's own calls start after the runtime's setup.
+- instants (`i`): each signal delivery on its thread's track (named for the
+  signal, with its siginfo as `-o json` gives it), the dump's triggers on the
+  thread they name (or the whole trace), and where the container's own calls
+  start after the runtime's setup.
 
 Written as a stream, one event a line, so memory stays flat; when reading
 stops at a damaged end, the JSON is still closed, around what was read.
@@ -27,11 +29,14 @@ from typing import Any
 
 import orjson
 
+from sidecar.dump.records import SIGNAL
 from sidecar.render.errnos import errno_name
 from sidecar.render.forms import Calls, Record, RenderOptions
 from sidecar.render.info import plain
 from sidecar.render.output import Output, json_safe
 from sidecar.render.runtime import RuntimeMarker, SetupRecord
+from sidecar.render.siginfo import json_fields
+from sidecar.render.signals import signal_name
 from sidecar.render.trigger_lines import trigger_lines
 
 _dumps = orjson.dumps
@@ -77,6 +82,15 @@ class PerfettoForm:
 
         def event(rec: Record) -> dict[str, Any]:
             seq, ts, dur, cpu, pid, tid, _comm, nr, a, ret, caps = rec
+            if nr == SIGNAL:  # a delivery: an instant on its thread's track
+                info: dict[str, Any] = {"siginfo": plain(json_fields(a, ret or 0)), "seq": seq,
+                                        "cpu": cpu}  # fmt: skip
+                cat = "signal"
+                if rec.__class__ is SetupRecord:
+                    info["runtime_setup"] = True
+                    cat += ",runtime_setup"
+                return {"name": signal_name(a[0] & 0xFFFFFFFF), "cat": cat, "ph": "i",
+                        "s": "t", "ts": us(ts), "pid": pid, "tid": tid, "args": info}  # fmt: skip
             c = known.get(nr) or lookup(nr)
             if caps or c.out_bufs:
                 args, _cut = c.json_args(a, caps, ret, limit)
