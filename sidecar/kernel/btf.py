@@ -210,7 +210,8 @@ class TaskOffsets:
             if self.names
             else []
         )
-        return names + [
+        return [
+            *names,
             "-DTASK_WALK",
             f"-DOFF_TASK_CGROUPS={self.cgroups}",
             f"-DOFF_CSS_SET_DFL_CGRP={self.dfl_cgrp}",
