@@ -4,6 +4,7 @@ without a slot is named once and its crash is logged and counted."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
@@ -108,3 +109,30 @@ def test_a_full_table_names_each_container_left_out_once(runc: Runc, tmp_path: P
             for name, p in sleepers:
                 runc.kill(name)
                 p.wait(30)
+
+
+def test_containers_made_and_removed_while_the_daemon_lags_keep_their_names(
+    runc: Runc, tmp_path: Path
+) -> None:
+    """The watch misses directories made and removed while the daemon is stopped:
+    the kernel's record of the path, read when the cgroup got its slot, names them."""
+    names = [f"brief{i}" for i in range(3)]
+    with daemon(runc.cgroup_root(), tmp_path / "dumps") as d:
+        d.proc.send_signal(signal.SIGSTOP)
+        try:
+            for name in names:
+                r = runc.run(["/bin/sh", "-c", f"cat /{name}; exit 1"], name=name)
+                assert r.returncode == 1
+                assert not runc.cgroup(name).exists()  # removed with the container
+        finally:
+            d.proc.send_signal(signal.SIGCONT)
+        dumps = d.wait_dumps(3, timeout=30)
+        seen = {}
+        for path in dumps:
+            header, recs = read(path)
+            c = header["container"]
+            seen[c["name"]] = c["cgroup_path"]
+            assert any(f"/{c['name']}".encode() in cap[2] for r in recs for cap in r[10])
+        root = "/" + runc.parent
+        assert seen == {n: f"{root}/{n}" for n in names}, "\n".join(d.log)
+        assert not _lines(d, "cgroup-")
