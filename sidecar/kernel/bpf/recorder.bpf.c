@@ -120,6 +120,9 @@
 #endif
 
 #define IGNORED 0xffffffffu
+// Not recorded for now: no container slot was free. Unlike IGNORED, not a
+// decision a thread may keep (a slot freed later takes the container in).
+#define FULL 0xfffffffeu
 #define REC 128                 // bytes of a call record
 #define RPC (CHUNK / REC)       // records a chunk can hold
 #ifndef barrier
@@ -846,7 +849,7 @@ static __always_inline u32 adopt(u64 cg, struct cgcache *c) {
     if (freeq.pop(&slab) != 0) {
         stat_add(ST_TABLE_FULL);
         table_full(cg);
-        return IGNORED;
+        return FULL;
     }
     struct slabmeta *m = slabs.lookup(&slab);
     if (!m)
@@ -857,7 +860,7 @@ static __always_inline u32 adopt(u64 cg, struct cgcache *c) {
         freeq.push(&slab, 0);
         stat_add(ST_TABLE_FULL);
         table_full(cg);
-        return IGNORED;
+        return FULL;
     }
     // Set the owner before publishing the mapping, so no other CPU records
     // into the slot with a stale base or chunk.
@@ -912,7 +915,7 @@ static __always_inline u32 slab_of_current(u64 cg) {
     }
     u32 *p = cgslab.lookup(&cg);
     u32 slab = p ? *p : adopt(cg, c);
-    if (slab != IGNORED) {
+    if (slab < NSLABS) {
         c->slab = slab;
         c->cg = cg;
     }
@@ -1137,7 +1140,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
         u64 cg = task_cgroup_id(task);
         slab = slab_of_current(cg);
 #ifdef DECISION_CACHE
-        if (xc && mark) {
+        if (xc && mark && slab != FULL) {
             // Every thread keeps its decision, recorded or not: claim the
             // bucket if it is free (only its owner writes it).
             if (xc->regs == 0 && __sync_val_compare_and_swap(&xc->regs, 0, regc) == 0)
@@ -1150,12 +1153,12 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
             }
         }
     }
-    if (slab == IGNORED) {
+    if (slab >= NSLABS) {  // IGNORED, or FULL
         xthread_release(regc, nr);
         return 0;
     }
 #else
-    if (slab == IGNORED)
+    if (slab >= NSLABS)  // IGNORED, or FULL
         return 0;
 #endif
     struct scinfo *si = scinfo.lookup(&nr);
