@@ -97,7 +97,11 @@ def test_a_full_table_names_each_container_left_out_once(runc: Runc, tmp_path: P
             wait_until(lambda: d.metric(RECORDED) == 2, what="2 containers recorded")
             r = runc.run(["/bin/sh", "-c", busy], name="outsider")
             assert r.returncode == 3
-            wait_until(lambda: d.metric(UNRECORDED_CRASHES) == 1, what="the crash counted")
+            try:
+                wait_until(lambda: d.metric(UNRECORDED_CRASHES) == 1, what="the crash counted")
+            except AssertionError:
+                print("\n".join(d.log))
+                raise
             # Once per container, however many calls it made; the calls counted too.
             assert len(_lines(d, "not recording outsider: table full")) == 1, "\n".join(d.log)
             m = d.metrics()

@@ -88,16 +88,22 @@ class LeftOut:
             todo = [(now, cg) for cg in self.by_id]
         else:
             todo, self._pending = self._pending, []
-        done: set[int] = set()
+        ended: dict[int, Unrecorded] = {}
         for seen, cg_id in todo:
             u = self.by_id.get(cg_id)
-            if u is None or cg_id in done:
+            if u is None or cg_id in ended:
                 continue
             if self._alive(u, now - seen):
                 if not everyone and now - seen < RECHECK_S:
                     self._pending.append((seen, cg_id))
                 continue
-            done.add(cg_id)
+            ended[cg_id] = u
+        if not ended:
+            return
+        # Every process end of an emptied cgroup was reported before it
+        # emptied, but may still wait in the ring buffer: read them first.
+        self.kernel.poll(0)
+        for u in ended.values():
             self._ended(u)
 
     def _alive(self, u: Unrecorded, since_end: float) -> bool:
