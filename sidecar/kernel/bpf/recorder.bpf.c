@@ -420,6 +420,27 @@ BPF_RINGBUF_OUTPUT(events, EVENT_PAGES);
 // process is an OOM victim, so group exits are not mistaken for signals.
 BPF_HASH(exiting, u32, s32, 65536);
 BPF_HASH(oom_victims, u32, u32, 4096);
+// Containers refused a slot (see table_full). Declared here, with the other maps:
+// declared after emit(), a map made bcc crash (SIGSEGV) instead of reporting
+// missing kernel headers (tests/test_deploy.py).
+#ifndef UNRECORDED
+#define UNRECORDED 4096
+#endif
+BPF_TABLE("lru_hash", u64, u32, unrec, UNRECORDED);
+#if defined(CG_NAMES) && defined(TASK_WALK) && defined(ROOT_ID)
+// A slot's cgroup path as the kernel read it at adoption (see name_slot).
+#define NAME_DEPTH 8
+#define NAME_SEG 128
+struct cgname {
+    u64 cgroup;         // whose names these are
+    u64 gen;            // the slot's generation they were read for
+    u32 levels;         // names read
+    u32 whole;          // 1: the walk reached the root, the path is complete
+    char name[NAME_DEPTH * NAME_SEG];  // name i at i * NAME_SEG (flat: bcc's Python
+                                       // types lose a second dimension)
+};
+BPF_ARRAY(cgnames, struct cgname, NSLABS);
+#endif
 
 // The current task's cgroup id, ids and name. With TASK_WALK they are direct
 // loads through the task pointer bpf_get_current_task_btf() returns (the
@@ -498,11 +519,6 @@ static __always_inline void emit(u32 type, u32 slab, u64 cg, u32 reason, s32 cod
 // (EV_TABLE_FULL), and the ends of its processes too (EV_UNREC_EXIT), so a
 // crash of a container that is not recorded is still seen. Off the hot path:
 // only calls that find no slot, and process ends, look here.
-#ifndef UNRECORDED
-#define UNRECORDED 4096
-#endif
-BPF_TABLE("lru_hash", u64, u32, unrec, UNRECORDED);
-
 static __always_inline void table_full(u64 cg) {
     if (unrec.lookup(&cg))
         return;
@@ -526,18 +542,6 @@ static __always_inline s32 exit_status(void) {
 // The names of a cgroup's directories, leaf first, up to the watched root
 // (exclusive), read at adoption: a container whose directory the runtime
 // removed before userspace looked is still named by its real path.
-#define NAME_DEPTH 8
-#define NAME_SEG 128
-struct cgname {
-    u64 cgroup;         // whose names these are
-    u64 gen;            // the slot's generation they were read for
-    u32 levels;         // names read
-    u32 whole;          // 1: the walk reached the root, the path is complete
-    char name[NAME_DEPTH * NAME_SEG];  // name i at i * NAME_SEG (flat: bcc's Python
-                                       // types lose a second dimension)
-};
-BPF_ARRAY(cgnames, struct cgname, NSLABS);
-
 static __always_inline void name_slot(u32 slab, u64 cg, u64 gen) {
     struct cgname *n = cgnames.lookup(&slab);
     if (!n)
