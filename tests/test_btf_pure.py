@@ -45,7 +45,7 @@ class _Blob:
         return hdr + self.types + self.strings
 
 
-def _kernel_like(with_kn_id: bool = True) -> bytes:
+def _kernel_like(with_kn_id: bool = True, parent: str | None = "__parent") -> bytes:
     b = _Blob()
     u32 = b.add(1, "unsigned int", 4, extra=struct.pack("<I", 32))  # 1
     u64 = b.add(1, "long long unsigned int", 8, extra=struct.pack("<I", 64))  # 2
@@ -54,7 +54,10 @@ def _kernel_like(with_kn_id: bool = True) -> bytes:
     idx = b.add(1, "int", 4, extra=struct.pack("<I", 32))  # 5
     comm = b.add(3, "", 0, extra=struct.pack("<III", char, idx, 16))  # 6: char[16]
     kn_members = [("count", u32, 0), ("id", u64, 8)] if with_kn_id else [("count", u32, 0)]
-    kn = b.struct("kernfs_node", 16, kn_members)  # 7
+    if parent is not None:
+        # The pointer to the parent is type 8, made next (BTF allows forward references).
+        kn_members += [(parent, 8, 24), ("name", 16, 32)]
+    kn = b.struct("kernfs_node", 40, kn_members)  # 7
     kn_ptr = b.add(2, "", kn)  # 8
     cgrp = b.struct("cgroup", 264, [("flags", u32, 0), ("kn", kn_ptr, 256)])  # 9
     cgrp_ptr = b.add(2, "", cgrp)  # 10
@@ -74,15 +77,28 @@ def _kernel_like(with_kn_id: bool = True) -> bytes:
     b.struct(
         "task_struct",
         4096,
-        [("state", u32, 0), ("", anon, 1264), ("comm", comm, 1752), ("cgroups", rcu, 2376)],
-    )
+        [("state", u32, 0), ("", anon, 1264), ("exit_code", idx, 1164), ("comm", comm, 1752),
+         ("cgroups", rcu, 2376)],
+    )  # fmt: skip
+    b.add(2, "", char)  # 16: char *
     return b.bytes()
 
 
 def test_offsets_of_the_task_walk_through_anonymous_members_and_typedefs() -> None:
     o = task_offsets(BTF(_kernel_like()))
     assert (o.cgroups, o.dfl_cgrp, o.kn, o.kn_id) == (2376, 112, 256, 8)
-    assert (o.pid, o.tgid, o.comm) == (1264, 1268, 1752)
+    assert (o.pid, o.tgid, o.comm, o.exit_code) == (1264, 1268, 1752, 1164)
+    assert (o.kn_name, o.kn_parent) == (32, 24) and "-DCG_NAMES" in o.cflags()
+
+
+def test_kernfs_parent_before_6_15_and_no_names_at_all() -> None:
+    """`parent` became `__parent` in 6.15; without either, the walk still works and
+    only the names are left out (paths are then found by scanning)."""
+    old = task_offsets(BTF(_kernel_like(parent="parent")))
+    assert (old.kn_name, old.kn_parent) == (32, 24)
+    none = task_offsets(BTF(_kernel_like(parent=None)))
+    assert not none.names and none.kn_id == 8
+    assert not [f for f in none.cflags() if "CG_NAMES" in f or "KERNFS_NODE_NAME" in f]
 
 
 def test_a_missing_field_is_an_error_that_names_it() -> None:
@@ -100,3 +116,4 @@ def test_not_btf_is_an_error() -> None:
 def test_the_running_kernels_btf_has_the_task_walk() -> None:
     o = task_offsets(BTF.load())
     assert o.comm != o.pid and all(v > 0 for v in (o.cgroups, o.dfl_cgrp, o.kn, o.pid, o.comm))
+    assert o.names and o.exit_code > 0

@@ -270,6 +270,39 @@ def test_the_pods_sandbox_is_not_recorded_once_a_younger_container_is_reported(
     assert loop.untracked == [(10, "pod sandbox")] and 13 in loop.tracked
 
 
+def test_containers_recorded_before_the_watch_starts_are_judged_by_its_first_list(
+    kube: FakeKube, tmp_path: Path
+) -> None:
+    """The daemon gives running containers their slots before the pod watch starts:
+    the Kubernetes part is told of them then, and judges them once it lists pods."""
+    uid = kube.create_pod(make_pod("shop", "web", "node1", [("app", "nginx", "")]))["metadata"][
+        "uid"
+    ]
+    kube.update_pod("shop", "web", lambda p: set_ids(p, app=A))
+    loop = MainLoop()
+    k = Kube(
+        core_for(kube, tmp_path), node="node1", own_pod=None,
+        selection=selection_from(parse_args([])), events=False,
+    )  # fmt: skip
+    loop.pod_of, loop.recorded = k.pod_of, k.recorded
+    loop.track(10, SANDBOX, uid)
+    loop.track(12, A, uid)
+    k.start(loop)
+    try:
+        sync_point(kube, k.watcher)
+
+        def judged() -> bool:
+            loop.drain()
+            return bool(loop.untracked)
+
+        wait_until(judged, what="the sandbox judged")
+        assert loop.untracked == [(10, "pod sandbox")]
+        pod = loop.tracked[12].pod
+        assert pod is not None and pod["name"] == "web"
+    finally:
+        k.stop()
+
+
 def test_an_ended_unreported_container_is_kept_for_its_dump(
     kube: FakeKube, running: tuple[MainLoop, Kube]
 ) -> None:

@@ -225,7 +225,6 @@ def run(args: argparse.Namespace) -> int:
         )
         started.callback(d.watch.close)
         started.callback(d.shutdown)
-        ignored = d.ignore_host_cgroups()
         kernel.on_event(d.on_event)
         started.callback(ControlServer(args.control_socket, d.control).close)
         if args.metrics_addr:
@@ -237,6 +236,9 @@ def run(args: argparse.Namespace) -> int:
             kube.start(d)
             started.callback(kube.stop)
         started.callback(log.info, "stopping: finishing dumps in flight")
+        # Once every listener is up (a start-up that fails takes in nothing):
+        # host cgroups ignored, running containers given their slots.
+        ignored = d.ignore_host_cgroups()
 
         def on_term(*_: object) -> None:
             d.stopping.set()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
 import queue
 import threading
 import time
@@ -23,6 +24,7 @@ from typing import Any
 from sidecar.daemon import metrics
 from sidecar.daemon.dumper import Dumper
 from sidecar.daemon.enrichment import Enrichment, Nothing
+from sidecar.daemon.leftout import LeftOut
 from sidecar.daemon.settings import DaemonSettings
 from sidecar.daemon.tracked import Tracked
 from sidecar.host import cgroups
@@ -76,22 +78,33 @@ class Daemon:
         )
         self.watch = CgroupWatch(self.root)
         self.table_full_seen = 0
+        self.left_out = LeftOut(self.kernel)
 
     # -- start-up --------------------------------------------------------
     def ignore_host_cgroups(self) -> int:
-        """Cgroups that exist now and are not containers never get a slab; the
-        containers that run already are recorded from their next call on, and
-        their dumps say so."""
+        """Cgroups that exist now and are not containers never get a slab. The
+        containers that run already get one now, without waiting for their
+        next call (an idle one killed before it made a call would leave
+        nothing), or are said to be left out when the table is full; their
+        dumps say that recording began after they started. Returns the number
+        of host cgroups ignored."""
         n = 0
         own = cgroups.current()
         self.started = iso(time_boot_ns() + self.offset)
         for cg in [self.root, *cgroups.walk(self.root)]:
             try:
-                if cg.path == own.path or identify(cg.name) is None:
+                ref = identify(cg.name)
+                if cg.path == own.path or ref is None:
                     self.kernel.ignore(cg.id)
                     n += 1
-                elif cg.populated():
-                    self.running_before.add(cg.id)
+                elif cg != self.root and cg.has_procs():
+                    cg_id = cg.id
+                    self.running_before.add(cg_id)
+                    got = self.kernel.adopt(cg_id)
+                    if got is None:
+                        self.left_out.add(cg_id, ref.name, cg)
+                    else:
+                        self._track(cg_id, got[0], got[1], ref, cg)
             except OSError:
                 continue
         return n
@@ -149,6 +162,10 @@ class Daemon:
                 return
             metrics.TRIGGERS.labels(trig.reason).inc()
             self._add(t, trig)
+        elif ev.type == EventType.TABLE_FULL:
+            self._table_full(ev.cgroup)
+        elif ev.type == EventType.UNRECORDED_EXIT:
+            self.left_out.exited(ev)
         elif ev.type == EventType.GROUP_EXIT:
             t = self._tracked_for(ev)
             if t is not None:
@@ -167,10 +184,33 @@ class Daemon:
             t = self.tracked.get(ev.cgroup)
         return t if t is not None and t.gen == ev.gen else None
 
+    def _path_of(self, ev: Event) -> cgroups.Cgroup | None:
+        """The cgroup of a new slab: as the kernel read its path at adoption
+        (exact, even for a directory already removed), else as the watch or a
+        scan finds it."""
+        names = self.kernel.path_names(ev.slab, ev.gen, ev.cgroup)
+        if names:
+            cg = cgroups.Cgroup(self.root.path.joinpath(*map(os.fsdecode, names)), self.root.mount)
+            self.watch.resolved(ev.cgroup, cg)
+            return cg
+        return self.watch.lookup(ev.cgroup) or cgroups.find_by_id(self.root, ev.cgroup)
+
+    def _table_full(self, cgroup_id: int) -> None:
+        """The kernel found no free slot for a cgroup (reported once per cgroup)."""
+        if cgroup_id in self.tracked or cgroup_id in self.left_out.by_id:
+            return
+        cg = self.watch.lookup(cgroup_id) or cgroups.find_by_id(self.root, cgroup_id)
+        ref = identify(cg.name) if cg is not None else None
+        if cg is not None and ref is None:
+            self.kernel.ignore(cgroup_id)  # a host cgroup: never recorded anyway
+            self.kernel.recorded_again(cgroup_id)
+            return
+        self.left_out.add(cgroup_id, ref.name if ref else f"cgroup-{cgroup_id}", cg)
+
     def _new_slab(self, ev: Event) -> None:
         if ev.cgroup in self.tracked:
             return
-        cg = self.watch.lookup(ev.cgroup) or cgroups.find_by_id(self.root, ev.cgroup)
+        cg = self._path_of(ev)
         if cg is None:
             # Created and removed faster than we could look (a container that
             # crashed at once): keep recording it under its id rather than
@@ -184,23 +224,48 @@ class Daemon:
                 log.debug("not a container", extra={"fields": {"cgroup": cg.name}})
                 return
             ref = found
-        t = Tracked(ev.cgroup, ev.slab, ev.gen, ref, cg)
-        if ev.cgroup in self.running_before:
+        partial = None
+        if self.left_out.recorded(ev.cgroup):
+            # Left out while the table was full; recorded since a slot freed up.
+            partial = {
+                "complete": False,
+                "why": "no container slot was free when it started",
+                "since": iso(ev.ts + self.offset),
+            }
+        self._track(ev.cgroup, ev.slab, ev.gen, ref, cg, partial)
+        # Slabs are handed out by the kernel itself: keep its free list stocked.
+        self._reclaim(time.monotonic())
+
+    def _track(
+        self,
+        cgroup_id: int,
+        slab: int,
+        gen: int,
+        ref: ContainerRef,
+        cg: cgroups.Cgroup,
+        partial: dict[str, Any] | None = None,
+    ) -> None:
+        t = Tracked(cgroup_id, slab, gen, ref, cg, partial=partial)
+        if cgroup_id in self.running_before:
             t.partial = {
                 "complete": False,
                 "why": "running before the recorder started",
                 "since": self.started,
             }
         t.pod = self.enrichment.pod_of(ref)
-        self.tracked[ev.cgroup] = t
-        # Slabs are handed out by the kernel itself: keep its free list stocked.
-        self._reclaim(time.monotonic())
-        metrics.CONTAINERS.set(len(self.tracked))
+        self.tracked[cgroup_id] = t
+        self._count()
         log.info(
             "recording container",
-            extra={"fields": {"container": ref.name, "cgroup": cg.name, "slab": ev.slab}},
+            extra={"fields": {"container": ref.name, "cgroup": cg.name, "slab": slab}},
         )
         self.enrichment.recorded(ref)
+
+    def _count(self) -> None:
+        """The containers gauges: live ones recorded, ended ones kept."""
+        alive = sum(1 for t in self.tracked.values() if t.alive)
+        metrics.CONTAINERS.set(alive)
+        metrics.KEPT.set(len(self.tracked) - alive)
 
     def untrack(self, t: Tracked, why: str) -> bool:
         """Stop recording a container for good (a pod's sandbox): the kernel
@@ -213,7 +278,7 @@ class Daemon:
         del self.tracked[t.cgroup_id]
         self.watch.forget(t.cgroup_id)
         self.incidents.forget(t.cgroup_id)
-        metrics.CONTAINERS.set(len(self.tracked))
+        self._count()
         log.info(
             "not recording container",
             extra={"fields": {"container": t.ref.name, "cgroup": t.cgroup.name, "why": why}},
@@ -221,6 +286,7 @@ class Daemon:
         return True
 
     def _check_exits(self, now: float) -> None:
+        self.left_out.check(now)
         if not self.exits:
             return
         pending, self.exits = self.exits, []
@@ -250,6 +316,7 @@ class Daemon:
         else:  # no exit seen (it was already running when we started)
             t.alive, t.died_at = False, time.monotonic()
             self.kernel.freeze(t.slab)
+        self._count()
 
     def _container_died(self, t: Tracked, ev: Event) -> None:
         t.alive = False
@@ -340,6 +407,7 @@ class Daemon:
                 self.kernel.poll(0)
                 self._ended(t)
         self._reclaim(now)
+        self.left_out.check(now, everyone=True)
         gone = self.kernel.drop_forgotten(lambda cg: cgroups.find_by_id(self.root, cg) is not None)
         for cg_id in gone:
             self.watch.forget(cg_id)
@@ -376,7 +444,7 @@ class Daemon:
             self.incidents.forget(t.cgroup_id)
             free += 1
         metrics.SLABS_FREE.set(free)
-        metrics.CONTAINERS.set(len(self.tracked))
+        self._count()
 
     def refresh_metrics(self) -> None:
         meta = self.kernel.meta
@@ -388,6 +456,7 @@ class Daemon:
             over += max(seen - size, 0)
         metrics.SYSCALLS.set(total)
         metrics.OVERWRITTEN.set(over)
+        self._count()
         metrics.set_kernel_stats(self.kernel.stats())
 
     # -- manual ---------------------------------------------------------------

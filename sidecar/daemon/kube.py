@@ -142,8 +142,10 @@ class Kube:
         return meta.to_header() if meta is not None else None
 
     def recorded(self, ref: ContainerRef) -> None:
-        """A new container of a pod: maybe what tells its sandbox apart (main loop)."""
-        if ref.pod_uid:
+        """A new container of a pod: maybe what tells its sandbox apart (main loop).
+        Before the watch starts (the daemon takes in running containers first)
+        nothing is known of pods: the watch's first list judges them instead."""
+        if ref.pod_uid and self.daemon is not None:
             self._sandboxes(ref.pod_uid)
 
     def _pod(self, ref: ContainerRef) -> PodState | None:

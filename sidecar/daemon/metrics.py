@@ -38,7 +38,21 @@ from sidecar.model.kernel_events import REASON_NAMES
 # A `_created` gauge beside every counter doubles the series for little use.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
-CONTAINERS = Gauge("traceloop_containers_recorded", "Containers with a slab (alive or kept)")
+CONTAINERS = Gauge(
+    "traceloop_containers_recorded", "Live containers being recorded (each holds a container slot)"
+)
+KEPT = Gauge(
+    "traceloop_containers_kept",
+    "Ended containers whose window is kept for late triggers or a dump (a slot each)",
+)
+CONTAINERS_NOT_RECORDED = Counter(
+    "traceloop_containers_not_recorded_total",
+    "Containers left unrecorded: no container slot was free (raise --memory or --max-containers)",
+)
+UNRECORDED_CRASHES = Counter(
+    "traceloop_unrecorded_crashes_total",
+    "Crashes (a nonzero or signalled end) of containers that were not recorded: no dump",
+)
 SYSCALLS = Gauge("traceloop_syscalls_recorded", "Syscalls recorded into current slabs")
 OVERWRITTEN = Gauge("traceloop_syscalls_overwritten", "Recorded syscalls since overwritten")
 TRIGGERS = Counter("traceloop_triggers_total", "Triggers seen", ["reason"])

@@ -57,6 +57,15 @@ class Cgroup:
             os.close(fd)
         return "populated 1" in text
 
+    def has_procs(self) -> bool:
+        """Does a process run in this cgroup itself (not only in its children,
+        which `populated` counts too)?"""
+        try:
+            with open(self.path / "cgroup.procs", "rb") as f:
+                return bool(f.read(64).strip())
+        except OSError:
+            return False
+
     def child(self, name: str) -> Cgroup:
         return Cgroup(self.path / name, self.mount)
 

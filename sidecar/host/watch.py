@@ -107,6 +107,14 @@ class CgroupWatch:
                 self.paths[cgroup_id] = found
             return found
 
+    def resolved(self, cgroup_id: int, cg: Cgroup) -> None:
+        """The kernel told this cgroup's path: keep it, and take it off the
+        directories made and gone unseen, so `lookup` never gives it to another id."""
+        with self.lock:
+            self._drain()
+            self.paths[cgroup_id] = cg
+            self.unresolved = deque(u for u in self.unresolved if u[1] != cg.path)
+
     def forget(self, cgroup_id: int) -> None:
         with self.lock:
             self.paths.pop(cgroup_id, None)

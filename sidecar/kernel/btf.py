@@ -190,9 +190,28 @@ class TaskOffsets:
     pid: int
     tgid: int
     comm: int
+    exit_code: int  # the wait status of a task that ended (read at its end)
+    # kernfs_node's name and parent, to read a cgroup's path at adoption;
+    # None where BTF lacks them (the daemon then finds paths by scanning).
+    kn_name: int | None = None
+    kn_parent: int | None = None
+
+    @property
+    def names(self) -> bool:
+        return self.kn_name is not None and self.kn_parent is not None
 
     def cflags(self) -> list[str]:
+        names = (
+            [
+                "-DCG_NAMES",
+                f"-DOFF_KERNFS_NODE_NAME={self.kn_name}",
+                f"-DOFF_KERNFS_NODE_PARENT={self.kn_parent}",
+            ]
+            if self.names
+            else []
+        )
         return [
+            *names,
             "-DTASK_WALK",
             f"-DOFF_TASK_CGROUPS={self.cgroups}",
             f"-DOFF_CSS_SET_DFL_CGRP={self.dfl_cgrp}",
@@ -201,6 +220,7 @@ class TaskOffsets:
             f"-DOFF_TASK_PID={self.pid}",
             f"-DOFF_TASK_TGID={self.tgid}",
             f"-DOFF_TASK_COMM={self.comm}",
+            f"-DOFF_TASK_EXIT_CODE={self.exit_code}",
         ]
 
 
@@ -226,6 +246,8 @@ def task_offsets(btf: BTF) -> TaskOffsets:
         pid=_expect(btf, "task_struct", "pid", 4),
         tgid=_expect(btf, "task_struct", "tgid", 4),
         comm=_expect(btf, "task_struct", "comm", 16),
+        exit_code=_expect(btf, "task_struct", "exit_code", 4),
+        **_kernfs_names(btf),
     )
 
 
@@ -235,3 +257,19 @@ def handler_offset(btf: BTF) -> int:
     return _expect(btf, "k_sigaction", "sa", btf.field("k_sigaction", "sa")[1]) + _expect(
         btf, "sigaction", "sa_handler", 8
     )
+
+
+def _kernfs_names(btf: BTF) -> dict[str, int]:
+    """kernfs_node's `name` and parent pointer (`parent`, `__parent` since 6.15), or
+    nothing: paths are then found by scanning."""
+    try:
+        name = _expect(btf, "kernfs_node", "name", 8)
+        for field in ("__parent", "parent"):
+            try:
+                if btf.pointee("kernfs_node", field) == "kernfs_node":
+                    return {"kn_name": name, "kn_parent": _expect(btf, "kernfs_node", field, 8)}
+            except BTFError:
+                continue
+    except BTFError:
+        pass
+    return {}

@@ -34,6 +34,9 @@ FLOOR_CAPTURE = 64
 # memory), rounded up (per-CPU counters grow with CPUs, a little).
 FIXED_BYTES = 9 * MIB
 MAX_SLOTS = 16384  # the kernel's cgroup table holds this many cgroups
+# struct cgname of recorder.bpf.c: a slot's cgroup path as the kernel read it
+# (8 names of up to 127 bytes, and 24 bytes of bookkeeping).
+NAMES_BYTES = 24 + 8 * 128
 # The default number of container slots leaves room for this many containers
 # busy at once at their full window of the heaviest calls (both captures
 # full); the rest of the budget is slots at their floor.
@@ -133,7 +136,9 @@ class Settings:
 
     @property
     def meta_size(self) -> int:
-        return int(meta_dtype(self.ring).itemsize)
+        """Kernel bytes of a container slot apart from its chunks: its meta, and
+        the names of its cgroup's directories read at adoption (`cgnames`)."""
+        return int(meta_dtype(self.ring).itemsize) + NAMES_BYTES
 
     @property
     def nchunks(self) -> int:

@@ -34,6 +34,8 @@ log = logging.getLogger("traceloop.kernel")
 
 IGNORED = 0xFFFFFFFF
 CG_FIXED = 1 << 63  # recorder.bpf.c: a cgcache entry "never recorded"
+BPF_NOEXIST = 1  # bpf_map_update_elem: insert only
+NAME_DEPTH = 8  # recorder.bpf.c: directory names read per cgroup at adoption
 MAX_NR = 1024
 BPF_FILE = "recorder.bpf.c"
 # Recorded whatever --syscall-filters says: the exit triggers are taken at
@@ -91,25 +93,36 @@ def _btf_path() -> Path:
 
 
 _warned_no_walk = False
+_warned_no_names = False
 
 
 def task_walk_offsets(cfg: KernelConfig) -> TaskOffsets | None:
     """The task-walk offsets of the running kernel, or None (helpers). A BTF
-    that lacks them is said once per process in the log."""
-    global _warned_no_walk
+    that lacks them, or lacks what the kernel side reads a cgroup's path with,
+    is said once per process in the log."""
+    global _warned_no_walk, _warned_no_names
     if not cfg.task_walk:
         return None
     try:
-        return task_offsets(BTF.load(_btf_path()))
+        found = task_offsets(BTF.load(_btf_path()))
     except BTFError as e:
         if not _warned_no_walk:
             log.warning(
                 "the kernel's BTF does not describe the task fields the recorder reads "
-                "directly; using the slower helper calls instead",
+                "directly; using the slower helper calls instead, and container paths are "
+                "found by scanning the cgroup tree (a container removed before the scan is "
+                "named cgroup-ID)",
                 extra={"fields": {"reason": str(e)}},
             )
             _warned_no_walk = True
         return None
+    if not found.names and not _warned_no_names:
+        log.warning(
+            "the kernel's BTF has no kernfs_node name and parent: container paths are found "
+            "by scanning the cgroup tree (a container removed before the scan is named cgroup-ID)"
+        )
+        _warned_no_names = True
+    return found
 
 
 def _handler_offset() -> int:
@@ -372,6 +385,101 @@ class Kernel:
     def cgroups(self) -> dict[int, int]:
         """cgroup id -> slab of every recorded cgroup."""
         return {k.value: v.value for k, v in self.bpf[b"cgslab"].items() if v.value != IGNORED}
+
+    def adopt(self, cgroup_id: int) -> tuple[int, int] | None:
+        """Give a cgroup a container slot now, as the kernel side's adopt() does
+        at a cgroup's first call (the daemon does this at start for the
+        containers already running, which may make no call for a long time).
+        The same steps and race rules: a slot from `freeq` and a chunk from
+        `chunkq`, both ours alone once popped; the slot's meta and the chunk's
+        header set up before the cgroup is published in `cgslab`, by an
+        insertion that fails if the kernel adopted the cgroup meanwhile (then
+        the slot and chunk go back). Returns (slab, generation), the kernel's
+        own if it won; None when no slot or chunk is free (or the cgroup is
+        ignored)."""
+        cgslab = self.bpf[b"cgslab"]
+        key = ctypes.c_uint64(cgroup_id)
+        cur = cgslab.get(key)
+        if cur is not None:
+            return self._owner(cur.value)
+        try:
+            slab = int(self.bpf[b"freeq"].pop().value)
+        except KeyError:
+            return None
+        try:
+            first = int(self.bpf[b"chunkq"].pop().value)
+        except KeyError:
+            self.bpf[b"freeq"].push(ctypes.c_uint32(slab))
+            return None
+        h = self.chunkhdrs[first]
+        gen = (int(h["gen"]) + 1) & 0xFFFFFFFF
+        h["gen"] = gen
+        h["calls"] = 0
+        h["base"] = 0
+        h["fill"] = 0
+        m = self.meta[slab]
+        m["lock"] = 0
+        m["held"] = 1
+        m["tail"] = 0
+        m["top"] = 0
+        m["ring"][0] = first
+        m["calls"] = 0
+        m["cur"] = (gen << 32) | first
+        m["head"] = 0
+        m["base"] = 0
+        m["cgroup"] = cgroup_id
+        m["frozen_at"] = 0
+        m["after_freeze"] = 0
+        m["triggers"] = 0
+        m["main_tgid"] = 0
+        m["gen"] = int(m["gen"]) + 1
+        from bcc.libbcc import lib
+
+        leaf = ctypes.c_uint32(slab)
+        if lib.bpf_update_elem(cgslab.map_fd, ctypes.byref(key), ctypes.byref(leaf), BPF_NOEXIST):
+            # The kernel adopted it first (or the cgroup table is full).
+            m["cgroup"] = 0
+            m["held"] = 0
+            self.bpf[b"chunkq"].push(ctypes.c_uint32(first))
+            self.bpf[b"freeq"].push(ctypes.c_uint32(slab))
+            cur = cgslab.get(key)
+            return None if cur is None else self._owner(cur.value)
+        self.recorded_again(cgroup_id)
+        return slab, int(m["gen"])
+
+    def _owner(self, slab: int) -> tuple[int, int] | None:
+        return None if slab == IGNORED else (slab, int(self.meta[slab]["gen"]))
+
+    def leave_out(self, cgroup_id: int) -> None:
+        """A container left without a slot: the kernel reports the ends of its
+        processes (EventType.UNRECORDED_EXIT), as it does for those it refused."""
+        self.bpf[b"unrec"][ctypes.c_uint64(cgroup_id)] = ctypes.c_uint32(1)
+
+    def recorded_again(self, cgroup_id: int) -> None:
+        """A container left out got a slot after all (or is gone): forget it."""
+        with contextlib.suppress(KeyError):
+            del self.bpf[b"unrec"][ctypes.c_uint64(cgroup_id)]
+
+    def path_names(self, slab: int, gen: int, cgroup_id: int) -> list[bytes] | None:
+        """The directory names from the watched root down to the cgroup the
+        kernel side adopted into `slab` (generation `gen`), as it read them at
+        adoption; None when it could not (no BTF for it, a path deeper than it
+        reads, a name it could have cut, a slot adopted from userspace)."""
+        if self.task_walk is None or not self.task_walk.names:
+            return None
+        try:
+            n = self.bpf[b"cgnames"][ctypes.c_int(slab)]
+        except KeyError:
+            return None
+        if n.cgroup != cgroup_id or n.gen != gen or not n.whole or not n.levels:
+            return None
+        # char[NAME_DEPTH][NAME_SEG]: its raw bytes (ctypes would stop a char
+        # array at its first NUL).
+        f = type(n).name
+        raw = ctypes.string_at(ctypes.addressof(n) + f.offset, f.size)
+        seg = len(raw) // NAME_DEPTH
+        names = [raw[i * seg : (i + 1) * seg].split(b"\0", 1)[0] for i in range(n.levels)]
+        return names[::-1]
 
     def ignore(self, cgroup_id: int) -> None:
         """Never record this cgroup; its slab, if any, goes back to the free list."""

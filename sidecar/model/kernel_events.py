@@ -15,6 +15,8 @@ class EventType(IntEnum):
     NEW_SLAB = 1  # a cgroup made its first syscall and got a container slot
     TRIGGER = 2  # a crash trigger fired (and froze the slab)
     GROUP_EXIT = 3  # a process of a recorded cgroup ended
+    TABLE_FULL = 4  # a container found no free slot: not recorded (once per cgroup)
+    UNRECORDED_EXIT = 5  # a process of such a container ended (code as GROUP_EXIT's)
 
 
 class Reason(IntFlag):

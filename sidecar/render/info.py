@@ -138,6 +138,17 @@ def info_text(
             rows.append(("  runtime", str(c["runtime"])))
         if c.get("cgroup_path") is not None or c.get("cgroup_id") is not None:
             rows.append(("  cgroup", f"{c.get('cgroup_path', '?')} (id {c.get('cgroup_id', '?')})"))
+        rec = c.get("recording")
+        if isinstance(rec, dict) and rec.get("complete") is False:
+            # The window cannot reach back to the container's first call.
+            rows.append(
+                (
+                    "  recording",
+                    f"began mid-life: {rec.get('why', '?')}, since {rec.get('since', '?')}",
+                )
+            )
+        elif isinstance(rec, dict) and rec.get("complete") is True:
+            rows.append(("  recording", "complete (from the container's first call)"))
         cmd = c.get("command")
         if isinstance(cmd, list):
             rows.append(("  command", shlex.join(str(x) for x in cmd)))

@@ -38,7 +38,8 @@
 // FREEZE_ON_TRIGGER, EVENT_PAGES, MAX_CGROUPS, CGCACHE, XTHREADS (powers of
 // two), COMM_EVERY, TASK_WALK with OFF_TASK_CGROUPS, OFF_CSS_SET_DFL_CGRP,
 // OFF_CGROUP_KN, OFF_KERNFS_NODE_ID, OFF_TASK_PID, OFF_TASK_TGID,
-// OFF_TASK_COMM, DECISION_CACHE with one of MIGRATE_HOOK_FENTRY,
+// OFF_TASK_COMM, OFF_TASK_EXIT_CODE, CG_NAMES with OFF_KERNFS_NODE_NAME and
+// OFF_KERNFS_NODE_PARENT, UNRECORDED, DECISION_CACHE with one of MIGRATE_HOOK_FENTRY,
 // MIGRATE_HOOK_KPROBE, MIGRATE_HOOK_EMULATED (raw tracepoints only),
 // OFF_KSA_HANDLER.
 
@@ -122,6 +123,9 @@
 #endif
 
 #define IGNORED 0xffffffffu
+// Not recorded for now: no container slot was free. Unlike IGNORED, not a
+// decision a thread may keep (a slot freed later takes the container in).
+#define FULL 0xfffffffeu
 #define REC 128                 // bytes of a call record
 #define RPC (CHUNK / REC)       // records a chunk can hold
 #ifndef barrier
@@ -154,6 +158,8 @@
 #define EV_NEW_SLAB 1
 #define EV_TRIGGER 2
 #define EV_GROUP_EXIT 3
+#define EV_TABLE_FULL 4     // a container under the root found no free slot (once per cgroup)
+#define EV_UNREC_EXIT 5     // a process of such a cgroup ended (code as for EV_GROUP_EXIT)
 #define T_NONZERO_EXIT 1
 #define T_FATAL_SIGNAL 2
 #define T_OOM_KILL 4
@@ -425,6 +431,27 @@ BPF_RINGBUF_OUTPUT(events, EVENT_PAGES);
 // process is an OOM victim, so group exits are not mistaken for signals.
 BPF_HASH(exiting, u32, s32, 65536);
 BPF_HASH(oom_victims, u32, u32, 4096);
+// Containers refused a slot (see table_full). Declared here, with the other maps:
+// declared after emit(), a map made bcc crash (SIGSEGV) instead of reporting
+// missing kernel headers (tests/test_deploy.py).
+#ifndef UNRECORDED
+#define UNRECORDED 4096
+#endif
+BPF_TABLE("lru_hash", u64, u32, unrec, UNRECORDED);
+#if defined(CG_NAMES) && defined(TASK_WALK) && defined(ROOT_ID)
+// A slot's cgroup path as the kernel read it at adoption (see name_slot).
+#define NAME_DEPTH 8
+#define NAME_SEG 128
+struct cgname {
+    u64 cgroup;         // whose names these are
+    u64 gen;            // the slot's generation they were read for
+    u32 levels;         // names read
+    u32 whole;          // 1: the walk reached the root, the path is complete
+    char name[NAME_DEPTH * NAME_SEG];  // name i at i * NAME_SEG (flat: bcc's Python
+                                       // types lose a second dimension)
+};
+BPF_ARRAY(cgnames, struct cgname, NSLABS);
+#endif
 
 // The current task's cgroup id, ids and name. With TASK_WALK they are direct
 // loads through the task pointer bpf_get_current_task_btf() returns (the
@@ -503,6 +530,78 @@ static __always_inline void emit_info(u32 type, u32 slab, u64 cg, u32 reason, s3
 static __always_inline void emit(u32 type, u32 slab, u64 cg, u32 reason, s32 code, u64 gen) {
     emit_info(type, slab, cg, reason, code, gen, 0, 0);
 }
+
+// -- containers left out, and names (issue 11) --------------------------------
+
+// Cgroups under the root that asked for a container slot when none was free
+// (and those userspace refused one at start): each is reported once
+// (EV_TABLE_FULL), and the ends of its processes too (EV_UNREC_EXIT), so a
+// crash of a container that is not recorded is still seen. Off the hot path:
+// only calls that find no slot, and process ends, look here.
+static __always_inline void table_full(u64 cg) {
+    if (unrec.lookup(&cg))
+        return;
+    u32 one = 1;
+    if (unrec.insert(&cg, &one) == 0)
+        emit(EV_TABLE_FULL, IGNORED, cg, 0, 0, 0);
+}
+
+// How the current process ended, as EV_GROUP_EXIT says it (an exit code, or
+// SIGNALED | signal), from the task's wait status; -1 without the offset.
+static __always_inline s32 exit_status(void) {
+#if defined(TASK_WALK) && defined(OFF_TASK_EXIT_CODE)
+    u32 st = ld32(current_task(), OFF_TASK_EXIT_CODE);
+    return (st & 0x7f) ? (s32)(SIGNALED | (st & 0x7f)) : (s32)((st >> 8) & 0xff);
+#else
+    return -1;
+#endif
+}
+
+#if defined(CG_NAMES) && defined(TASK_WALK) && defined(ROOT_ID)
+// The names of a cgroup's directories, leaf first, up to the watched root
+// (exclusive), read at adoption: a container whose directory the runtime
+// removed before userspace looked is still named by its real path.
+static __always_inline void name_slot(u32 slab, u64 cg, u64 gen) {
+    struct cgname *n = cgnames.lookup(&slab);
+    if (!n)
+        return;
+    n->cgroup = cg;
+    n->gen = gen;
+    n->levels = 0;
+    n->whole = 0;
+    const void *cset = (const void *)ld64(current_task(), OFF_TASK_CGROUPS);
+    const void *cgrp = (const void *)ld64(cset, OFF_CSS_SET_DFL_CGRP);
+    u64 kn = ld64(cgrp, OFF_CGROUP_KN);
+#pragma unroll
+    for (int i = 0; i < NAME_DEPTH; i++) {
+        u64 id = 0, name = 0;
+        if (!kn || bpf_probe_read_kernel(&id, sizeof(id), (void *)(kn + OFF_KERNFS_NODE_ID)))
+            return;
+        if (id == ROOT_ID) {
+            n->whole = 1;
+            return;
+        }
+        if (i == 0 && id != cg)
+            return;  // the task moved meanwhile: not this cgroup's names
+        if (bpf_probe_read_kernel(&name, sizeof(name), (void *)(kn + OFF_KERNFS_NODE_NAME)))
+            return;
+        // A name that fills its segment may be cut: the path is then not whole.
+        long got = bpf_probe_read_kernel_str(&n->name[i * NAME_SEG], NAME_SEG, (void *)name);
+        if (got <= 1 || got >= NAME_SEG)
+            return;
+        n->levels = i + 1;
+        if (bpf_probe_read_kernel(&kn, sizeof(kn), (void *)(kn + OFF_KERNFS_NODE_PARENT)))
+            return;
+    }
+    // Deeper than NAME_DEPTH below the root: the id at the top tells.
+    u64 id = 0;
+    if (kn && bpf_probe_read_kernel(&id, sizeof(id), (void *)(kn + OFF_KERNFS_NODE_ID)) == 0 &&
+        id == ROOT_ID)
+        n->whole = 1;
+}
+#else
+static __always_inline void name_slot(u32 slab, u64 cg, u64 gen) {}
+#endif
 
 // -- chunks -----------------------------------------------------------------
 
@@ -772,7 +871,8 @@ static __always_inline u32 adopt(u64 cg, struct cgcache *c) {
     u32 slab;
     if (freeq.pop(&slab) != 0) {
         stat_add(ST_TABLE_FULL);
-        return IGNORED;
+        table_full(cg);
+        return FULL;
     }
     struct slabmeta *m = slabs.lookup(&slab);
     if (!m)
@@ -782,7 +882,8 @@ static __always_inline u32 adopt(u64 cg, struct cgcache *c) {
         // Cannot happen while the floors are kept; counted if it does.
         freeq.push(&slab, 0);
         stat_add(ST_TABLE_FULL);
-        return IGNORED;
+        table_full(cg);
+        return FULL;
     }
     // Set the owner before publishing the mapping, so no other CPU records
     // into the slot with a stale base or chunk.
@@ -801,6 +902,7 @@ static __always_inline u32 adopt(u64 cg, struct cgcache *c) {
     m->triggers = 0;
     m->main_tgid = bpf_get_current_pid_tgid() >> 32;
     m->gen += 1;
+    name_slot(slab, cg, m->gen);
     // Another CPU may be adopting the same cgroup at this moment (a runtime
     // moves a multi-threaded process in, and its threads' first calls race):
     // only one insertion can succeed (BPF_NOEXIST), and the loser's slot goes
@@ -836,7 +938,7 @@ static __always_inline u32 slab_of_current(u64 cg) {
     }
     u32 *p = cgslab.lookup(&cg);
     u32 slab = p ? *p : adopt(cg, c);
-    if (slab != IGNORED) {
+    if (slab < NSLABS) {
         c->slab = slab;
         c->cg = cg;
     }
@@ -1098,7 +1200,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
         u64 cg = task_cgroup_id(task);
         slab = slab_of_current(cg);
 #ifdef DECISION_CACHE
-        if (xc && mark) {
+        if (xc && mark && slab != FULL) {
             // Every thread keeps its decision, recorded or not: claim the
             // bucket if it is free (only its owner writes it).
             if (xc->regs == 0 && __sync_val_compare_and_swap(&xc->regs, 0, regc) == 0)
@@ -1111,12 +1213,12 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
             }
         }
     }
-    if (slab == IGNORED) {
+    if (slab >= NSLABS) {  // IGNORED, or FULL
         xthread_release(regc, nr);
         return 0;
     }
 #else
-    if (slab == IGNORED)
+    if (slab >= NSLABS)  // IGNORED, or FULL
         return 0;
 #endif
     struct scinfo *si = scinfo.lookup(&nr);
@@ -1590,7 +1692,13 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
 #endif
     u64 cg = bpf_get_current_cgroup_id();
     u32 *sp = cgslab.lookup(&cg);
-    if (!sp || *sp == IGNORED)
+    if (!sp) {
+        // A container left out for want of a slot: its ends are still reported.
+        if (unrec.lookup(&cg))
+            emit(EV_UNREC_EXIT, IGNORED, cg, 0, exit_status(), 0);
+        return 0;
+    }
+    if (*sp == IGNORED)
         return 0;
     u32 slab = *sp;
     struct slabmeta *m = slabs.lookup(&slab);
