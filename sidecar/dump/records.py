@@ -5,7 +5,9 @@ from __future__ import annotations
 FORMAT = "traceloop-dump"
 
 
-VERSION = 1
+# 2: capture kinds 9-13 (arrays, iovecs, message headers); a version-1 reader
+# would refuse their records, so it is told to upgrade instead.
+VERSION = 2
 
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"

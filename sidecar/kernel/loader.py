@@ -195,6 +195,7 @@ def cflags(
         f"-DTRIG_MAIN_ONLY={cfg.main_only}",
         f"-DFREEZE_ON_TRIGGER={int(cfg.freeze_on_trigger)}",
         f"-D__TARGET_ARCH_{_arch_define()}",
+        f"-I{bpf_source().parent}",  # bcc compiles the source as /virtual/main.c
     ]
     for name, macro in (
         ("exit", "NR_EXIT"),
@@ -326,9 +327,12 @@ class Kernel:
             leaf = m.Leaf()
             leaf.on = 1
             known = self.table.by_nr.get(nr)
-            if hasattr(leaf, "nargs"):  # older kernel sides (bench --compare-bpf) lack it
-                leaf.nargs = min(len(known.params), 6) if known else 6
             caps = captures_for(self.table.name(nr), s.buffers)[:MAX_CAPTURES]
+            if hasattr(leaf, "nargs"):  # older kernel sides (bench --compare-bpf) lack it
+                # A captured argument is read even where tracefs names no
+                # parameters (x86_64's uname is traced as newuname).
+                n = min(len(known.params), 6) if known else 6
+                leaf.nargs = max([n] + [c.arg + 1 for c in caps])
             for i, c in enumerate(caps):
                 leaf.arg[i] = c.arg
                 leaf.kind[i] = int(c.kind)

@@ -137,6 +137,13 @@
 #define K_OBJ_IN 6   // fixed-size object; len_arg holds its size in bytes
 #define K_OBJ_OUT 7
 #define K_ARGV 8     // execve's argv: the first ARGV_N strings, CAP / ARGV_N bytes each
+#define K_ARRAY 9    // array read at exit: len_arg = element size << 3 | count (an
+                     // argument's index, or 7: the return value)
+#define K_IOV_IN 10  // iovec array and the data it names (writev)
+#define K_IOV_OUT 11 // the same, up to the return value (readv)
+#define K_MSG_IN 12  // struct msghdr with its name and iovecs (sendmsg)
+#define K_MSG_OUT 13 // the same, up to the return value (recvmsg); kinds 9-13 are
+                     // read at exit (bpf/captures_more.h)
 #ifndef ARGV_N
 #define ARGV_N 8
 #endif
@@ -841,12 +848,30 @@ static __always_inline void freeze(struct slabmeta *m, u32 slab, u32 reason, s32
 }
 
 static __always_inline int read_at_exit(u8 kind) {
-    return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT;
+    return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT || kind >= K_ARRAY;
 }
 
 static __always_inline u32 round8(u32 n) {
     return (n + 7) & ~7u;
 }
+
+// Arrays, iovecs and message headers (poll, epoll_wait, readv/writev,
+// sendmsg...): bpf/captures_more.h. Their scratch area is declared here, as
+// bcc rewrites map accesses in this file only.
+#define IOV_N 4               // iovecs whose lengths and data are kept
+#define IOV_HDR (IOV_N * 8)   // their lengths, before the data
+#define MSGHDR 56             // struct msghdr on 64-bit architectures
+#define MSG_NAME 112          // sockaddr bytes kept (a sockaddr_un's 110, rounded)
+#define SCRATCH (MSGHDR + MSG_NAME + IOV_HDR + 2 * CAP)
+struct capscratch {
+    u8 b[SCRATCH];
+};
+BPF_PERCPU_ARRAY(capscratch, struct capscratch, 1);
+static __always_inline struct capscratch *scratch_get(void) {
+    u32 zero = 0;
+    return capscratch.lookup(&zero);
+}
+#include "captures_more.h"
 
 // Bytes capture i of a call reserves in its chunk: what the kinds read at
 // most (buffers and addresses passed in: their length, when it is smaller).
@@ -871,6 +896,8 @@ static __always_inline u32 cap_need(struct scinfo *si, int i, const u64 *a) {
         n = (u32)la > CAP ? CAP : la;
     } else if (kind == K_ARGV) {
         n = CAP;
+    } else {
+        n = more_need(kind, la, a);
     }
     return round8(n);
 }
@@ -977,6 +1004,10 @@ static __always_inline void capture_exit(u8 *base, struct rec *s, int i, s64 ret
     u8 a = si->arg[i] & 7;
     u32 room = s->cap_len[i];
     s->cap_len[i] = 0;
+    if (i == 0 && si->kind[i] >= K_ARRAY) {
+        more_exit(base, s, si, i, room, ret);  // the first capture only, as at enter
+        return;
+    }
     if (a > 5 || ret < 0)
         return;
     const void *src = (const void *)s->args[a];
