@@ -33,7 +33,7 @@ class Kind(IntEnum):
 NO_LEN = 0xFF
 MAX_CAPTURES = 2
 ARGV_N = 8  # argv strings captured, each in 1/ARGV_N of a capture area
-IOV_N = 4  # iovecs whose lengths and data are captured
+IOV_N = 8  # iovecs whose lengths and data are captured
 RET = 7  # ARRAY's count: the return value
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from sidecar.dump.captures import ARGV_N, MAX_CAPTURES, NO_LEN, captures_for
+from sidecar.dump.captures import ARGV_N, IOV_N, MAX_CAPTURES, NO_LEN, captures_for
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.kernel.btf import BTF, BTFError, TaskOffsets, task_offsets
 from sidecar.kernel.layout import HDR_DTYPE, REC_BYTES, Settings, meta_dtype
@@ -186,6 +186,7 @@ def cflags(
         f"-DWINDOW={s.slots}",
         f"-DCAP={s.cap}",
         f"-DARGV_N={ARGV_N}",
+        f"-DIOV_N={IOV_N}",
         f"-DPATH_CAP={s.path_cap}",
         f"-DBUF_CAP={s.buf_cap}",
         f"-DSA_CAP={s.sa_cap}",

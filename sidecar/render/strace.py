@@ -53,7 +53,7 @@ class StraceForm:
             s += ") "
             return head + (s if len(s) >= ALIGN else s.ljust(ALIGN)) + "= ?"
         s += ") "
-        s = (s if len(s) >= ALIGN else s.ljust(ALIGN)) + "= " + c.ret_text(ret, a)
+        s = (s if len(s) >= ALIGN else s.ljust(ALIGN)) + "= " + c.ret_text(ret, a, caps)
         if self.opts.color and -4095 <= ret < 0:
             s = RED + s + RESET
         return head + s

@@ -15,8 +15,10 @@
 //              order, each taking min(its iov_len, what is left): the reader
 //              recomputes each piece from the lengths. cap_full = iovecs
 //              read, IOV_N + 1 when the call named more.
-//   K_MSG_IN   a struct msghdr (56 bytes), then its msg_name (min(msg_namelen,
-//   K_MSG_OUT  MSG_NAME) bytes, rounded up to 8), then its msg_iov as K_IOV_*
+//   K_MSG_IN   a struct msghdr (56 bytes; its padding after msg_namelen is 1
+//   K_MSG_OUT  when the name could not be read), then its msg_name
+//              (min(msg_namelen, MSG_NAME) bytes, rounded up to 8, when read),
+//              then its msg_iov as K_IOV_*
 //              (sendmsg; recvmsg up to the return value). len_arg 0 leaves
 //              the iovecs' bytes out (--no-buffers).
 //
@@ -140,8 +142,12 @@ static __always_inline void capture_vec(u8 *dst, u32 room, struct rec *s, int i,
         opaque(nl);
         if (nl > MSG_NAME)
             nl = MSG_NAME;
-        if (nl && bpf_probe_read_user(&sc->b[MSGHDR], nl, (const void *)name) != 0)
+        // msghdr's padding after msg_namelen says whether the name was read.
+        *(u32 *)&sc->b[12] = 0;
+        if (nl && bpf_probe_read_user(&sc->b[MSGHDR], nl, (const void *)name) != 0) {
             nl = 0;  // shown as the pointer
+            *(u32 *)&sc->b[12] = 1;
+        }
         at = MSGHDR + ((nl + 7) & ~7ull);
     }
     if (at + IOV_HDR > room)
@@ -198,13 +204,15 @@ static __always_inline void more_exit(u8 *base, struct rec *s, struct scinfo *si
         }
     } else {
         // What a call reads (writev, sendmsg) is still there at exit, and is
-        // shown whatever it returned; what it fills only when it succeeded.
+        // shown whatever it returned; readv's iovecs only when it succeeded;
+        // a failed recvmsg's header without data (strace shows its
+        // msg_namelen then).
         int in = kind == K_IOV_IN || kind == K_MSG_IN;
-        if (ret < 0 && !in)
+        if (ret < 0 && kind == K_IOV_OUT)
             return;
         int msg = kind == K_MSG_IN || kind == K_MSG_OUT;
         u64 cnt = !msg && la < 6 ? s->args[la] : 0;
-        u64 budget = in ? 0xffffffffull : (u64)ret;
+        u64 budget = in ? 0xffffffffull : ret < 0 ? 0 : (u64)ret;
         capture_vec(dst, room, s, i, src, cnt, msg && !la ? 0 : budget, msg);
     }
 }

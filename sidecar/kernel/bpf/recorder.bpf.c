@@ -858,7 +858,9 @@ static __always_inline u32 round8(u32 n) {
 // Arrays, iovecs and message headers (poll, epoll_wait, readv/writev,
 // sendmsg...): bpf/captures_more.h. Their scratch area is declared here, as
 // bcc rewrites map accesses in this file only.
-#define IOV_N 4               // iovecs whose lengths and data are kept
+#ifndef IOV_N
+#define IOV_N 8               // iovecs whose lengths and data are kept
+#endif
 #define IOV_HDR (IOV_N * 8)   // their lengths, before the data
 #define MSGHDR 56             // struct msghdr on 64-bit architectures
 #define MSG_NAME 112          // sockaddr bytes kept (a sockaddr_un's 110, rounded)
