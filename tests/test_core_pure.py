@@ -178,7 +178,7 @@ def test_dump_round_trip_is_exact() -> None:
     recs = _records(50)
     write_dump(buf, {"triggers": []}, recs)
     header, back = read_all(buf.getvalue())
-    assert header["format"] == "traceloop-dump" and header["version"] == 1
+    assert header["format"] == "traceloop-dump" and header["version"] == 2
     assert back == recs
 
 

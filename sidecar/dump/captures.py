@@ -77,9 +77,9 @@ ITIMERSPEC = 32
 STACK_T = 24
 RUSAGE_TIMES = 32  # ru_utime and ru_stime: strace shows those, then `...`
 UTSNAME_SHOWN = 130  # sysname and nodename
-SYSINFO = 112
+SYSINFO = 108  # up to mem_unit
 TIMESPEC2 = 32  # utimensat's two times
-SOCKOPT = 8  # an int option's value (and a little more)
+SOCKOPT = 4  # an int option's value (the others are shown as pointers)
 
 
 # Syscall name -> captures, at most MAX_CAPTURES each. Names missing on an
