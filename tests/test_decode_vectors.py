@@ -14,7 +14,16 @@ from typing import Any
 
 import pytest
 
-from sidecar.dump.captures import IOV_N, RET, TABLE, Capture, Kind, captures_for, to_wire
+from sidecar.dump.captures import (
+    IOV_N,
+    RET,
+    TABLE,
+    Capture,
+    Kind,
+    captures_for,
+    secret_args,
+    to_wire,
+)
 from sidecar.dump.schema import record_ok
 from sidecar.render.calls import Call
 
@@ -348,3 +357,26 @@ def test_futex_timeout_only_for_waiting_operations() -> None:
     # FUTEX_CMP_REQUEUE's fourth argument is a count, whatever memory it names
     text = c.strace_args((0x7FFD0000, 4, 1, 5, 0x7FFD0020, 0), caps, 0, 32)
     assert text == "0x7ffd0000, FUTEX_CMP_REQUEUE, 1, 5, 0x7ffd0020, 0"
+
+
+def test_dump_time_no_buffers_keeps_message_headers_without_their_bytes() -> None:
+    from sidecar.kernel.recorder import drop_buffers
+
+    names = {46: "sendmsg", 54: "setsockopt", 20: "writev", 7: "poll"}
+    wire = to_wire(names)
+    msg = msghdr(SIN, [3, 4], b"abcdefg")
+    records = [
+        [1, 2, 3, 0, 10, 10, "x", 46, [5, 0x7FFD0000, 0, 0, 0, 0], 7, [[1, 12, msg, 2]]],
+        [2, 2, 3, 0, 10, 10, "x", 54, [7, 6, 1, 0x7FFD0000, 4, 0], 0, [[3, 6, b"\1\0\0\0", 4]]],
+        [3, 2, 3, 0, 10, 10, "x", 20, [4, 0x7FFD0000, 1, 0, 0, 0], 3,
+         [[1, 10, iov([3], b"abc"), 1]]],
+        [4, 2, 3, 0, 10, 10, "x", 7, [0x7FFD0000, 1, 0, 0, 0, 0], 0,
+         [[0, 9, pollfds((3, 1, 0)), 8]]],
+    ]  # fmt: skip
+    header_caps = drop_buffers(records, wire, secret_args(names))
+    assert header_caps[46] == [[1, int(Kind.MSG_IN), 0]]
+    assert b"abc" not in records[0][10][0][2] and records[0][10][0][2].startswith(msg[:72])
+    assert records[1][10] == [] and records[2][10] == []
+    assert records[3][10] == [[0, 9, pollfds((3, 1, 0)), 8]]
+    c = Call("sendmsg", MSG, "x86_64", header_caps[46])
+    assert "msg_iov=0x7ffd2000, msg_iovlen=2" in c.strace_args(records[0][8], records[0][10], 7, 32)

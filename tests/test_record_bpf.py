@@ -106,6 +106,38 @@ def test_no_buffers_keeps_paths_and_leaves_data_and_argv_out(tmp_path: Path) -> 
         assert header["container"]["command"] == (["sh"] if extra else ["sh", "-c", script])
 
 
+def test_no_buffers_leaves_iovec_and_message_bytes_out(tmp_path: Path) -> None:
+    # The secrets are built at run time, so the command line does not hold them.
+    prog = (
+        "import os, socket\n"
+        "a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+        "t = b'TOK' + b'EN-'\n"
+        "os.writev(a.fileno(), [t, b'iov'])\n"
+        "a.sendmsg([t + b'msg'])\n"
+        "b.recv(64)\n"
+        "b.recvmsg(64)\n"
+        "os._exit(6)\n"
+    )
+    for extra in ((), ("--no-buffers",)):
+        out = tmp_path / ("without" if extra else "with")
+        r = record(out, "python3", "-c", prog, extra=extra)
+        assert r.returncode == 6
+        [d] = dumps(out)
+        header, recs = read(d)
+        names = {int(k): v[0] for k, v in header["syscalls"].items()}
+        caps = {names[r[NR]]: r[CAPS] for r in recs if names[r[NR]] in ("writev", "sendmsg")}
+        data = b"".join(c[2] for r in recs for c in r[CAPS])
+        for token in (b"TOKEN-iov", b"TOKEN-msg"):
+            assert (token in data) == (not extra), token
+            assert (token in d.read_bytes()) == (not extra), token
+        assert (caps["writev"] == []) == bool(extra)
+        assert [c[1] for c in caps["sendmsg"]] == [12]  # the header stays
+        out_text = subprocess.run([TRACELOOP, "show", "-o", "strace", str(d)],
+                                  capture_output=True, text=True, check=True).stdout  # fmt: skip
+        sent = 'msg_iov=[{iov_base="TOKEN-msg", iov_len=9}]'
+        assert (sent in out_text) == (not extra)
+
+
 def test_classic_tracepoints_record_the_same_calls(tmp_path: Path) -> None:
     # The kernel side built without raw tracepoints (older kernels, or by choice).
     r = record(

@@ -9,6 +9,8 @@ raw integer.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -177,6 +179,30 @@ def captures_for(name: str, buffers: bool = True) -> tuple[Capture, ...]:
             if c.kind not in SECRET_KINDS and not c.secret
         )
     return caps
+
+
+MSGHDR = 56  # struct msghdr's bytes at the start of a MSG_* capture
+MSG_NAME = 112  # the most of msg_name a MSG_* capture keeps
+
+
+def msg_without_data(data: bytes) -> bytes:
+    """A MSG_* capture cut to what `--no-buffers` keeps: the header, the name
+    and the iovecs' lengths (layout: docs/dump-format.md)."""
+    if len(data) < MSGHDR:
+        return data
+    name, namelen, unread = struct.unpack_from("<QII", data)
+    at = MSGHDR
+    if name and namelen and not unread:
+        at += (min(namelen, MSG_NAME) + 7) & ~7
+    return data[: at + IOV_N * 8]
+
+
+def secret_args(names: Mapping[int, str]) -> frozenset[tuple[int, int]]:
+    """(nr, argument) pairs whose captures are data whatever their kind (a
+    socket option's value)."""
+    return frozenset(
+        (nr, c.arg) for nr, name in names.items() for c in TABLE.get(name, ()) if c.secret
+    )
 
 
 def to_wire(names: dict[int, str], buffers: bool = True) -> dict[int, list[list[int]]]:
