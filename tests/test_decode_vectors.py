@@ -365,7 +365,7 @@ def test_dump_time_no_buffers_keeps_message_headers_without_their_bytes() -> Non
     names = {46: "sendmsg", 54: "setsockopt", 20: "writev", 7: "poll"}
     wire = to_wire(names)
     msg = msghdr(SIN, [3, 4], b"abcdefg")
-    records = [
+    records: list[list[Any]] = [
         [1, 2, 3, 0, 10, 10, "x", 46, [5, 0x7FFD0000, 0, 0, 0, 0], 7, [[1, 12, msg, 2]]],
         [2, 2, 3, 0, 10, 10, "x", 54, [7, 6, 1, 0x7FFD0000, 4, 0], 0, [[3, 6, b"\1\0\0\0", 4]]],
         [3, 2, 3, 0, 10, 10, "x", 20, [4, 0x7FFD0000, 1, 0, 0, 0], 3,
