@@ -31,7 +31,7 @@ COMPARED = {
     "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "setsockopt", "getsockopt",
     "sendmsg", "recvmsg", "setitimer", "getitimer", "timerfd_create", "timerfd_settime",
     "timerfd_gettime", "sigaltstack", "rt_sigpending", "rt_sigtimedwait", "uname", "sysinfo",
-    "utimensat", "futex", "getcwd", "mremap",
+    "utimensat", "futex", "getcwd", "mremap", "clone3",
 }  # fmt: skip
 # Values that differ between two runs of the same calls: what is left of a
 # timer or timeout, resource usage, the system's counters.
@@ -53,15 +53,16 @@ def normalise(line: str) -> str:
         line = re.sub(VARYING[name], "N", line)
     if name == "kill":  # the program signals itself
         line = re.sub(r"^kill\(\d+,", "kill(PID,", line)
-    if name in ("clone", "wait4"):  # the child's pid
+    if name in ("clone", "clone3", "wait4"):  # the child's pid
         line = re.sub(r"= \d+$", "= PID", line)
+        line = re.sub(r"parent_tid=\[\d+\]", "parent_tid=[PID]", line)
         line = re.sub(r"^wait4\(\d+", "wait4(PID", line)
     return line
 
 
 def calls(lines: list[str]) -> list[str]:
     """The compared calls of the traced process (strace ran without -f: not its child)."""
-    children = {m.group(1) for m in (re.search(r"clone\(.*\) += (\d+)$", x) for x in lines) if m}
+    children = {m.group(1) for m in (re.search(r"clone3?\(.*\) += (\d+)$", x) for x in lines) if m}
     out: list[str] = []
     started = False
     for raw in lines:
@@ -70,7 +71,9 @@ def calls(lines: list[str]) -> list[str]:
             continue
         line = normalise(raw)
         started = started or line.startswith(START)
-        if started and line.split("(", 1)[0] in COMPARED:
+        # pthread_join waits on a futex only when the thread has not ended yet
+        joined = "FUTEX_WAIT_BITSET" in line
+        if started and line.split("(", 1)[0] in COMPARED and not joined:
             out.append(line)
     return out
 

@@ -216,6 +216,7 @@ def all_decoders(name: str, arch: str = "x86_64") -> dict[int, Decoder]:
 REGS = {
     "rt_sigpending": (0, 8, 0, 0, 0, 0), "rt_sigsuspend": (0, 8, 0, 0, 0, 0),
     "setsockopt": (0, 0, 0, 0, 4, 0), "futex": (0, 0, 0, 0, 0, 0),
+    "clone3": (0, 88, 0, 0, 0, 0),
 }  # fmt: skip
 
 

@@ -380,3 +380,26 @@ def test_dump_time_no_buffers_keeps_message_headers_without_their_bytes() -> Non
     assert records[3][10] == [[0, 9, pollfds((3, 1, 0)), 8]]
     c = Call("sendmsg", MSG, "x86_64", header_caps[46])
     assert "msg_iov=0x7ffd2000, msg_iovlen=2" in c.strace_args(records[0][8], records[0][10], 7, 32)
+
+
+def test_clone3_fields_by_flags_and_the_parent_tid_it_wrote() -> None:
+    c = call("clone3", [("uargs", "struct clone_args *"), ("size", "size_t")])
+    thread = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x80000 | 0x100000 | 0x200000
+    args = struct.pack("<11Q", thread, 0, 0x7F10, 0x7F10, 0, 0x7F00, 0x7FFF80, 0x7F20, 0, 0, 0)
+    caps = [cap(TABLE["clone3"][0], args, 88)]
+    assert line(c, (0x7FFD0000, 88, 0, 0, 0, 0), caps, 21377) == (
+        "clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|"
+        "CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, child_tid=0x7f10, "
+        "parent_tid=0x7f10, exit_signal=0, stack=0x7f00, stack_size=0x7fff80, tls=0x7f20} "
+        "=> {parent_tid=[21377]}, 88) = 21377"
+    )
+    # A failed call wrote nothing; pidfd's number is not known (strace reads it).
+    assert "=>" not in c.strace_args((0x7FFD0000, 88, 0, 0, 0, 0), caps, -11, 32)
+    pidfd = struct.pack("<11Q", 0x1000 | 0x100000, 0x7F30, 0, 0x7F10, 17, 0, 0, 0, 0, 0, 0)
+    text = c.strace_args((0x7FFD0000, 88, 0, 0, 0, 0), [cap(TABLE["clone3"][0], pidfd, 88)], 5, 32)
+    assert text == (
+        "{flags=CLONE_PIDFD|CLONE_PARENT_SETTID, pidfd=0x7f30, parent_tid=0x7f10, "
+        "exit_signal=SIGCHLD, stack=NULL, stack_size=0}, 88"
+    )
+    # A size the kernel refuses: the pointer, as strace cannot read it either.
+    assert c.strace_args((0x7FFD0000, 8, 0, 0, 0, 0), caps, -22, 32) == "0x7ffd0000, 8"

@@ -81,6 +81,7 @@ RUSAGE_TIMES = 32  # ru_utime and ru_stime: strace shows those, then `...`
 UTSNAME_SHOWN = 130  # sysname and nodename
 SYSINFO = 108  # up to mem_unit
 TIMESPEC2 = 32  # utimensat's two times
+CLONE_ARGS = 88  # struct clone_args up to cgroup (CLONE_ARGS_SIZE_VER2)
 SOCKOPT = 4  # an int option's value (the others are shown as pointers)
 
 
@@ -157,6 +158,7 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "rt_sigtimedwait": (_in(0, SIGSET), _in(2, TIMESPEC)),
     "uname": (_out(0, UTSNAME_SHOWN),), "sysinfo": (_out(0, SYSINFO),),
     "futex": (_in(3, TIMESPEC),),
+    "clone3": (_in(0, CLONE_ARGS),),
 }  # fmt: skip
 
 

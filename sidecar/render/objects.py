@@ -1,6 +1,7 @@
 """More fixed-size objects, decoded as strace shows them: interval timers,
 timerfd settings, signal stacks and sets, uname, sysinfo, utimensat's times,
-epoll_ctl's event, socket option values, futex timeouts and wait4's rusage.
+epoll_ctl's event, socket option values, futex timeouts, wait4's rusage and
+clone3's arguments.
 
 Decoders have sidecar/render/structs.py's signature: (captured bytes, the
 call's registers, its return value) -> (strace's text, a JSON value), or None
@@ -15,7 +16,15 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sidecar.render.flags import flags_of
+from sidecar.render.flags import (
+    CLONE,
+    CLONE_CHILD_TID,
+    CLONE_PARENT_SETTID,
+    CLONE_PIDFD,
+    CLONE_SETTLS,
+    flags_of,
+)
+from sidecar.render.signals import signal_name
 from sidecar.render.strings import escape, text
 from sidecar.render.structs import Decoded, Decoder, sigset, timespec
 from sidecar.render.values import MASK32
@@ -31,7 +40,8 @@ _SS_FLAGS = ((1, "SS_ONSTACK"), (2, "SS_DISABLE"), (1 << 31, "SS_AUTODISARM"))
 _UTIME_NOW = (1 << 30) - 1
 _UTIME_OMIT = (1 << 30) - 2
 # futex operations whose fourth argument is a timeout (the others pass a count).
-_FUTEX_TIMED = frozenset({0, 6, 9, 11, 13})  # WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2
+_FUTEX_TIMED = frozenset({0, 6, 9, 11, 13})
+CLONE_INTO_CGROUP = 1 << 33  # WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2
 
 
 def _pair(fields: Sequence[tuple[str, int]]) -> tuple[str, dict[str, int]]:
@@ -207,6 +217,49 @@ def futex_timeout(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | N
     return timespec(data, a, ret)
 
 
+_CLONE3_FLAGS = ((0x80, "CLONE_NEWTIME"), *CLONE, (1 << 32, "CLONE_CLEAR_SIGHAND"),
+                 (1 << 33, "CLONE_INTO_CGROUP"))  # fmt: skip
+_CLONE_ARGS_VER0 = 64  # up to tls; set_tid and cgroup came later
+_CLONE_ARGS_VER2 = 88
+
+
+def _addr(v: int) -> str:
+    return hex(v) if v else "NULL"
+
+
+def clone3(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
+    """struct clone_args as strace shows it: the fields the flags use, and
+    after a successful call the parent's copy of the new thread's id, which the
+    kernel wrote to parent_tid and also returned: `=> {parent_tid=[N]}`."""
+    size = a[1]
+    if size < _CLONE_ARGS_VER0 or len(data) < min(size, _CLONE_ARGS_VER2):
+        return None
+    flags, pidfd, ctid, ptid, sig, stack, stack_size, tls = struct.unpack_from("<8Q", data)
+    fields = [("flags", flags_of(_CLONE3_FLAGS, flags))]
+    if flags & CLONE_PIDFD:
+        fields.append(("pidfd", _addr(pidfd)))
+    if flags & CLONE_CHILD_TID:
+        fields.append(("child_tid", _addr(ctid)))
+    if flags & CLONE_PARENT_SETTID:
+        fields.append(("parent_tid", _addr(ptid)))
+    fields += [("exit_signal", signal_name(sig) if sig else "0"), ("stack", _addr(stack)),
+               ("stack_size", hex(stack_size) if stack_size else "0")]  # fmt: skip
+    if flags & CLONE_SETTLS:
+        fields.append(("tls", _addr(tls)))
+    if size >= _CLONE_ARGS_VER2:
+        set_tid, set_tid_size, cgroup = struct.unpack_from("<3Q", data, 64)
+        if set_tid or set_tid_size:
+            fields += [("set_tid", _addr(set_tid)), ("set_tid_size", str(set_tid_size))]
+        if cgroup or flags & CLONE_INTO_CGROUP:
+            fields.append(("cgroup", str(cgroup)))
+    text = "{" + ", ".join(f"{k}={v}" for k, v in fields) + "}"
+    js: dict[str, Any] = dict(fields)
+    # pidfd's number is not known here: then strace's `=> {...}` is left out.
+    if ret is not None and ret > 0 and flags & CLONE_PARENT_SETTID and not flags & CLONE_PIDFD:
+        text += f" => {{parent_tid=[{ret}]}}"
+    return text, js
+
+
 def _fixed(d: Decoder) -> Callable[[str], Decoder | None]:
     return lambda arch: d
 
@@ -229,6 +282,7 @@ BY_SYSCALL: dict[str, dict[int, Callable[[str], Decoder | None]]] = {
     "setsockopt": {3: _fixed(sockopt_value)},
     "getsockopt": {4: _fixed(socklen)},
     "futex": {3: _fixed(futex_timeout)},
+    "clone3": {0: _fixed(clone3)},
 }  # fmt: skip
 
 

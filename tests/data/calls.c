@@ -5,9 +5,11 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,8 @@ static int closed_port(void) {
 // Structures strace decodes: pollfds and their revents, iovecs, msghdrs,
 // epoll events, socket options, timers, signal stacks and sets, uname,
 // sysinfo, utimensat's times, futex timeouts, wait4's rusage.
+static void *thread_main(void *arg) { return arg; }
+
 static void structures(const char *dir) {
     char one_byte = 'x'; // written from the stack: its page is mapped at entry
     int p[2];
@@ -159,6 +163,15 @@ static void structures(const char *dir) {
     m = mremap(m, 4096, 8192, MREMAP_MAYMOVE);
     void *to = mmap(NULL, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     mremap(m, 8192, 8192, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+    // clone3: a thread (glibc's pthread_create), a fork-like child
+    pthread_t thread;
+    pthread_create(&thread, NULL, thread_main, NULL);
+    pthread_join(thread, NULL);
+    struct clone_args ca = {.exit_signal = SIGCHLD};
+    pid_t cloned = syscall(SYS_clone3, &ca, sizeof ca);
+    if (cloned == 0)
+        _exit(0);
+    waitpid(cloned, NULL, 0);
     // wait4's rusage
     pid_t child = fork();
     if (child == 0)
