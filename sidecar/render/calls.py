@@ -226,12 +226,15 @@ class Call:
                     out[p[arg]] = j
         return out, cut
 
-    def ret_text(self, ret: int, a: Sequence[int], caps: Sequence[Sequence[Any]] = ()) -> str:
+    def ret_text(
+        self, ret: int, a: Sequence[int], caps: Sequence[Sequence[Any]] | None = None
+    ) -> str:
         """A return value as strace shows it after `= ` (errors with errno name and
-        text; with `caps`, what strace adds after it: poll's revents, `(Timeout)`)."""
+        text); given the call's `caps`, with what strace adds after it: poll's
+        revents, `(Timeout)`, the signal rt_sigtimedwait took."""
         if -4095 <= ret < 0:
             return strace_error(-ret)
-        if self.note is not None:
+        if self.note is not None and caps is not None:
             return self.ret_fmt(ret, a) + self.note(ret, a, caps)
         return self.ret_fmt(ret, a)
 
