@@ -404,3 +404,19 @@ def test_clone3_fields_by_flags_and_the_parent_tid_it_wrote() -> None:
     )
     # A size the kernel refuses: the pointer, as strace cannot read it either.
     assert c.strace_args((0x7FFD0000, 8, 0, 0, 0, 0), caps, -22, 32) == "0x7ffd0000, 8"
+
+
+def test_getdents64_counts_entries() -> None:
+    params = [("fd", "unsigned int"), ("dirent", "struct linux_dirent64 *"),
+              ("count", "unsigned int")]  # fmt: skip
+    c = call("getdents64", params)
+    a = (3, 0x7FFD0000, 4096, 0, 0, 0)
+    caps = [cap(TABLE["getdents64"][0], struct.pack("<II", 6, 0), 8)]
+    assert line(c, a, caps, 168) == "getdents64(3, 0x7ffd0000 /* 6 entries */, 4096) = 168"
+    # more entries than the recorder walks: said so rather than a wrong count
+    caps = [cap(TABLE["getdents64"][0], struct.pack("<II", 128, 1), 8)]
+    assert c.strace_args(a, caps, 9000, 32) == "3, 0x7ffd0000 /* 128+ entries */, 4096"
+    assert c.json_args(a, caps, 9000, None)[0]["dirent"] == {
+        "address": "0x7ffd0000", "entries": 128, "more": True
+    }  # fmt: skip
+    assert c.strace_args(a, caps, -9, 32) == "3, 0x7ffd0000, 4096"

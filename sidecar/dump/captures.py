@@ -30,6 +30,7 @@ class Kind(IntEnum):
     IOV_OUT = 11  # the same, read at exit up to the return value
     MSG_IN = 12  # struct msghdr, its name and iovecs, read at enter: len_arg 1 with data
     MSG_OUT = 13  # the same, read at exit
+    DIRENTS = 14  # getdents64's entries, counted at exit: u32 count, u32 1 if more
 
 
 NO_LEN = 0xFF
@@ -159,6 +160,7 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "uname": (_out(0, UTSNAME_SHOWN),), "sysinfo": (_out(0, SYSINFO),),
     "futex": (_in(3, TIMESPEC),),
     "clone3": (_in(0, CLONE_ARGS),),
+    "getdents64": (Capture(1, Kind.DIRENTS),), "getdents": (Capture(1, Kind.DIRENTS),),
 }  # fmt: skip
 
 

@@ -1,7 +1,7 @@
-"""Captures of kinds 9-13 (docs/dump-format.md): arrays sized by an argument
+"""Captures of kinds 9-14 (docs/dump-format.md): arrays sized by an argument
 or the return value (poll's pollfds, epoll_wait's events), iovecs with their
-data (readv/writev and kin) and message headers (sendmsg/recvmsg), as strace
-shows them; and the return annotations that come from them (`= 1 ([{fd=3,
+data (readv/writev and kin), message headers (sendmsg/recvmsg) and counted
+directory entries (getdents64), as strace shows them; and the return annotations that come from them (`= 1 ([{fd=3,
 revents=POLLIN}])`, `= 0 (Timeout)`).
 
 A decoder gets (captured bytes, registers, return value, string limit) and
@@ -201,6 +201,23 @@ def msghdr(filled: bool, with_data: bool) -> VecDecoder:
     return decode
 
 
+# --- directory entries ---------------------------------------------------------
+
+
+def dirents(data: bytes, a: Sequence[int], ret: int | None, limit: int | None) -> VecDecoded | None:
+    """getdents64's buffer as strace shows it by default: `0x7ffe... /* 6 entries */`."""
+    if len(data) < 8 or ret is None or ret < 0:
+        return None
+    n, more = struct.unpack_from("<II", data)
+    count = f"{n}+" if more else str(n)  # more than the recorder counted
+    addr = hex(a[1]) if a[1] else "NULL"
+    return (
+        f"{addr} /* {count} entries */",
+        {"address": addr, "entries": n, "more": bool(more)},
+        False,
+    )
+
+
 def _len_arg(captures: Sequence[Sequence[int]], arg: int) -> int | None:
     for c in captures:
         if len(c) > 2 and c[0] == arg:
@@ -220,6 +237,8 @@ def vec_decoders(name: str, arch: str, captures: Sequence[Sequence[int]]) -> dic
         return {1: iovecs(2, True)}
     if name in ("writev", "pwritev", "pwritev2"):
         return {1: iovecs(2, False)}
+    if name in ("getdents64", "getdents"):
+        return {1: dirents}
     if name in ("sendmsg", "recvmsg"):
         return {1: msghdr(name == "recvmsg", _len_arg(captures, 1) != 0)}
     return {}

@@ -21,6 +21,9 @@
 //              then its msg_iov as K_IOV_*
 //              (sendmsg; recvmsg up to the return value). len_arg 0 leaves
 //              the iovecs' bytes out (--no-buffers).
+//   K_DIRENTS  getdents64's (and getdents') entries, counted: 8 bytes, the
+//              count (u32) and 1 (u32) when more entries followed than
+//              DIRENTS_MAX were walked, or one could not be read.
 //
 // All are read at exit, and only as a call's first capture: sys_enter is
 // near the verifier's limits already, and one copy of the loops below is
@@ -50,6 +53,8 @@ static __always_inline u32 more_need(u8 kind, u8 la, const u64 *a) {
         n = IOV_HDR + BUF_CAP;
     } else if (kind == K_MSG_IN || kind == K_MSG_OUT) {
         n = CAP;
+    } else if (kind == K_DIRENTS) {
+        n = 8;
     }
     if (n > BUF_CAP && kind == K_ARRAY)
         n = BUF_CAP;
@@ -163,6 +168,37 @@ static __always_inline void capture_vec(u8 *dst, u32 room, struct rec *s, int i,
     scratch_out(dst, room, s, i, sc, at + n, cnt > IOV_N ? IOV_N + 1 : (u32)cnt);
 }
 
+#define DIRENTS_MAX 128  // entries counted: strace's `/* N entries */`
+
+// The entries of a directory read: each record's length is at byte 16
+// (d_reclen, after d_ino and d_off in both dirent layouts).
+static __always_inline void capture_dirents(u8 *dst, u32 room, struct rec *s, int i,
+                                            const u8 *buf, u64 len) {
+    if (room < 8)
+        return;
+    u64 off = 0;
+    u32 n = 0, more = 1;
+    for (int j = 0; j < DIRENTS_MAX; j++) {
+        if (off >= len) {
+            more = 0;
+            break;
+        }
+        u16 reclen = 0;
+        if (bpf_probe_read_user(&reclen, sizeof(reclen), buf + off + 16) != 0 || !reclen)
+            break;
+        off += reclen;
+        n++;
+    }
+    if (off >= len)
+        more = 0;
+    *(u32 *)dst = n;
+    *(u32 *)(dst + 4) = more;
+    s->cap_len[i] = 8;
+    s->cap_full[i] = 8;
+    barrier();
+    s->captured |= 1 << i;
+}
+
 // Capture i of these kinds at exit (capture_exit hands them here).
 static __always_inline void more_exit(u8 *base, struct rec *s, struct scinfo *si, int i,
                                       u32 room, s64 ret) {
@@ -202,6 +238,9 @@ static __always_inline void more_exit(u8 *base, struct rec *s, struct scinfo *si
         } else {
             stat_add(ST_CAPTURE_FAIL);
         }
+    } else if (kind == K_DIRENTS) {
+        if (ret >= 0)
+            capture_dirents(dst, room, s, i, src, ret);
     } else {
         // What a call reads (writev, sendmsg) is still there at exit, and is
         // shown whatever it returned; readv's iovecs only when it succeeded;

@@ -142,8 +142,9 @@
 #define K_IOV_IN 10  // iovec array and the data it names (writev)
 #define K_IOV_OUT 11 // the same, up to the return value (readv)
 #define K_MSG_IN 12  // struct msghdr with its name and iovecs (sendmsg)
-#define K_MSG_OUT 13 // the same, up to the return value (recvmsg); kinds 9-13 are
-                     // read at exit (bpf/captures_more.h)
+#define K_MSG_OUT 13 // the same, up to the return value (recvmsg)
+#define K_DIRENTS 14 // getdents64's entries, counted; kinds 9-14 are read at exit
+                     // (bpf/captures_more.h)
 #ifndef ARGV_N
 #define ARGV_N 8
 #endif
