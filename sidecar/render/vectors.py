@@ -1,8 +1,9 @@
 """Captures of kinds 9-14 (docs/dump-format.md): arrays sized by an argument
 or the return value (poll's pollfds, epoll_wait's events), iovecs with their
 data (readv/writev and kin), message headers (sendmsg/recvmsg) and counted
-directory entries (getdents64), as strace shows them; and the return annotations that come from them (`= 1 ([{fd=3,
-revents=POLLIN}])`, `= 0 (Timeout)`).
+directory entries (getdents64), as strace shows them; and the return
+annotations that come from them (`= 1 ([{fd=3, revents=POLLIN}])`,
+`= 0 (Timeout)`).
 
 A decoder gets (captured bytes, registers, return value, string limit) and
 gives (strace's text, a JSON value, whether data was cut), or None to show
