@@ -31,7 +31,7 @@ COMPARED = {
     "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "setsockopt", "getsockopt",
     "sendmsg", "recvmsg", "setitimer", "getitimer", "timerfd_create", "timerfd_settime",
     "timerfd_gettime", "sigaltstack", "rt_sigpending", "rt_sigtimedwait", "uname", "sysinfo",
-    "utimensat", "futex", "getcwd", "mremap", "clone3", "getdents64",
+    "utimensat", "futex", "getcwd", "mremap", "clone3", "getdents64", "rt_sigreturn",
 }  # fmt: skip
 # Values that differ between two runs of the same calls: what is left of a
 # timer or timeout, resource usage, the system's counters.

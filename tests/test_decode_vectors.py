@@ -420,3 +420,14 @@ def test_getdents64_counts_entries() -> None:
         "address": "0x7ffd0000", "entries": 128, "more": True
     }  # fmt: skip
     assert c.strace_args(a, caps, -9, 32) == "3, 0x7ffd0000, 4096"
+
+
+def test_rt_sigreturn_shows_the_mask_it_restores() -> None:
+    c = call("rt_sigreturn", [])
+    caps = [cap(TABLE["rt_sigreturn"][0], struct.pack("<Q", 1 << 1), 8)]
+    assert line(c, (0x7FFD0128, 0, 0, 0, 0, 0), caps, 0) == "rt_sigreturn({mask=[INT]}) = 0"
+    assert c.json_args((0x7FFD0128, 0, 0, 0, 0, 0), caps, 0, None)[0] == {
+        "arg0": {"mask": ["SIGINT"]}
+    }  # fmt: skip
+    # Not read (classic tracepoints have no registers): as before, no argument
+    assert line(c, (0, 0, 0, 0, 0, 0), [], 0) == "rt_sigreturn() = 0"

@@ -31,6 +31,7 @@ class Kind(IntEnum):
     MSG_IN = 12  # struct msghdr, its name and iovecs, read at enter: len_arg 1 with data
     MSG_OUT = 13  # the same, read at exit
     DIRENTS = 14  # getdents64's entries, counted at exit: u32 count, u32 1 if more
+    SIGFRAME = 15  # rt_sigreturn's mask, from the signal frame at the stack pointer
 
 
 NO_LEN = 0xFF
@@ -161,6 +162,7 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "futex": (_in(3, TIMESPEC),),
     "clone3": (_in(0, CLONE_ARGS),),
     "getdents64": (Capture(1, Kind.DIRENTS),), "getdents": (Capture(1, Kind.DIRENTS),),
+    "rt_sigreturn": (Capture(0, Kind.SIGFRAME, SIGSET),),
 }  # fmt: skip
 
 

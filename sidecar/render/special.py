@@ -194,6 +194,9 @@ SHOWN: dict[str, Callable[[Mapping[str, int]], Shown | None]] = {
     "open": _shown_open, "openat": _shown_open, "fcntl": _shown_fcntl, "futex": _shown_futex,
     "ioctl": _shown_ioctl, "clone": _shown_clone, "mknod": _shown_mknod,
     "mknodat": _shown_mknod, "mremap": _shown_mremap,
+    # rt_sigreturn has no parameters; the recorder puts the address of the
+    # mask it read in the first register's place, 0 when it read none.
+    "rt_sigreturn": _shown_if("arg0", "arg0", bool),
     "preadv": _hidden("pos_h"), "pwritev": _hidden("pos_h"), "preadv2": _hidden("pos_h"),
     "pwritev2": _hidden("pos_h"),
 }  # fmt: skip

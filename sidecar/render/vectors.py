@@ -22,6 +22,7 @@ from sidecar.render.objects import epoll_event_text
 from sidecar.render.signals import signal_name
 from sidecar.render.sockaddr import sockaddr, sockaddr_json
 from sidecar.render.strings import quote, text
+from sidecar.render.structs import sigset_names, sigset_text
 from sidecar.render.values import MASK32
 
 VecDecoded = tuple[str, Any, bool]
@@ -219,6 +220,19 @@ def dirents(data: bytes, a: Sequence[int], ret: int | None, limit: int | None) -
     )
 
 
+# --- rt_sigreturn -----------------------------------------------------------------
+
+
+def sigframe(
+    data: bytes, a: Sequence[int], ret: int | None, limit: int | None
+) -> VecDecoded | None:
+    """The mask rt_sigreturn restores: `{mask=[INT]}`."""
+    if len(data) < 8:
+        return None
+    (mask,) = struct.unpack_from("<Q", data)
+    return f"{{mask={sigset_text(mask)}}}", {"mask": sigset_names(mask)}, False
+
+
 def _len_arg(captures: Sequence[Sequence[int]], arg: int) -> int | None:
     for c in captures:
         if len(c) > 2 and c[0] == arg:
@@ -238,6 +252,8 @@ def vec_decoders(name: str, arch: str, captures: Sequence[Sequence[int]]) -> dic
         return {1: iovecs(2, True)}
     if name in ("writev", "pwritev", "pwritev2"):
         return {1: iovecs(2, False)}
+    if name == "rt_sigreturn":
+        return {0: sigframe}
     if name in ("getdents64", "getdents"):
         return {1: dirents}
     if name in ("sendmsg", "recvmsg"):

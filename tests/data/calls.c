@@ -51,6 +51,8 @@ static int closed_port(void) {
 // sysinfo, utimensat's times, futex timeouts, wait4's rusage.
 static void *thread_main(void *arg) { return arg; }
 
+static void on_signal(int sig) { (void)sig; }
+
 static void structures(const char *dir) {
     char one_byte = 'x'; // written from the stack: its page is mapped at entry
     int p[2];
@@ -143,6 +145,15 @@ static void structures(const char *dir) {
     kill(getpid(), SIGUSR1);
     sigtimedwait(&usr1, NULL, &zero); // = 10 (SIGUSR1)
     sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+    // rt_sigreturn restores the mask the handler interrupted: [INT]
+    struct sigaction on_usr2 = {.sa_handler = on_signal};
+    sigaction(SIGUSR2, &on_usr2, NULL);
+    sigset_t intr;
+    sigemptyset(&intr);
+    sigaddset(&intr, SIGINT);
+    sigprocmask(SIG_BLOCK, &intr, NULL);
+    kill(getpid(), SIGUSR2);
+    sigprocmask(SIG_UNBLOCK, &intr, NULL);
     // the system
     struct utsname un;
     uname(&un);

@@ -35,6 +35,25 @@
 // verifier can bound one by one, and then into the reserved bytes with one
 // copy.
 
+// rt_sigreturn's frame lies at the user stack pointer the handler returned
+// with; the mask it restores is in the kernel's struct ucontext there.
+// x86_64: the frame's return address was popped, uc is at sp, and
+// uc_sigmask follows uc_flags, uc_link, uc_stack (24) and the 256-byte
+// sigcontext. arm64: a siginfo (128 bytes) first, then uc, whose uc_sigmask
+// follows uc_flags, uc_link and uc_stack. (UAPI layouts; x86_64's checked
+// against strace in tests/test_decode_strace.py.)
+static __always_inline u64 sigframe_mask(u64 regp) {
+    u64 sp = 0;
+    bpf_probe_read_kernel(&sp, sizeof(sp), (void *)(regp + __builtin_offsetof(struct pt_regs, sp)));
+    if (!sp)
+        return 0;
+#if defined(__TARGET_ARCH_x86)
+    return sp + 296;
+#else
+    return sp + 128 + 40;
+#endif
+}
+
 struct uiovec {
     u64 base;
     u64 len;

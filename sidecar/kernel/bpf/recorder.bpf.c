@@ -145,6 +145,8 @@
 #define K_MSG_OUT 13 // the same, up to the return value (recvmsg)
 #define K_DIRENTS 14 // getdents64's entries, counted; kinds 9-14 are read at exit
                      // (bpf/captures_more.h)
+#define K_SIGFRAME 15 // rt_sigreturn's signal mask, from the frame at the stack
+                      // pointer, read at enter as an 8-byte K_OBJ_IN
 #ifndef ARGV_N
 #define ARGV_N 8
 #endif
@@ -849,7 +851,8 @@ static __always_inline void freeze(struct slabmeta *m, u32 slab, u32 reason, s32
 }
 
 static __always_inline int read_at_exit(u8 kind) {
-    return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT || kind >= K_ARRAY;
+    return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT ||
+           (kind >= K_ARRAY && kind <= K_DIRENTS);
 }
 
 static __always_inline u32 round8(u32 n) {
@@ -895,7 +898,7 @@ static __always_inline u32 cap_need(struct scinfo *si, int i, const u64 *a) {
         n = len > SA_CAP ? SA_CAP : (u32)len;
     } else if (kind == K_SA_OUT) {
         n = SA_CAP;
-    } else if (kind == K_OBJ_IN || kind == K_OBJ_OUT) {
+    } else if (kind == K_OBJ_IN || kind == K_OBJ_OUT || kind == K_SIGFRAME) {
         n = (u32)la > CAP ? CAP : la;
     } else if (kind == K_ARGV) {
         n = CAP;
@@ -962,7 +965,7 @@ static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec
         return room;
     u64 len = 0;
     u8 la = si->len_arg[i];
-    if (kind == K_OBJ_IN)
+    if (kind == K_OBJ_IN || kind == K_SIGFRAME)
         len = la;
     else if (la < 6)
         len = a[la];
@@ -976,7 +979,7 @@ static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec
             return round8(n);
         }
         stat_add(ST_CAPTURE_FAIL);
-    } else if (kind == K_BUF_IN || kind == K_SA_IN || kind == K_OBJ_IN) {
+    } else if (kind == K_BUF_IN || kind == K_SA_IN || kind == K_OBJ_IN || kind == K_SIGFRAME) {
         s->cap_full[i] = len > 0xffffffffull ? 0xffffffffu : (u32)len;
         u64 n = len > room ? room : len;  // 64 bits: no zero-extended copies to lose the bound
         opaque(n);
@@ -1148,6 +1151,13 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     a[4] = args->args[4];
     a[5] = args->args[5];
 #endif
+    if (si->kind[0] == K_SIGFRAME) {
+#ifdef USE_RAW_TP
+        a[0] = sigframe_mask(regp);  // where rt_sigreturn's mask lies: read as an object
+#else
+        a[0] = 0;  // no registers at hand: nothing read
+#endif
+    }
     u32 need0 = si->kind[0] ? cap_need(si, 0, a) : 0;
     u32 need1 = si->kind[1] ? cap_need(si, 1, a) : 0;
     struct spot sp = {};
