@@ -32,6 +32,7 @@ COMPARED = {
     "sendmsg", "recvmsg", "setitimer", "getitimer", "timerfd_create", "timerfd_settime",
     "timerfd_gettime", "sigaltstack", "rt_sigpending", "rt_sigtimedwait", "uname", "sysinfo",
     "utimensat", "futex", "getcwd", "mremap", "clone3", "getdents64", "rt_sigreturn",
+    "execve",
 }  # fmt: skip
 # Values that differ between two runs of the same calls: what is left of a
 # timer or timeout, resource usage, the system's counters.

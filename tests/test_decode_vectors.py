@@ -455,3 +455,21 @@ def test_hostile_bytes_never_break_the_decoders() -> None:
             json.dumps(c.json_args(a, caps, ret, None), allow_nan=False)
             if ret is not None:
                 c.ret_text(ret, a, caps)
+
+
+def test_execve_counts_the_environment_beside_argv() -> None:
+    params = [("filename", "const char *"), ("argv", "const char *const *"),
+              ("envp", "const char *const *")]  # fmt: skip
+    c = call("execve", params)
+    argv = b"/bin/sh".ljust(32, b"\0")
+    a = (0x1000, 0x2000, 0x7FFD0000, 0, 0, 0)
+    for counted, note in ((3, "/* 2 vars */"), (1, "/* 0 vars */"), (66, "/* 64+ vars */")):
+        caps = [cap(TABLE["execve"][0], b"/bin/sh", 7),
+                cap(TABLE["execve"][1], argv, 1 | counted << 16)]  # fmt: skip
+        assert line(c, a, caps, 0) == f'execve("/bin/sh", ["/bin/sh"], 0x7ffd0000 {note}) = 0'
+        # JSON keeps argv's strings and envp's pointer
+        js = c.json_args(a, caps, 0, None)[0]
+        assert js["argv"] == ["/bin/sh"] and js["envp"] == "0x7ffd0000"
+    # Not counted (an older recorder, or unreadable): the pointer alone
+    caps = [cap(TABLE["execve"][0], b"/bin/sh", 7), cap(TABLE["execve"][1], argv, 1)]
+    assert line(c, a, caps, 0) == 'execve("/bin/sh", ["/bin/sh"], 0x7ffd0000) = 0'

@@ -38,6 +38,7 @@ NO_LEN = 0xFF
 MAX_CAPTURES = 2
 ARGV_N = 8  # argv strings captured, each in 1/ARGV_N of a capture area
 IOV_N = 8  # iovecs whose lengths and data are captured
+ENVP_N = 64  # execve's environment pointers counted (in ARGV's full_len, bits 16 and up)
 RET = 7  # ARRAY's count: the return value
 
 

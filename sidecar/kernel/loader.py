@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from sidecar.dump.captures import ARGV_N, IOV_N, MAX_CAPTURES, NO_LEN, captures_for
+from sidecar.dump.captures import ARGV_N, ENVP_N, IOV_N, MAX_CAPTURES, NO_LEN, captures_for
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.kernel.btf import BTF, BTFError, TaskOffsets, task_offsets
 from sidecar.kernel.layout import HDR_DTYPE, REC_BYTES, Settings, meta_dtype
@@ -187,6 +187,7 @@ def cflags(
         f"-DCAP={s.cap}",
         f"-DARGV_N={ARGV_N}",
         f"-DIOV_N={IOV_N}",
+        f"-DENVP_N={ENVP_N}",
         f"-DPATH_CAP={s.path_cap}",
         f"-DBUF_CAP={s.buf_cap}",
         f"-DSA_CAP={s.sa_cap}",

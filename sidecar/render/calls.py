@@ -18,7 +18,7 @@ import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sidecar.dump.captures import ARGV_N, Kind
+from sidecar.dump.captures import ARGV_N, ENVP_N, Kind
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.model.text import escape
 from sidecar.render.errnos import strace_error
@@ -135,7 +135,9 @@ class Call:
                         if obj is not None:
                             vals[arg] = obj[0]
                     elif kind == ARGV:
-                        vals[arg] = quote_argv(data, full, ARGV_N, limit)
+                        vals[arg] = quote_argv(data, full & 0xFFFF, ARGV_N, limit)
+                        if full >> 16 and arg + 1 < n:
+                            vals[arg + 1] += envp_note(full >> 16)
                     elif kind >= ARRAY and arg in self.vecs:
                         vec = self.vecs[arg](data, a, ret, limit)
                         if vec is not None:
@@ -204,7 +206,7 @@ class Call:
                         out[p[arg]] = obj[1]
                     continue
                 elif kind == ARGV:
-                    strings, missing = argv_strings(data, full, ARGV_N)
+                    strings, missing = argv_strings(data, full & 0xFFFF, ARGV_N)
                     out[p[arg]] = [text(x[:limit] if limit is not None else x) for x in strings]
                     if missing or (limit is not None and any(len(x) > limit for x in strings)):
                         cut.append(p[arg])
@@ -237,6 +239,14 @@ class Call:
         if self.note is not None and caps is not None:
             return self.ret_fmt(ret, a) + self.note(ret, a, caps)
         return self.ret_fmt(ret, a)
+
+
+def envp_note(counted: int) -> str:
+    """strace's ` /* 2 vars */` after execve's envp, from what the recorder
+    counted (1 + the variables; ENVP_N + 2: more than it counts)."""
+    if counted > ENVP_N + 1:
+        return f" /* {ENVP_N}+ vars */"
+    return f" /* {counted - 1} vars */"
 
 
 # The simplest formatters written into the unrolled code as expressions (no

@@ -172,6 +172,11 @@ static void structures(const char *dir) {
     char dents[4096];
     syscall(SYS_getdents64, d, dents, sizeof dents);
     syscall(SYS_getdents64, d, dents, sizeof dents); // the end: 0 entries
+    // execve's environment, counted (the path is the literal openat used first:
+    // its page is mapped by now)
+    char *no_args[] = {"/nonexistent/traceloop", NULL};
+    char *two_vars[] = {"A=1", "B=2", NULL};
+    execve("/nonexistent/traceloop", no_args, two_vars);
     // small ones: getcwd's NUL, mremap's new address only with MREMAP_FIXED
     char cwd[256];
     syscall(SYS_getcwd, cwd, sizeof cwd);

@@ -54,6 +54,29 @@ static __always_inline u64 sigframe_mask(u64 regp) {
 #endif
 }
 
+// execve's environment, counted for strace's `/* N vars */`: 1 + the
+// number of pointers before the NULL among the first ENVP_N, ENVP_N + 2 when
+// there are more, 0 when they could not be read (K_ARGV's cap_full, bits 16
+// and up). One read of the array: the stack it usually lies on goes on above.
+#ifndef ENVP_N
+#define ENVP_N 64
+#endif
+_Static_assert(ENVP_N * 8 <= SCRATCH, "envp count: scratch size");
+static __always_inline u32 count_envp(const u64 *envp) {
+    struct capscratch *sc = scratch_get();
+    if (!envp || !sc)
+        return 0;
+    if (bpf_probe_read_user(sc->b, ENVP_N * 8, envp) != 0)
+        return 0;
+    const u64 *p = (const u64 *)sc->b;
+#pragma unroll
+    for (int j = 0; j < ENVP_N; j++) {
+        if (!p[j])
+            return j + 1;
+    }
+    return ENVP_N + 2;
+}
+
 struct uiovec {
     u64 base;
     u64 len;

@@ -868,7 +868,7 @@ static __always_inline u32 round8(u32 n) {
 #define IOV_HDR (IOV_N * 8)   // their lengths, before the data
 #define MSGHDR 56             // struct msghdr on 64-bit architectures
 #define MSG_NAME 112          // sockaddr bytes kept (a sockaddr_un's 110, rounded)
-#define SCRATCH (MSGHDR + MSG_NAME + IOV_HDR + 2 * CAP)
+#define SCRATCH (MSGHDR + MSG_NAME + IOV_HDR + 2 * CAP + 512)  // (+ envp's pointers)
 struct capscratch {
     u8 b[SCRATCH];
 };
@@ -996,6 +996,8 @@ static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec
         }
     } else if (kind == K_ARGV) {
         capture_argv(dst, s, i, src);
+        if (ai < 5)
+            s->cap_full[i] |= count_envp((const u64 *)a[ai + 1]) << 16;  // envp follows argv
     }
     return room;
 }
