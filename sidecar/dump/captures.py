@@ -32,6 +32,7 @@ class Kind(IntEnum):
     MSG_OUT = 13  # the same, read at exit
     DIRENTS = 14  # getdents64's entries, counted at exit: u32 count, u32 1 if more
     SIGFRAME = 15  # rt_sigreturn's mask, from the signal frame at the stack pointer
+    TIMEOUT = 16  # futex's timespec, at enter, for waiting operations: len_arg = the op
 
 
 NO_LEN = 0xFF
@@ -160,7 +161,7 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "rt_sigpending": (_out(0, SIGSET),), "rt_sigsuspend": (_in(0, SIGSET),),
     "rt_sigtimedwait": (_in(0, SIGSET), _in(2, TIMESPEC)),
     "uname": (_out(0, UTSNAME_SHOWN),), "sysinfo": (_out(0, SYSINFO),),
-    "futex": (_in(3, TIMESPEC),),
+    "futex": (Capture(3, Kind.TIMEOUT, 1),),
     "clone3": (_in(0, CLONE_ARGS),),
     "getdents64": (Capture(1, Kind.DIRENTS),), "getdents": (Capture(1, Kind.DIRENTS),),
     "rt_sigreturn": (Capture(0, Kind.SIGFRAME, SIGSET),),

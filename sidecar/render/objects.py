@@ -1,7 +1,7 @@
 """More fixed-size objects, decoded as strace shows them: interval timers,
 timerfd settings, signal stacks and sets, uname, sysinfo, utimensat's times,
-epoll_ctl's event, socket option values, futex timeouts, wait4's rusage and
-clone3's arguments.
+epoll_ctl's event, socket option values, wait4's rusage and clone3's
+arguments.
 
 Decoders have sidecar/render/structs.py's signature: (captured bytes, the
 call's registers, its return value) -> (strace's text, a JSON value), or None
@@ -39,9 +39,7 @@ EPOLL_EVENTS = (
 _SS_FLAGS = ((1, "SS_ONSTACK"), (2, "SS_DISABLE"), (1 << 31, "SS_AUTODISARM"))
 _UTIME_NOW = (1 << 30) - 1
 _UTIME_OMIT = (1 << 30) - 2
-# futex operations whose fourth argument is a timeout (the others pass a count).
-_FUTEX_TIMED = frozenset({0, 6, 9, 11, 13})
-CLONE_INTO_CGROUP = 1 << 33  # WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2
+CLONE_INTO_CGROUP = 1 << 33
 
 
 def _pair(fields: Sequence[tuple[str, int]]) -> tuple[str, dict[str, int]]:
@@ -210,13 +208,6 @@ def socklen(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
     return f"[{v}]", [v]
 
 
-def futex_timeout(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
-    """The timeout of the waiting operations; the others' fourth argument is a count."""
-    if a[1] & 0x7F not in _FUTEX_TIMED:
-        return None
-    return timespec(data, a, ret)
-
-
 _CLONE3_FLAGS = ((0x80, "CLONE_NEWTIME"), *CLONE, (1 << 32, "CLONE_CLEAR_SIGHAND"),
                  (1 << 33, "CLONE_INTO_CGROUP"))  # fmt: skip
 _CLONE_ARGS_VER0 = 64  # up to tls; set_tid and cgroup came later
@@ -281,7 +272,6 @@ BY_SYSCALL: dict[str, dict[int, Callable[[str], Decoder | None]]] = {
     "epoll_ctl": {3: epoll_event_decoder},
     "setsockopt": {3: _fixed(sockopt_value)},
     "getsockopt": {4: _fixed(socklen)},
-    "futex": {3: _fixed(futex_timeout)},
     "clone3": {0: _fixed(clone3)},
 }  # fmt: skip
 

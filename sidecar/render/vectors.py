@@ -38,6 +38,7 @@ IOV_HDR = IOV_N * 8
 MSGHDR = 56
 MSG_NAME = 112
 _ARRAY_KIND = 9
+_FUTEX_TIMED = frozenset({0, 6, 9, 11, 13})  # WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2
 
 
 # --- pollfd arrays -------------------------------------------------------------
@@ -233,6 +234,17 @@ def sigframe(
     return f"{{mask={sigset_text(mask)}}}", {"mask": sigset_names(mask)}, False
 
 
+def futex_timeout(
+    data: bytes, a: Sequence[int], ret: int | None, limit: int | None
+) -> VecDecoded | None:
+    """futex's timeout: the recorder reads it for the waiting operations only,
+    and a capture beside another operation (a count there) is not shown."""
+    if len(data) < 16 or a[1] & 0x7F not in _FUTEX_TIMED:
+        return None
+    sec, nsec = struct.unpack_from("<qq", data)
+    return f"{{tv_sec={sec}, tv_nsec={nsec}}}", {"tv_sec": sec, "tv_nsec": nsec}, False
+
+
 def _len_arg(captures: Sequence[Sequence[int]], arg: int) -> int | None:
     for c in captures:
         if len(c) > 2 and c[0] == arg:
@@ -254,6 +266,8 @@ def vec_decoders(name: str, arch: str, captures: Sequence[Sequence[int]]) -> dic
         return {1: iovecs(2, False)}
     if name == "rt_sigreturn":
         return {0: sigframe}
+    if name == "futex":
+        return {3: futex_timeout}
     if name in ("getdents64", "getdents"):
         return {1: dirents}
     if name in ("sendmsg", "recvmsg"):

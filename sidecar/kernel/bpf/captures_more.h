@@ -21,11 +21,13 @@
 //              then its msg_iov as K_IOV_*
 //              (sendmsg; recvmsg up to the return value). len_arg 0 leaves
 //              the iovecs' bytes out (--no-buffers).
+//   K_TIMEOUT  futex's timeout (16 bytes), read at enter for the waiting
+//              operations only: len_arg is the op argument.
 //   K_DIRENTS  getdents64's (and getdents') entries, counted: 8 bytes, the
 //              count (u32) and 1 (u32) when more entries followed than
 //              DIRENTS_MAX were walked, or one could not be read.
 //
-// All are read at exit, and only as a call's first capture: sys_enter is
+// All but K_TIMEOUT are read at exit, and only as a call's first capture: sys_enter is
 // near the verifier's limits already, and one copy of the loops below is
 // what sys_exit can afford. What a call reads (writev's data, sendmsg's
 // message) is still in its memory when it returns.
@@ -82,6 +84,28 @@ struct uiovec {
     u64 len;
 };
 
+// futex's fourth argument is a timeout for the waiting operations (WAIT,
+// LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2) and a count, or whatever
+// the register held, for the others: only the first are read.
+static __always_inline int futex_timed(u64 op) {
+    u32 cmd = op & 0x7f;
+    return cmd == 0 || cmd == 6 || cmd == 9 || cmd == 11 || cmd == 13;
+}
+
+// K_TIMEOUT at enter: a 16-byte timespec when `op` waits.
+static __always_inline void capture_timeout(u8 *dst, u32 room, struct rec *s, int i,
+                                            const void *src, u64 op) {
+    if (!futex_timed(op) || room < 16)
+        return;
+    if (bpf_probe_read_user(dst, 16, src) == 0) {
+        s->cap_len[i] = 16;
+        s->cap_full[i] = 16;
+        s->captured |= 1 << i;
+    } else {
+        stat_add(ST_CAPTURE_FAIL);
+    }
+}
+
 // Bytes a capture of these kinds reserves at enter (cap_need's remainder).
 static __always_inline u32 more_need(u8 kind, u8 la, const u64 *a) {
     u64 n = 0;
@@ -97,6 +121,8 @@ static __always_inline u32 more_need(u8 kind, u8 la, const u64 *a) {
         n = CAP;
     } else if (kind == K_DIRENTS) {
         n = 8;
+    } else if (kind == K_TIMEOUT) {
+        n = la < 6 && futex_timed(a[la]) ? 16 : 0;
     }
     if (n > BUF_CAP && kind == K_ARRAY)
         n = BUF_CAP;

@@ -147,6 +147,7 @@
                      // (bpf/captures_more.h)
 #define K_SIGFRAME 15 // rt_sigreturn's signal mask, from the frame at the stack
                       // pointer, read at enter as an 8-byte K_OBJ_IN
+#define K_TIMEOUT 16  // futex's timeout, read at enter for the waiting operations only
 #ifndef ARGV_N
 #define ARGV_N 8
 #endif
@@ -994,6 +995,8 @@ static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec
         } else {
             stat_add(ST_CAPTURE_FAIL);
         }
+    } else if (kind == K_TIMEOUT) {
+        capture_timeout(dst, room, s, i, src, la < 6 ? a[la] : 0);
     } else if (kind == K_ARGV) {
         capture_argv(dst, s, i, src);
         if (ai < 5)
