@@ -10,7 +10,7 @@ import pytest
 from bpfutil import table
 from daemonutil import TRACELOOP, read
 
-from sidecar.dump.records import CAPS, COMM, NR
+from sidecar.dump.records import ARGS, CAPS, COMM, NR
 
 pytestmark = pytest.mark.bpf
 
@@ -155,3 +155,35 @@ def test_classic_tracepoints_record_the_same_calls(tmp_path: Path) -> None:
     )
     assert 'openat(AT_FDCWD, "/no/such/file", O_RDONLY) = -1 ENOENT' in out
     assert "exit_group(4)" in out
+
+
+FUTEX_C = r"""
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+int main(void) {
+    int word = 0;
+    struct timespec ts = {0, 1000};
+    for (int i = 0; i < 3; i++) // the fourth register: a leftover, not a timeout
+        syscall(SYS_futex, &word, FUTEX_WAKE, 1, (void *)5, NULL, 0);
+    syscall(SYS_futex, &word, FUTEX_WAIT, 0, &ts, NULL, 0); // ETIMEDOUT
+    return 1;
+}
+"""
+
+
+def test_futex_timeout_is_read_only_for_waiting_operations(tmp_path: Path) -> None:
+    src = tmp_path / "futex.c"
+    src.write_text(FUTEX_C)
+    subprocess.run(["gcc", "-O1", "-o", str(tmp_path / "futex"), str(src)], check=True)
+    assert record(tmp_path, str(tmp_path / "futex")).returncode == 1
+    [d] = dumps(tmp_path)
+    header, recs = read(d)
+    names = {int(k): v[0] for k, v in header["syscalls"].items()}
+    futex = [r for r in recs if names[r[NR]] == "futex"]
+    wakes = [r for r in futex if r[ARGS][1] == 1]  # FUTEX_WAKE
+    waits = [r for r in futex if r[ARGS][1] == 0]  # FUTEX_WAIT
+    assert len(wakes) == 3 and all(r[CAPS] == [] for r in wakes)
+    assert [[c[2] for c in r[CAPS]] for r in waits] == [[bytes(8) + (1000).to_bytes(8, "little")]]
+    assert header["recorder"]["kernel_stats"]["capture_failures"] == 0
