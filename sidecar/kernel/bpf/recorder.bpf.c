@@ -1156,14 +1156,17 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     a[4] = args->args[4];
     a[5] = args->args[5];
 #endif
-    if (si->kind[0] == K_SIGFRAME) {
+    u32 need0 = 0;
+    if (si->kind[0]) {
+        if (si->kind[0] == K_SIGFRAME) {
 #ifdef USE_RAW_TP
-        a[0] = sigframe_mask(regp);  // where rt_sigreturn's mask lies: read as an object
+            a[0] = sigframe_mask(regp);  // where rt_sigreturn's mask lies: read as an object
 #else
-        a[0] = 0;  // no registers at hand: nothing read
+            a[0] = 0;  // no registers at hand: nothing read
 #endif
+        }
+        need0 = cap_need(si, 0, a);
     }
-    u32 need0 = si->kind[0] ? cap_need(si, 0, a) : 0;
     u32 need1 = si->kind[1] ? cap_need(si, 1, a) : 0;
     struct spot sp = {};
     if (!reserve(m, need0 + need1, &sp)) {
