@@ -98,5 +98,5 @@ def test_same_lines_as_strace(strace: str, tmp_path: Path) -> None:
                           text=True, check=True).stdout  # fmt: skip
     expected = calls(theirs.read_text().splitlines())
     got = calls(ours.splitlines())
-    assert len(expected) > 35
+    assert len(expected) > 140  # 149 lines on Debian 12 (strace 6.1, glibc 2.36)
     assert got == expected
