@@ -499,10 +499,13 @@ def test_the_wheel_carries_the_license(image_wheel: zipfile.ZipFile) -> None:
 
 
 def test_the_wheel_carries_the_bpf_program(image_wheel: zipfile.ZipFile) -> None:
-    # The image has no other copy: the loader finds it as package data.
+    # The image has no other copy: the loader finds it (and what it includes)
+    # as package data.
     [source] = [p for p in (ROOT / "sidecar").rglob("*.bpf.c")]
-    rel = source.relative_to(ROOT).as_posix()
-    assert image_wheel.read(rel) == source.read_bytes()
+    files = sorted(source.parent.iterdir())
+    assert source.parent / "captures_more.h" in files
+    for f in files:
+        assert image_wheel.read(f.relative_to(ROOT).as_posix()) == f.read_bytes()
 
 
 def test_license_is_apache_2() -> None:

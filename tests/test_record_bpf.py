@@ -11,7 +11,7 @@ import pytest
 from bpfutil import table
 from daemonutil import TRACELOOP, read
 
-from sidecar.dump.records import CAPS, COMM, NR
+from sidecar.dump.records import ARGS, CAPS, COMM, NR
 
 pytestmark = pytest.mark.bpf
 
@@ -141,6 +141,38 @@ def test_no_buffers_keeps_paths_and_leaves_data_and_argv_out(tmp_path: Path) -> 
         assert header["container"]["command"] == (["sh"] if extra else ["sh", "-c", script])
 
 
+def test_no_buffers_leaves_iovec_and_message_bytes_out(tmp_path: Path) -> None:
+    # The secrets are built at run time, so the command line does not hold them.
+    prog = (
+        "import os, socket\n"
+        "a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+        "t = b'TOK' + b'EN-'\n"
+        "os.writev(a.fileno(), [t, b'iov'])\n"
+        "a.sendmsg([t + b'msg'])\n"
+        "b.recv(64)\n"
+        "b.recvmsg(64)\n"
+        "os._exit(6)\n"
+    )
+    for extra in ((), ("--no-buffers",)):
+        out = tmp_path / ("without" if extra else "with")
+        r = record(out, "python3", "-c", prog, extra=extra)
+        assert r.returncode == 6
+        [d] = dumps(out)
+        header, recs = read(d)
+        names = {int(k): v[0] for k, v in header["syscalls"].items()}
+        caps = {names[r[NR]]: r[CAPS] for r in recs if names.get(r[NR]) in ("writev", "sendmsg")}
+        data = b"".join(c[2] for r in recs for c in r[CAPS])
+        for token in (b"TOKEN-iov", b"TOKEN-msg"):
+            assert (token in data) == (not extra), token
+            assert (token in d.read_bytes()) == (not extra), token
+        assert (caps["writev"] == []) == bool(extra)
+        assert [c[1] for c in caps["sendmsg"]] == [12]  # the header stays
+        out_text = subprocess.run([TRACELOOP, "show", "-o", "strace", str(d)],
+                                  capture_output=True, text=True, check=True).stdout  # fmt: skip
+        sent = 'msg_iov=[{iov_base="TOKEN-msg", iov_len=9}]'
+        assert (sent in out_text) == (not extra)
+
+
 def test_classic_tracepoints_record_the_same_calls(tmp_path: Path) -> None:
     # The kernel side built without raw tracepoints (older kernels, or by choice).
     r = record(
@@ -178,3 +210,35 @@ def test_a_syscall_filter_without_exit_group_keeps_the_exit_trigger(tmp_path: Pa
     ).stdout
     assert shown.splitlines()[-2:] == ["exit_group(3)                           = ?",
                                        "+++ exited with 3 +++"]  # fmt: skip
+
+
+FUTEX_C = r"""
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+int main(void) {
+    int word = 0;
+    struct timespec ts = {0, 1000};
+    for (int i = 0; i < 3; i++) // the fourth register: a leftover, not a timeout
+        syscall(SYS_futex, &word, FUTEX_WAKE, 1, (void *)5, NULL, 0);
+    syscall(SYS_futex, &word, FUTEX_WAIT, 0, &ts, NULL, 0); // ETIMEDOUT
+    return 1;
+}
+"""
+
+
+def test_futex_timeout_is_read_only_for_waiting_operations(tmp_path: Path) -> None:
+    src = tmp_path / "futex.c"
+    src.write_text(FUTEX_C)
+    subprocess.run(["gcc", "-O1", "-o", str(tmp_path / "futex"), str(src)], check=True)
+    assert record(tmp_path, str(tmp_path / "futex")).returncode == 1
+    [d] = dumps(tmp_path)
+    header, recs = read(d)
+    names = {int(k): v[0] for k, v in header["syscalls"].items()}
+    futex = [r for r in recs if names[r[NR]] == "futex"]
+    wakes = [r for r in futex if r[ARGS][1] == 1]  # FUTEX_WAKE
+    waits = [r for r in futex if r[ARGS][1] == 0]  # FUTEX_WAIT
+    assert len(wakes) == 3 and all(r[CAPS] == [] for r in wakes)
+    assert [[c[2] for c in r[CAPS]] for r in waits] == [[bytes(8) + (1000).to_bytes(8, "little")]]
+    assert header["recorder"]["kernel_stats"]["capture_failures"] == 0

@@ -9,6 +9,8 @@ raw integer.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -23,11 +25,22 @@ class Kind(IntEnum):
     OBJ_IN = 6  # fixed-size object the call reads (timespec, sigset...): read at enter
     OBJ_OUT = 7  # fixed-size object the call fills (stat, wait status...): read at exit
     ARGV = 8  # execve's argv: the first ARGV_N strings, read at enter
+    ARRAY = 9  # array read at exit: len_arg = element size << 3 | count (argument, 7: return)
+    IOV_IN = 10  # iovec array and its data, read at enter: len_arg = the count argument
+    IOV_OUT = 11  # the same, read at exit up to the return value
+    MSG_IN = 12  # struct msghdr, its name and iovecs, read at enter: len_arg 1 with data
+    MSG_OUT = 13  # the same, read at exit
+    DIRENTS = 14  # getdents64's entries, counted at exit: u32 count, u32 1 if more
+    SIGFRAME = 15  # rt_sigreturn's mask, from the signal frame at the stack pointer
+    TIMEOUT = 16  # futex's timespec, at enter, for waiting operations: len_arg = the op
 
 
 NO_LEN = 0xFF
 MAX_CAPTURES = 2
 ARGV_N = 8  # argv strings captured, each in 1/ARGV_N of a capture area
+IOV_N = 8  # iovecs whose lengths and data are captured
+ENVP_N = 64  # execve's environment pointers counted (in ARGV's full_len, bits 16 and up)
+RET = 7  # ARRAY's count: the return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +48,7 @@ class Capture:
     arg: int
     kind: Kind
     len_arg: int = NO_LEN  # for OBJ_IN and OBJ_OUT: the object's size in bytes
+    secret: bool = False  # data (left out with --no-buffers) whatever its kind
 
 
 def _s(*args: int) -> tuple[Capture, ...]:
@@ -49,6 +63,11 @@ def _out(arg: int, size: int) -> Capture:
     return Capture(arg, Kind.OBJ_OUT, size)
 
 
+def _array(arg: int, size: int, count: int) -> Capture:
+    """`count` elements of `size` bytes at exit; `count` an argument or RET."""
+    return Capture(arg, Kind.ARRAY, size << 3 | count)
+
+
 # strace shows a stat as {st_mode=..., st_size=... or st_rdev=..., ...}: all of
 # it lies in the first 56 bytes on x86_64 and arm64 alike.
 STAT = 56
@@ -57,6 +76,17 @@ SIGACTION = 32  # the kernel's: handler, flags, restorer, mask
 SIGSET = 8
 TIMESPEC = 16
 RLIMIT = 16
+POLLFD = 8
+EPOLL_EVENT = 12  # packed on x86_64; arm64's is 16 (not decoded there)
+ITIMERVAL = 32
+ITIMERSPEC = 32
+STACK_T = 24
+RUSAGE_TIMES = 32  # ru_utime and ru_stime: strace shows those, then `...`
+UTSNAME_SHOWN = 130  # sysname and nodename
+SYSINFO = 108  # up to mem_unit
+TIMESPEC2 = 32  # utimensat's two times
+CLONE_ARGS = 88  # struct clone_args up to cgroup (CLONE_ARGS_SIZE_VER2)
+SOCKOPT = 4  # an int option's value (the others are shown as pointers)
 
 
 # Syscall name -> captures, at most MAX_CAPTURES each. Names missing on an
@@ -75,7 +105,8 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "unlink": _s(0), "unlinkat": _s(1), "rmdir": _s(0), "mkdir": _s(0), "mkdirat": _s(1),
     "mknod": _s(0), "mknodat": _s(1), "chdir": _s(0), "chroot": _s(0),
     "chmod": _s(0), "fchmodat": _s(1), "chown": _s(0), "lchown": _s(0), "fchownat": _s(1),
-    "truncate": _s(0), "utimensat": _s(1), "utimes": _s(0), "utime": _s(0),
+    "truncate": _s(0), "utimensat": (Capture(1, Kind.STR), _in(2, TIMESPEC2)),
+    "utimes": _s(0), "utime": _s(0),
     "rename": _s(0, 1), "renameat": _s(1, 3), "renameat2": _s(1, 3),
     "link": _s(0, 1), "linkat": _s(1, 3), "symlink": _s(0, 1), "symlinkat": _s(0, 2),
     "mount": _s(0, 1), "umount2": _s(0), "pivot_root": _s(0, 1),
@@ -103,28 +134,83 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     # fixed-size objects
     "fstat": (_out(1, STAT),),
     "pipe": (_out(0, 8),), "pipe2": (_out(0, 8),), "socketpair": (_out(3, 8),),
-    "wait4": (_out(1, 4),),
     "rt_sigaction": (_in(1, SIGACTION), _out(2, SIGACTION)),
     "rt_sigprocmask": (_in(1, SIGSET), _out(2, SIGSET)),
     "nanosleep": (_in(0, TIMESPEC),), "clock_nanosleep": (_in(2, TIMESPEC),),
     "clock_gettime": (_out(1, TIMESPEC),),
     "getrlimit": (_out(1, RLIMIT),), "setrlimit": (_in(1, RLIMIT),),
     "prlimit64": (_in(2, RLIMIT), _out(3, RLIMIT)),
+    # arrays, iovecs and message headers
+    "poll": (_array(0, POLLFD, 1),), "ppoll": (_array(0, POLLFD, 1), _in(2, TIMESPEC)),
+    "epoll_wait": (_array(1, EPOLL_EVENT, RET),),
+    "epoll_pwait": (_array(1, EPOLL_EVENT, RET), _in(4, SIGSET)),
+    "epoll_ctl": (_in(3, EPOLL_EVENT),),
+    "readv": (Capture(1, Kind.IOV_OUT, 2),), "preadv": (Capture(1, Kind.IOV_OUT, 2),),
+    "preadv2": (Capture(1, Kind.IOV_OUT, 2),),
+    "writev": (Capture(1, Kind.IOV_IN, 2),), "pwritev": (Capture(1, Kind.IOV_IN, 2),),
+    "pwritev2": (Capture(1, Kind.IOV_IN, 2),),
+    "sendmsg": (Capture(1, Kind.MSG_IN, 1),), "recvmsg": (Capture(1, Kind.MSG_OUT, 1),),
+    "setsockopt": (Capture(3, Kind.OBJ_IN, SOCKOPT, secret=True),),
+    "getsockopt": (Capture(3, Kind.OBJ_OUT, SOCKOPT, secret=True), _out(4, 4)),
+    # more fixed-size objects
+    "wait4": (_out(1, 4), _out(3, RUSAGE_TIMES)),
+    "setitimer": (_in(1, ITIMERVAL), _out(2, ITIMERVAL)), "getitimer": (_out(1, ITIMERVAL),),
+    "timerfd_settime": (_in(2, ITIMERSPEC), _out(3, ITIMERSPEC)),
+    "timerfd_gettime": (_out(1, ITIMERSPEC),),
+    "sigaltstack": (_in(0, STACK_T), _out(1, STACK_T)),
+    "rt_sigpending": (_out(0, SIGSET),), "rt_sigsuspend": (_in(0, SIGSET),),
+    "rt_sigtimedwait": (_in(0, SIGSET), _in(2, TIMESPEC)),
+    "uname": (_out(0, UTSNAME_SHOWN),), "sysinfo": (_out(0, SYSINFO),),
+    "futex": (Capture(3, Kind.TIMEOUT, 1),),
+    "clone3": (_in(0, CLONE_ARGS),),
+    "getdents64": (Capture(1, Kind.DIRENTS),), "getdents": (Capture(1, Kind.DIRENTS),),
+    "rt_sigreturn": (Capture(0, Kind.SIGFRAME, SIGSET),),
 }  # fmt: skip
 
 
 # What `--no-buffers` leaves out: data and command lines can hold secrets
 # (a token written to a socket, a password passed as an argument).
-SECRET_KINDS = (Kind.BUF_IN, Kind.BUF_OUT, Kind.ARGV)
+SECRET_KINDS = (Kind.BUF_IN, Kind.BUF_OUT, Kind.ARGV, Kind.IOV_IN, Kind.IOV_OUT)
+# Message headers stay, without the bytes of their iovecs (len_arg 0).
+_MSG_KINDS = (Kind.MSG_IN, Kind.MSG_OUT)
 
 
 def captures_for(name: str, buffers: bool = True) -> tuple[Capture, ...]:
-    """Captures of a syscall; without `buffers`, data buffers and argv are
-    left out (they can hold secrets) while paths and addresses stay."""
+    """Captures of a syscall; without `buffers`, data buffers, iovecs, socket
+    option values and argv are left out (they can hold secrets) while paths,
+    addresses and message headers (without their data) stay."""
     caps = TABLE.get(name, ())
     if not buffers:
-        caps = tuple(c for c in caps if c.kind not in SECRET_KINDS)
+        caps = tuple(
+            Capture(c.arg, c.kind, 0) if c.kind in _MSG_KINDS else c
+            for c in caps
+            if c.kind not in SECRET_KINDS and not c.secret
+        )
     return caps
+
+
+MSGHDR = 56  # struct msghdr's bytes at the start of a MSG_* capture
+MSG_NAME = 112  # the most of msg_name a MSG_* capture keeps
+
+
+def msg_without_data(data: bytes) -> bytes:
+    """A MSG_* capture cut to what `--no-buffers` keeps: the header, the name
+    and the iovecs' lengths (layout: docs/dump-format.md)."""
+    if len(data) < MSGHDR:
+        return data
+    name, namelen, unread = struct.unpack_from("<QII", data)
+    at = MSGHDR
+    if name and namelen and not unread:
+        at += (min(namelen, MSG_NAME) + 7) & ~7
+    return data[: at + IOV_N * 8]
+
+
+def secret_args(names: Mapping[int, str]) -> frozenset[tuple[int, int]]:
+    """(nr, argument) pairs whose captures are data whatever their kind (a
+    socket option's value)."""
+    return frozenset(
+        (nr, c.arg) for nr, name in names.items() for c in TABLE.get(name, ()) if c.secret
+    )
 
 
 def to_wire(names: dict[int, str], buffers: bool = True) -> dict[int, list[list[int]]]:

@@ -6,7 +6,9 @@ FORMAT = "traceloop-dump"
 
 
 # 2: a capture whose memory could not be read is [arg, kind, nil, full_len];
-# signal deliveries are records of their own (nr = SIGNAL).
+# signal deliveries are records of their own (nr = SIGNAL); capture kinds
+# 9-16 (arrays, iovecs, message headers...). A version-1 reader would refuse
+# such records, so it is told to upgrade instead.
 VERSION = 2
 
 

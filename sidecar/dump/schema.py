@@ -22,6 +22,7 @@ from sidecar.dump.records import VERSION
 U32 = (1 << 32) - 1
 U64 = (1 << 64) - 1
 S64_MAX = (1 << 63) - 1
+KIND_MAX = int(max(Kind))
 NAME_MAX = 4096  # identity strings: names, ids, paths (PATH_MAX)
 SHORT_MAX = 64  # reasons, sources, signals, times, comms, versions
 ARG_MAX = 128 << 10  # one command-line argument (the kernel's MAX_ARG_STRLEN)
@@ -246,7 +247,7 @@ def _cap_ok(c: Any) -> bool:
         and type(c[0]) is int
         and 0 <= c[0] <= 5
         and type(c[1]) is int
-        and 1 <= c[1] <= 8
+        and 1 <= c[1] <= KIND_MAX
         and (type(c[2]) is bytes or c[2] is None)
         and type(c[3]) is int
         and 0 <= c[3] <= U32

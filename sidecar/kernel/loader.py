@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from sidecar.dump.captures import ARGV_N, MAX_CAPTURES, NO_LEN, captures_for
+from sidecar.dump.captures import ARGV_N, ENVP_N, IOV_N, MAX_CAPTURES, NO_LEN, captures_for
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.kernel.btf import BTF, BTFError, TaskOffsets, handler_offset, task_offsets
 from sidecar.kernel.layout import HDR_DTYPE, REC_BYTES, Settings, meta_dtype
@@ -213,6 +213,8 @@ def cflags(
         f"-DWINDOW={s.slots}",
         f"-DCAP={s.cap}",
         f"-DARGV_N={ARGV_N}",
+        f"-DIOV_N={IOV_N}",
+        f"-DENVP_N={ENVP_N}",
         f"-DPATH_CAP={s.path_cap}",
         f"-DBUF_CAP={s.buf_cap}",
         f"-DSA_CAP={s.sa_cap}",
@@ -222,6 +224,7 @@ def cflags(
         f"-DTRIG_MAIN_ONLY={cfg.main_only}",
         f"-DFREEZE_ON_TRIGGER={int(cfg.freeze_on_trigger)}",
         f"-D__TARGET_ARCH_{_arch_define()}",
+        f"-I{bpf_source().parent}",  # bcc compiles the source as /virtual/main.c
     ]
     for name, macro in (
         ("exit", "NR_EXIT"),
@@ -357,9 +360,12 @@ class Kernel:
             leaf = m.Leaf()
             leaf.on = 1
             known = self.table.by_nr.get(nr)
-            if hasattr(leaf, "nargs"):  # older kernel sides (bench --compare-bpf) lack it
-                leaf.nargs = min(len(known.params), 6) if known else 6
             caps = captures_for(self.table.name(nr), s.buffers)[:MAX_CAPTURES]
+            if hasattr(leaf, "nargs"):  # older kernel sides (bench --compare-bpf) lack it
+                # A captured argument is read even where tracefs names no
+                # parameters (x86_64's uname is traced as newuname).
+                n = min(len(known.params), 6) if known else 6
+                leaf.nargs = max([n] + [c.arg + 1 for c in caps])
             for i, c in enumerate(caps):
                 leaf.arg[i] = c.arg
                 leaf.kind[i] = int(c.kind)

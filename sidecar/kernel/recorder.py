@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from sidecar.dump.captures import SECRET_KINDS
+from sidecar.dump.captures import SECRET_KINDS, Kind, msg_without_data, secret_args
 from sidecar.dump.header import build_header
-from sidecar.dump.records import CAPS, TS
+from sidecar.dump.records import CAPS, NR, TS
 from sidecar.dump.writer import write_dump
 from sidecar.kernel.loader import Kernel
 from sidecar.kernel.slab import SlabRead, read_slab, to_records
@@ -39,11 +39,31 @@ class Snapshot:
         }
 
 
-def drop_buffers(records: list[list[Any]]) -> None:
-    """Leave read/write buffers and argv out (they can hold secrets); paths and
-    addresses stay."""
+_MSG_KINDS = (int(Kind.MSG_IN), int(Kind.MSG_OUT))
+
+
+def drop_buffers(
+    records: list[list[Any]],
+    captures: dict[int, list[list[int]]],
+    secret: frozenset[tuple[int, int]] = frozenset(),
+) -> dict[int, list[list[int]]]:
+    """Leave read/write buffers, iovecs' and messages' bytes, socket option
+    values (the `secret` (nr, argument) pairs) and argv out, as `--no-buffers`
+    would have; paths and addresses stay. Returns the header's `captures` table
+    to match (messages kept without their data)."""
     for r in records:
-        r[CAPS] = [c for c in r[CAPS] if c[1] not in SECRET_KINDS]
+        caps = r[CAPS]
+        if caps:
+            nr = r[NR]
+            r[CAPS] = [
+                [c[0], c[1], msg_without_data(c[2]), c[3]] if c[1] in _MSG_KINDS else c
+                for c in caps
+                if c[1] not in SECRET_KINDS and (nr, c[0]) not in secret
+            ]
+    return {
+        nr: [[a, k, 0 if k in _MSG_KINDS else n] for a, k, n in caps]
+        for nr, caps in captures.items()
+    }
 
 
 class Recorder:
@@ -114,7 +134,8 @@ class Recorder:
             snap.records = cut
         header = self.header(snap, triggers, container, pod, window)
         if not buffers:
-            drop_buffers(snap.records)
+            names = {nr: self.kernel.table.name(nr) for nr in self.kernel.kinds}
+            header["captures"] = drop_buffers(snap.records, header["captures"], secret_args(names))
             header["recorder"]["buffers"] = False
         records = snap.records
         return lambda f: write_dump(f, header, records)

@@ -18,10 +18,11 @@ import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sidecar.dump.captures import ARGV_N, Kind
+from sidecar.dump.captures import ARGV_N, ENVP_N, Kind
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.model.text import escape
 from sidecar.render.errnos import strace_error
+from sidecar.render.objects import JOINT, more_decoders
 from sidecar.render.returns import NORETURN, TABLE_X, ret_fmt
 from sidecar.render.sockaddr import sockaddr_cached, sockaddr_json_cached
 from sidecar.render.special import LABELS, SHOWN
@@ -29,19 +30,22 @@ from sidecar.render.specs import FALLBACK_PARAMS, RAW, formatter, specs
 from sidecar.render.strings import argv_strings, path_text, quote, quote_argv, quote_path, text
 from sidecar.render.structs import decoders
 from sidecar.render.values import js32, js64, json_fmt, ju32, ju64, ptr, s32, s64, u32, u64
+from sidecar.render.vectors import NOTES, vec_decoders
 
 # Plain ints: compared in the per-record loop, where IntEnum comparisons cost.
 STR, BUF_IN, BUF_OUT = int(Kind.STR), int(Kind.BUF_IN), int(Kind.BUF_OUT)
 SA_IN, SA_OUT = int(Kind.SA_IN), int(Kind.SA_OUT)
 OBJ_IN, OBJ_OUT, ARGV = int(Kind.OBJ_IN), int(Kind.OBJ_OUT), int(Kind.ARGV)
+ARRAY = int(Kind.ARRAY)  # and the kinds after it: sidecar/render/vectors.py
 
 
 class Call:
     """How to show one syscall number of one dump."""
 
-    __slots__ = ("eqs", "fmts", "jargs", "jfmts", "labels", "name", "noreturn", "objs",
-                 "out_bufs", "params", "plain_strace", "plain_table", "ret_fmt", "shown",
-                 "table_x", "text_name", "tmpl", "vals")  # fmt: skip
+    __slots__ = ("eqs", "fmts", "jargs", "jfmts", "joint", "labels", "name", "noreturn",
+                 "note", "objs", "out_bufs", "out_path", "params", "plain_strace",
+                 "plain_table", "ret_fmt", "shown", "table_x", "text_name", "tmpl", "vals",
+                 "vecs")  # fmt: skip
 
     def __init__(
         self,
@@ -78,7 +82,11 @@ class Call:
         self.ret_fmt = ret_fmt(name, ix, arch)
         self.noreturn = name in NORETURN
         self.table_x = name in TABLE_X
-        self.objs = decoders(name, arch)
+        self.objs = {**decoders(name, arch), **more_decoders(name, arch)}
+        self.vecs = vec_decoders(name, arch, captures)
+        self.joint = JOINT.get(name)  # captures that decode together (getsockopt's)
+        self.note = NOTES.get(name)  # what strace adds after the return value
+        self.out_path = name == "getcwd"  # a path with its NUL, which strace leaves out
         self.out_bufs = tuple(c[0] for c in captures if len(c) > 1 and c[1] == BUF_OUT
                               and 0 <= c[0] < len(self.params))  # fmt: skip
         # A call that captured nothing and shows all its arguments (most of
@@ -118,7 +126,10 @@ class Call:
                     if kind == STR:
                         vals[arg] = quote_path(data, full)
                     elif kind in (BUF_IN, BUF_OUT):
-                        vals[arg] = quote(data, full, limit)
+                        if self.out_path:
+                            vals[arg] = quote_path(data, full)
+                        else:
+                            vals[arg] = quote(data, full, limit)
                     elif kind in (SA_IN, SA_OUT):
                         vals[arg] = sockaddr_cached(data)
                     elif kind in (OBJ_IN, OBJ_OUT) and arg in self.objs:
@@ -126,7 +137,16 @@ class Call:
                         if obj is not None:
                             vals[arg] = obj[0]
                     elif kind == ARGV:
-                        vals[arg] = quote_argv(data, full, ARGV_N, limit)
+                        vals[arg] = quote_argv(data, full & 0xFFFF, ARGV_N, limit)
+                        if full >> 16 and arg + 1 < n:
+                            vals[arg + 1] += envp_note(full >> 16)
+                    elif kind >= ARRAY and arg in self.vecs:
+                        vec = self.vecs[arg](data, a, ret, limit)
+                        if vec is not None:
+                            vals[arg] = vec[0]
+            if self.joint:
+                for arg, (t, _j) in self.joint(caps, a, ret).items():
+                    vals[arg] = t
         return vals
 
     def strace_args(
@@ -176,6 +196,9 @@ class Call:
                 if kind == STR:
                     out[p[arg]] = path_text(data)
                 elif kind in (BUF_IN, BUF_OUT):
+                    if self.out_path:
+                        out[p[arg]] = path_text(data)
+                        continue
                     if limit is not None and len(data) > limit:
                         data = data[:limit]
                     out[p[arg]] = text(data)
@@ -188,22 +211,47 @@ class Call:
                         out[p[arg]] = obj[1]
                     continue
                 elif kind == ARGV:
-                    strings, missing = argv_strings(data, full, ARGV_N)
+                    strings, missing = argv_strings(data, full & 0xFFFF, ARGV_N)
                     out[p[arg]] = [text(x[:limit] if limit is not None else x) for x in strings]
                     if missing or (limit is not None and any(len(x) > limit for x in strings)):
                         cut.append(p[arg])
+                    continue
+                elif kind >= ARRAY and arg in self.vecs:
+                    vec = self.vecs[arg](data, a, ret, limit)
+                    if vec is not None:
+                        out[p[arg]] = vec[1]
+                        if vec[2]:
+                            cut.append(p[arg])
                     continue
                 else:
                     continue
                 if full > len(data):
                     cut.append(p[arg])
+        if self.joint:
+            for arg, (_t, j) in self.joint(caps, a, ret).items():
+                if arg < n:
+                    out[p[arg]] = j
         return out, cut
 
-    def ret_text(self, ret: int, a: Sequence[int]) -> str:
-        """A return value as strace shows it after `= ` (errors with errno name and text)."""
+    def ret_text(
+        self, ret: int, a: Sequence[int], caps: Sequence[Sequence[Any]] | None = None
+    ) -> str:
+        """A return value as strace shows it after `= ` (errors with errno name and
+        text); given the call's `caps`, with what strace adds after it: poll's
+        revents, `(Timeout)`, the signal rt_sigtimedwait took."""
         if -4095 <= ret < 0:
             return strace_error(-ret)
+        if self.note is not None and caps is not None:
+            return self.ret_fmt(ret, a) + self.note(ret, a, caps)
         return self.ret_fmt(ret, a)
+
+
+def envp_note(counted: int) -> str:
+    """strace's ` /* 2 vars */` after execve's envp, from what the recorder
+    counted (1 + the variables; ENVP_N + 2: more than it counts)."""
+    if counted > ENVP_N + 1:
+        return f" /* {ENVP_N}+ vars */"
+    return f" /* {counted - 1} vars */"
 
 
 # The simplest formatters written into the unrolled code as expressions (no

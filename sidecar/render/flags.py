@@ -176,6 +176,7 @@ def mmap_flags(table: Table) -> Fmt:
 
 
 MREMAP: Table = ((1, "MREMAP_MAYMOVE"), (2, "MREMAP_FIXED"), (4, "MREMAP_DONTUNMAP"))
+MREMAP_FIXED = 2
 MADV = {
     0: "MADV_NORMAL", 1: "MADV_RANDOM", 2: "MADV_SEQUENTIAL", 3: "MADV_WILLNEED",
     4: "MADV_DONTNEED", 8: "MADV_FREE", 9: "MADV_REMOVE", 10: "MADV_DONTFORK", 11: "MADV_DOFORK",
@@ -257,6 +258,9 @@ CLOCKS = {
     9: "CLOCK_BOOTTIME_ALARM", 11: "CLOCK_TAI",
 }  # fmt: skip
 TIMER_FLAGS: Table = ((1, "TIMER_ABSTIME"),)
+ITIMERS = {0: "ITIMER_REAL", 1: "ITIMER_VIRTUAL", 2: "ITIMER_PROF"}
+RWF: Table = ((1, "RWF_HIPRI"), (2, "RWF_DSYNC"), (4, "RWF_SYNC"), (8, "RWF_NOWAIT"),
+              (0x10, "RWF_APPEND"))  # fmt: skip
 GETRANDOM: Table = ((1, "GRND_NONBLOCK"), (2, "GRND_RANDOM"), (4, "GRND_INSECURE"))
 
 

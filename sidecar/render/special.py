@@ -110,6 +110,22 @@ def _shown_if(
 # open's mode counts only when it creates; mknod's device only for device files.
 _shown_open = _shown_if("flags", "mode", F.open_creates)
 _shown_mknod = _shown_if("mode", "dev", F.is_device)
+# mremap's new address counts only with MREMAP_FIXED.
+_shown_mremap = _shown_if("flags", "new_addr", lambda f: bool(f & F.MREMAP_FIXED))
+
+
+def _hidden(name: str) -> Callable[[Mapping[str, int]], Shown | None]:
+    """strace never shows parameter `name` (the high half of a 64-bit offset
+    that 64-bit architectures pass whole in the low one: preadv's pos_h)."""
+
+    def make(ix: Mapping[str, int]) -> Shown | None:
+        hi = ix.get(name)
+        if hi is None:
+            return None
+        without = tuple(i for i in range(len(ix)) if i != hi)
+        return lambda a: without
+
+    return make
 
 
 def _shown_fcntl(ix: Mapping[str, int]) -> Shown | None:
@@ -177,7 +193,12 @@ def _shown_clone(ix: Mapping[str, int]) -> Shown | None:
 SHOWN: dict[str, Callable[[Mapping[str, int]], Shown | None]] = {
     "open": _shown_open, "openat": _shown_open, "fcntl": _shown_fcntl, "futex": _shown_futex,
     "ioctl": _shown_ioctl, "clone": _shown_clone, "mknod": _shown_mknod,
-    "mknodat": _shown_mknod,
+    "mknodat": _shown_mknod, "mremap": _shown_mremap,
+    # rt_sigreturn has no parameters; the recorder puts the address of the
+    # mask it read in the first register's place, 0 when it read none.
+    "rt_sigreturn": _shown_if("arg0", "arg0", bool),
+    "preadv": _hidden("pos_h"), "pwritev": _hidden("pos_h"), "preadv2": _hidden("pos_h"),
+    "pwritev2": _hidden("pos_h"),
 }  # fmt: skip
 
 # strace names clone's arguments in its output.

@@ -207,7 +207,7 @@ class StraceForm:
             s += ") "
             return head + (s if len(s) >= ALIGN else s.ljust(ALIGN)) + "= ?"
         s += ") "
-        s = (s if len(s) >= ALIGN else s.ljust(ALIGN)) + "= " + c.ret_text(ret, a)
+        s = (s if len(s) >= ALIGN else s.ljust(ALIGN)) + "= " + c.ret_text(ret, a, caps)
         if self.elapsed and dur is not None:
             s += " " + strace_elapsed(dur)
         if self.opts.color and -4095 <= ret < 0:

@@ -146,7 +146,7 @@ def sigset_text(mask: int) -> str:
     return "[" + " ".join(_sig_short(s) for s in sigs if mask >> (s - 1) & 1) + "]"
 
 
-def _sigset_json(mask: int) -> list[str]:
+def sigset_names(mask: int) -> list[str]:
     return [signal_name(s) for s in range(1, SIGRTMAX + 1) if mask >> (s - 1) & 1]
 
 
@@ -157,7 +157,7 @@ def sigset(size_arg: int) -> Decoder:
         if len(data) < 8 or a[size_arg] != 8:
             return None
         (mask,) = struct.unpack_from("<Q", data)
-        return sigset_text(mask), _sigset_json(mask)
+        return sigset_text(mask), sigset_names(mask)
 
     return decode
 
@@ -173,7 +173,7 @@ def sigaction_decoder(arch: str) -> Decoder | None:
         h = _SIG_HANDLERS.get(handler, hex(handler))
         f = flags_of(_SA_FLAGS, flags)
         text = f"{{sa_handler={h}, sa_mask={sigset_text(mask)}, sa_flags={f}"
-        js: dict[str, Any] = {"sa_handler": h, "sa_mask": _sigset_json(mask), "sa_flags": f}
+        js: dict[str, Any] = {"sa_handler": h, "sa_mask": sigset_names(mask), "sa_flags": f}
         if flags & _SA_RESTORER:
             text += f", sa_restorer={hex(restorer)}"
             js["sa_restorer"] = hex(restorer)

@@ -4,10 +4,16 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <linux/sched.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -15,7 +21,12 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -33,6 +44,162 @@ static int closed_port(void) {
     getsockname(s, (struct sockaddr *)&sa, &len);
     close(s);
     return ntohs(sa.sin_port);
+}
+
+// Structures strace decodes: pollfds and their revents, iovecs, msghdrs,
+// epoll events, socket options, timers, signal stacks and sets, uname,
+// sysinfo, utimensat's times, futex timeouts, wait4's rusage.
+static void *thread_main(void *arg) { return arg; }
+
+static void on_signal(int sig) { (void)sig; }
+
+static void structures(const char *dir) {
+    char one_byte = 'x'; // written from the stack: its page is mapped at entry
+    int p[2];
+    pipe(p);
+    write(p[1], &one_byte, 1);
+    struct pollfd fds[3] = {{p[0], POLLIN, 0}, {p[1], POLLOUT | POLLIN, 0}, {-1, POLLIN, 0}};
+    poll(fds, 3, 0);
+    poll(fds, 1, 0);
+    read(p[0], &one_byte, 1);
+    poll(fds, 1, 0); // (Timeout)
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000};
+    ppoll(fds, 2, &ts, NULL);
+    poll(fds, 2, -99); // a negative timeout waits for ever: the write end is ready
+    // iovecs: data at entry for writes, up to the return value for reads
+    struct iovec iov[3] = {{"hello", 5}, {" world", 6}, {"", 0}};
+    writev(p[1], iov, 3);
+    char b1[3], b2[20];
+    struct iovec rv[2] = {{b1, 3}, {b2, 20}};
+    readv(p[0], rv, 2);
+    char path[512];
+    strcpy(path, dir);
+    strcat(path, "/vectors");
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    pwritev(fd, iov, 2, 0);
+    preadv(fd, rv, 2, 1);
+    pwritev2(fd, iov, 1, 0, RWF_DSYNC);
+    preadv2(fd, rv, 2, 0, 0);
+    struct iovec many[6] = {{"a", 1}, {"b", 1}, {"c", 1}, {"d", 1}, {"e", 1}, {"f", 1}};
+    writev(p[1], many, 6); // more iovecs than the recorder keeps: `...`
+    read(p[0], b2, sizeof b2);
+    // epoll
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = 0x1234};
+    epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
+    ev.events = EPOLLOUT | EPOLLONESHOT;
+    ev.data.fd = p[1];
+    epoll_ctl(ep, EPOLL_CTL_ADD, p[1], &ev);
+    epoll_ctl(ep, EPOLL_CTL_DEL, p[1], NULL);
+    struct epoll_event out[4];
+    epoll_wait(ep, out, 4, 0);
+    write(p[1], &one_byte, 1);
+    epoll_wait(ep, out, 4, 0);
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    epoll_pwait(ep, out, 4, 0, &usr1);
+    // socket options and messages
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int on = 1;
+    socklen_t len = sizeof on;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    getsockopt(s, SOL_SOCKET, SO_TYPE, &on, &len);
+    int sp[2];
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, sp);
+    struct iovec miov[2] = {{"abc", 3}, {"defg", 4}};
+    struct msghdr mh = {.msg_iov = miov, .msg_iovlen = 2};
+    sendmsg(sp[0], &mh, MSG_DONTWAIT);
+    char rb[16];
+    struct iovec riov = {rb, sizeof rb};
+    struct msghdr rh = {.msg_iov = &riov, .msg_iovlen = 1};
+    recvmsg(sp[1], &rh, 0);
+    recvmsg(sp[1], &rh, MSG_DONTWAIT); // EAGAIN: the message is a pointer
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(9)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    mh.msg_name = &sin;
+    mh.msg_namelen = sizeof sin;
+    sendmsg(u, &mh, 0);
+    // timers
+    struct itimerval it = {.it_value = {.tv_sec = 100, .tv_usec = 500}}, old;
+    setitimer(ITIMER_REAL, &it, &old);
+    getitimer(ITIMER_REAL, &old);
+    memset(&it, 0, sizeof it);
+    setitimer(ITIMER_REAL, &it, NULL);
+    int tf = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    struct itimerspec its = {{1, 0}, {2, 5}}, oits;
+    timerfd_settime(tf, 0, &its, &oits);
+    timerfd_gettime(tf, &oits);
+    // signal stacks and sets
+    static char altstack[65536];
+    stack_t st = {.ss_sp = altstack, .ss_size = sizeof altstack}, ost;
+    sigaltstack(&st, &ost);
+    sigaltstack(NULL, &ost);
+    sigset_t pend;
+    syscall(SYS_rt_sigpending, &pend, 8);
+    sigprocmask(SIG_BLOCK, &usr1, NULL);
+    struct timespec zero = {0, 0};
+    sigtimedwait(&usr1, NULL, &zero); // EAGAIN
+    kill(getpid(), SIGUSR1);
+    sigtimedwait(&usr1, NULL, &zero); // = 10 (SIGUSR1)
+    sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+    // rt_sigreturn restores the mask the handler interrupted: [INT]
+    struct sigaction on_usr2 = {.sa_handler = on_signal};
+    sigaction(SIGUSR2, &on_usr2, NULL);
+    sigset_t intr;
+    sigemptyset(&intr);
+    sigaddset(&intr, SIGINT);
+    sigprocmask(SIG_BLOCK, &intr, NULL);
+    kill(getpid(), SIGUSR2);
+    sigprocmask(SIG_UNBLOCK, &intr, NULL);
+    // the system
+    struct utsname un;
+    uname(&un);
+    struct sysinfo si;
+    sysinfo(&si);
+    struct timespec tms[2] = {{1700000000, 5}, {0, UTIME_OMIT}};
+    utimensat(AT_FDCWD, path, tms, 0);
+    tms[0].tv_nsec = UTIME_NOW;
+    utimensat(AT_FDCWD, path, tms, AT_SYMLINK_NOFOLLOW);
+    // futex timeouts
+    int word = 0;
+    syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0); // ETIMEDOUT
+    syscall(SYS_futex, &word, FUTEX_WAIT, 1, &ts, NULL, 0);         // EAGAIN
+    // directory entries, counted
+    int d = open(dir, O_RDONLY | O_DIRECTORY);
+    char dents[4096];
+    syscall(SYS_getdents64, d, dents, sizeof dents);
+    syscall(SYS_getdents64, d, dents, sizeof dents); // the end: 0 entries
+    // execve's environment, counted (the path is the literal openat used first:
+    // its page is mapped by now)
+    char *no_args[] = {"/nonexistent/traceloop", NULL};
+    char *two_vars[] = {"A=1", "B=2", NULL};
+    execve("/nonexistent/traceloop", no_args, two_vars);
+    // small ones: getcwd's NUL, mremap's new address only with MREMAP_FIXED
+    char cwd[256];
+    syscall(SYS_getcwd, cwd, sizeof cwd);
+    void *m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    m = mremap(m, 4096, 8192, MREMAP_MAYMOVE);
+    void *to = mmap(NULL, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    mremap(m, 8192, 8192, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+    // clone3: a thread (glibc's pthread_create), a fork-like child
+    pthread_t thread;
+    pthread_create(&thread, NULL, thread_main, NULL);
+    pthread_join(thread, NULL);
+    struct clone_args ca = {.exit_signal = SIGCHLD};
+    pid_t cloned = syscall(SYS_clone3, &ca, sizeof ca);
+    if (cloned == 0)
+        _exit(0);
+    waitpid(cloned, NULL, 0);
+    // wait4's rusage
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    struct rusage ru;
+    int status;
+    wait4(child, &status, 0, &ru);
 }
 
 int main(int argc, char **argv) {
@@ -138,6 +305,7 @@ int main(int argc, char **argv) {
     syscall(SYS_prlimit64, 0, RLIMIT_STACK, NULL, &rl);
     struct rlimit big = {.rlim_cur = RLIM_INFINITY, .rlim_max = RLIM_INFINITY};
     syscall(SYS_prlimit64, 0, RLIMIT_STACK, &big, NULL); // EPERM unless root: both fine
+    structures(dir);
     // clone flags (fork) and wait4 with and without a status
     pid_t child = fork();
     if (child == 0)

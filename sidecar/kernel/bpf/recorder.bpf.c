@@ -144,6 +144,17 @@
 #define K_OBJ_IN 6   // fixed-size object; len_arg holds its size in bytes
 #define K_OBJ_OUT 7
 #define K_ARGV 8     // execve's argv: the first ARGV_N strings, CAP / ARGV_N bytes each
+#define K_ARRAY 9    // array read at exit: len_arg = element size << 3 | count (an
+                     // argument's index, or 7: the return value)
+#define K_IOV_IN 10  // iovec array and the data it names (writev)
+#define K_IOV_OUT 11 // the same, up to the return value (readv)
+#define K_MSG_IN 12  // struct msghdr with its name and iovecs (sendmsg)
+#define K_MSG_OUT 13 // the same, up to the return value (recvmsg)
+#define K_DIRENTS 14 // getdents64's entries, counted; kinds 9-14 are read at exit
+                     // (bpf/captures_more.h)
+#define K_SIGFRAME 15 // rt_sigreturn's signal mask, from the frame at the stack
+                      // pointer, read at enter as an 8-byte K_OBJ_IN
+#define K_TIMEOUT 16  // futex's timeout, read at enter for the waiting operations only
 #ifndef ARGV_N
 #define ARGV_N 8
 #endif
@@ -972,12 +983,33 @@ static __always_inline void exec_mark(u32 tgid) {
 }
 
 static __always_inline int read_at_exit(u8 kind) {
-    return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT;
+    return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT ||
+           (kind >= K_ARRAY && kind <= K_DIRENTS);
 }
 
 static __always_inline u32 round8(u32 n) {
     return (n + 7) & ~7u;
 }
+
+// Arrays, iovecs and message headers (poll, epoll_wait, readv/writev,
+// sendmsg...): bpf/captures_more.h. Their scratch area is declared here, as
+// bcc rewrites map accesses in this file only.
+#ifndef IOV_N
+#define IOV_N 8               // iovecs whose lengths and data are kept
+#endif
+#define IOV_HDR (IOV_N * 8)   // their lengths, before the data
+#define MSGHDR 56             // struct msghdr on 64-bit architectures
+#define MSG_NAME 112          // sockaddr bytes kept (a sockaddr_un's 110, rounded)
+#define SCRATCH (MSGHDR + MSG_NAME + IOV_HDR + 2 * CAP + 512)  // (+ envp's pointers)
+struct capscratch {
+    u8 b[SCRATCH];
+};
+BPF_PERCPU_ARRAY(capscratch, struct capscratch, 1);
+static __always_inline struct capscratch *scratch_get(void) {
+    u32 zero = 0;
+    return capscratch.lookup(&zero);
+}
+#include "captures_more.h"
 
 // Bytes capture i of a call reserves in its chunk: what the kinds read at
 // most (buffers and addresses passed in: their length, when it is smaller).
@@ -998,10 +1030,12 @@ static __always_inline u32 cap_need(struct scinfo *si, int i, const u64 *a) {
         n = len > SA_CAP ? SA_CAP : (u32)len;
     } else if (kind == K_SA_OUT) {
         n = SA_CAP;
-    } else if (kind == K_OBJ_IN || kind == K_OBJ_OUT) {
+    } else if (kind == K_OBJ_IN || kind == K_OBJ_OUT || kind == K_SIGFRAME) {
         n = (u32)la > CAP ? CAP : la;
     } else if (kind == K_ARGV) {
         n = CAP;
+    } else {
+        n = more_need(kind, la, a);
     }
     return round8(n);
 }
@@ -1048,9 +1082,12 @@ static __always_inline void capture_argv(u8 *dst, struct rec *s, int i, const u6
 }
 
 // Capture i, read at enter into the `room` bytes reserved at `off`; returns
-// the bytes it used (a string gives back what it did not need).
-static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec *s,
-                                         struct scinfo *si, int i, const u64 *a) {
+// the bytes it used (a string gives back what it did not need). `retry` (a
+// constant: the verifier drops what it leaves out): read again at exit, where
+// only what can fail for want of a page is read, and the environment counted
+// at entry is kept (sys_exit must stay within the verifier's complexity).
+static __always_inline u32 capture_read(u8 *base, u32 off, u32 room, struct rec *s,
+                                        struct scinfo *si, int i, const u64 *a, int retry) {
     u8 kind = si->kind[i];
     u8 ai = si->arg[i] & 7;
     if (ai > 5)
@@ -1063,7 +1100,7 @@ static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec
         return room;
     u64 len = 0;
     u8 la = si->len_arg[i];
-    if (kind == K_OBJ_IN)
+    if (kind == K_OBJ_IN || kind == K_SIGFRAME)
         len = la;
     else if (la < 6)
         len = a[la];
@@ -1077,7 +1114,7 @@ static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec
             return round8(n);
         }
         s->captured |= UNREADABLE << i;
-    } else if (kind == K_BUF_IN || kind == K_SA_IN || kind == K_OBJ_IN) {
+    } else if (kind == K_BUF_IN || kind == K_SA_IN || kind == K_OBJ_IN || kind == K_SIGFRAME) {
         s->cap_full[i] = len > 0xffffffffull ? 0xffffffffu : (u32)len;
         u64 n = len > room ? room : len;  // 64 bits: no zero-extended copies to lose the bound
         opaque(n);
@@ -1092,15 +1129,30 @@ static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec
         } else {
             s->captured |= UNREADABLE << i;
         }
+    } else if (kind == K_TIMEOUT && !retry) {
+        capture_timeout(dst, room, s, i, src, la < 6 ? a[la] : 0);
     } else if (kind == K_ARGV) {
+        u32 envp = s->cap_full[i] & 0xffff0000u;
         capture_argv(dst, s, i, src);
+        if (retry)
+            s->cap_full[i] |= envp;  // counted at entry
+        else if (ai < 5)
+            s->cap_full[i] |= count_envp((const u64 *)a[ai + 1]) << 16;  // envp follows argv
     }
     return room;
 }
 
+static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec *s,
+                                         struct scinfo *si, int i, const u64 *a) {
+    return capture_read(base, off, room, s, si, i, a, 0);
+}
+
 // Capture i, read at exit into the bytes the enter reserved (their number
 // is in cap_len until then).
-static __always_inline void capture_exit(u8 *base, struct rec *s, int i, s64 ret) {
+// `more` (a constant): the kinds of captures_more.h are read too; sys_exit
+// leaves them out after a read again at exit, as the two together exceed
+// what the verifier will explore.
+static __always_inline void capture_exit(u8 *base, struct rec *s, int i, s64 ret, int more) {
     u32 nr = s->nr;
     struct scinfo *si = scinfo.lookup(&nr);
     if (!si)
@@ -1108,6 +1160,13 @@ static __always_inline void capture_exit(u8 *base, struct rec *s, int i, s64 ret
     u8 a = si->arg[i] & 7;
     u32 room = s->cap_len[i];
     s->cap_len[i] = 0;
+    if (i == 0 && si->kind[i] >= K_ARRAY) {
+        if (more)
+            more_exit(base, s, si, i, room, ret);  // the first capture only, as at enter
+        else
+            stat_add(ST_CAPTURE_FAIL);
+        return;
+    }
     if (a > 5 || ret < 0)
         return;
     const void *src = (const void *)s->args[a];
@@ -1157,9 +1216,11 @@ static __always_inline void capture_retry(u8 *base, struct rec *s, u8 kinds, s64
     for (int i = 0; i < 2; i++) {
         if (!(kinds & (UNREADABLE << i)))
             continue;
+        u32 room = s->cap_len[i];  // what the enter reserved (sys_enter)
+        s->cap_len[i] = 0;
         if (!gone) {
             s->captured &= ~(UNREADABLE << i);
-            capture_enter(base, s->cap_off[i], cap_need(si, i, s->args), s, si, i, s->args);
+            capture_read(base, s->cap_off[i], room, s, si, i, s->args, 1);
         }
         if (s->captured & (UNREADABLE << i))
             stat_add(ST_CAPTURE_FAIL);
@@ -1276,7 +1337,17 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
     a[4] = args->args[4];
     a[5] = args->args[5];
 #endif
-    u32 need0 = si->kind[0] ? cap_need(si, 0, a) : 0;
+    u32 need0 = 0;
+    if (si->kind[0]) {
+        if (si->kind[0] == K_SIGFRAME) {
+#ifdef USE_RAW_TP
+            a[0] = sigframe_mask(regp);  // where rt_sigreturn's mask lies: read as an object
+#else
+            a[0] = 0;  // no registers at hand: nothing read
+#endif
+        }
+        need0 = cap_need(si, 0, a);
+    }
     u32 need1 = si->kind[1] ? cap_need(si, 1, a) : 0;
     struct spot sp = {};
     if (!reserve(m, need0 + need1, &sp)) {
@@ -1362,6 +1433,8 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
         } else {
             s->cap_len[0] = 0;
             got0 = capture_enter(sp.base, off0, need0, s, si, 0, a);
+            if (s->captured & (UNREADABLE << 0))
+                s->cap_len[0] = need0;  // reserved for the read at exit
         }
     }
     if (si->kind[1]) {
@@ -1370,6 +1443,8 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter) {
         } else {
             s->cap_len[1] = 0;
             got1 = capture_enter(sp.base, off1, need1, s, si, 1, a);
+            if (s->captured & (UNREADABLE << 1))
+                s->cap_len[1] = need1;  // reserved for the read at exit
         }
     }
     // An input that could not be read now is read again at exit (its region
@@ -1491,12 +1566,21 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
     if (x->regs == regp && (s->nr == NR_EXECVE || s->nr == NR_EXECVEAT || s->nr == NR_PRCTL))
         x->comm_left = 0;
 #endif
-    if (kinds & RETRY)
+    if (kinds & RETRY) {
+        // A call whose input was read again here and whose first capture is
+        // one of captures_more.h's (ppoll's pollfds after its timeout) loses
+        // that one, counted as a failed capture.
         capture_retry(base, s, kinds, ret);
-    if (kinds & 1)
-        capture_exit(base, s, 0, ret);
-    if (kinds & 2)
-        capture_exit(base, s, 1, ret);
+        if (kinds & 1)
+            capture_exit(base, s, 0, ret, 0);
+        if (kinds & 2)
+            capture_exit(base, s, 1, ret, 0);
+    } else {
+        if (kinds & 1)
+            capture_exit(base, s, 0, ret, 1);
+        if (kinds & 2)
+            capture_exit(base, s, 1, ret, 1);
+    }
     s->ret = ret;
     s->dur = bpf_ktime_get_boot_ns() - s->ts;
     s->done = 1;
