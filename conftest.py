@@ -12,6 +12,7 @@ skipped what it was meant to test cannot pass green.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -100,6 +101,16 @@ def progs(tmp_path_factory: pytest.TempPathFactory) -> Path:
             check=True,
         )
     return out
+
+
+@pytest.fixture(scope="session")
+def strace() -> str:
+    """Debian's strace, which the tests comparing with it run (a skip here fails
+    the run under `make test` and in CI, as any skip not in ALLOWED_SKIPS)."""
+    path = shutil.which("strace")
+    if path is None:
+        pytest.skip("strace is not installed (deploy/host-setup.sh installs it)")
+    return path
 
 
 @pytest.fixture

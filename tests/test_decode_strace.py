@@ -11,7 +11,6 @@ fails the run under `make test` and in CI (conftest.py).
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -77,14 +76,6 @@ def calls(lines: list[str]) -> list[str]:
         if started and line.split("(", 1)[0] in COMPARED and not joined:
             out.append(line)
     return out
-
-
-@pytest.fixture(scope="module")
-def strace() -> str:
-    path = shutil.which("strace")
-    if path is None:
-        pytest.skip("strace is not installed (deploy/host-setup.sh installs it)")
-    return path
 
 
 def test_same_lines_as_strace(strace: str, tmp_path: Path) -> None:

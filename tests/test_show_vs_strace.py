@@ -47,14 +47,6 @@ STRACE_NAME = {"newfstat": "fstat", "newstat": "stat", "newlstat": "lstat",
 
 
 @pytest.fixture(scope="module")
-def strace() -> str:
-    path = shutil.which("strace")
-    if path is None:
-        pytest.skip("strace is not installed (deploy/host-setup.sh installs it)")
-    return path
-
-
-@pytest.fixture(scope="module")
 def prog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, float, float]:
     """calls.c, and its run recorded by traceloop (with the wall clock around it)."""
     d = tmp_path_factory.mktemp("calls")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -27,14 +26,6 @@ from test_perfetto import check_every_call
 from sidecar.dump.reader import read_all
 
 pytestmark = pytest.mark.bpf
-
-
-@pytest.fixture(scope="module")
-def strace() -> str:
-    path = shutil.which("strace")
-    if path is None:
-        pytest.skip("strace is not installed (deploy/host-setup.sh installs it)")
-    return path
 
 
 def show(dump: Path, *args: str) -> list[str]:

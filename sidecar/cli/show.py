@@ -39,6 +39,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import IO, Any
 
 from sidecar.cli.argtypes import count, positive
@@ -366,10 +367,18 @@ def _show(
     # leave it out.
     text = args.output in ("table", "strace") and not args.summary
     listing = not text and not args.summary and not args.failed
-    story: Story[Any] = Story(marker, args.include_runtime or listing, lambda s: out.lines([s]))
+    include = args.include_runtime or listing
+
+    def emit(line: str) -> None:
+        out.lines([line])
+
     if args.output == "strace" and not args.summary:
-        _strace(marked, reader, args, calls, sel, keep, out, tail_since, story)
+        # The strace form's items carry their record first, with its prefix
+        # and the trigger lines before it.
+        lines: Story[Shown] = Story(marker, include, emit, itemgetter(0))
+        _strace(marked, reader, args, calls, sel, keep, out, tail_since, lines)
         return
+    story: Story[Record] = Story(marker, include, emit)
     records: Iterable[Record] = marked if keep is None else filter(keep, marked)
 
     json_out = args.output == "json"
@@ -398,7 +407,7 @@ def _show(
         raise err
 
 
-def _left_out(form: object, story: Story[Any], out: Output) -> None:
+def _left_out(form: object, story: Story[Record], out: Output) -> None:
     """--summary's text ends with what it did not count."""
     if isinstance(form, SummaryForm) and not form.as_json and story.setup and not story.include:
         n = story.setup
@@ -443,7 +452,7 @@ def _strace(
     keep: Predicate | None,
     out: Output,
     tail_since: int | None,
-    story: Story[Any],
+    story: Story[Shown],
 ) -> None:
     """The strace form: every record is seen (for the `[pid N]` prefixes and
     the trigger lines), the kept ones shown. Setup left out is dropped by the
@@ -462,7 +471,6 @@ def _strace(
         return True
 
     shown: Iterable[Shown] = form.mark(marked, shows)
-    story.unwrap = lambda s: s[0]
     if sel.last is None and tail_since is None:
         form.run(story.records(shown), out)
         return

@@ -72,13 +72,19 @@ class Story(Generic[T]):
     strace form's lines carry their prefix and trigger lines with the record).
     """
 
-    def __init__(self, marker: RuntimeMarker, include: bool, emit: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        marker: RuntimeMarker,
+        include: bool,
+        emit: Callable[[str], None],
+        unwrap: Callable[[T], Record] = _same,
+    ) -> None:
         self.marker = marker
         self.include = include
         self.emit = emit
+        self.unwrap = unwrap
         self.setup = 0  # setup records that reached the form, or would have
         self.done = False
-        self.unwrap: Callable[[T], Record] = _same
 
     def hide(self, records: Iterable[T]) -> Iterator[T]:
         """Without --include-runtime, the records less the setup (counted)."""
