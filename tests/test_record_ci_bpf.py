@@ -128,6 +128,39 @@ def test_the_cgroup_is_removed_when_the_command_leaves_a_process_running(tmp_pat
         os.kill(left, signal.SIGKILL)
 
 
+def test_a_killed_records_cgroup_is_removed_by_the_next_record(tmp_path: Path) -> None:
+    # SIGKILL leaves record no chance to remove its cgroup: the next one does,
+    # once the command has ended too; a populated one is left where it is.
+    p = _popen_record(tmp_path / "d", "sleep", "60")
+    try:
+        assert p.stdout is not None
+        cg = record_cgroup(p.pid)
+        deadline = time.monotonic() + 60
+        while not (cg.exists() and (cg / "cgroup.procs").read_text().split()):
+            assert p.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        [sleeper] = (cg / "cgroup.procs").read_text().split()
+        p.kill()
+        p.wait()
+        assert record_cgroup(p.pid).exists()
+        assert record(tmp_path / "d", "true").returncode == 0
+        assert cg.exists()  # sleep still runs in it
+        os.kill(int(sleeper), signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while (cg / "cgroup.procs").read_text().split():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert record(tmp_path / "d", "true").returncode == 0
+        assert not cg.exists()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if cg.exists():
+            for pid in (cg / "cgroup.procs").read_text().split():
+                os.kill(int(pid), signal.SIGKILL)
+
+
 def test_a_dump_that_cannot_be_written_keeps_the_commands_status(tmp_path: Path) -> None:
     blocked = tmp_path / "file"
     blocked.write_text("")  # --out below a regular file cannot be created
@@ -198,7 +231,7 @@ def test_the_child_gets_the_signal_dispositions_record_was_given(tmp_path: Path)
 HANDLER = """
 import signal, sys, time
 got = []
-for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+for s in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
     signal.signal(s, lambda n, f: got.append(signal.Signals(n).name))
 print("ready", flush=True)
 deadline = time.monotonic() + 60
@@ -210,7 +243,7 @@ sys.exit(10 + len(got))
 """
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT])
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT])
 def test_signals_to_record_are_passed_on_once(tmp_path: Path, sig: signal.Signals) -> None:
     p = _popen_record(tmp_path / "d", PY, "-c", HANDLER)
     try:
@@ -223,6 +256,7 @@ def test_signals_to_record_are_passed_on_once(tmp_path: Path, sig: signal.Signal
             p.kill()
             p.wait()
     assert stdout == f"{sig.name}\n" and p.returncode == 11
+    assert not record_cgroup(p.pid).exists()
 
 
 def test_a_terminals_ctrl_c_reaches_the_command_once(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ or tracefs missing, a syscall name this kernel lacks), one warning line is
 printed and CMD runs unrecorded, its status passed through.
 --require-recording makes that an error (exit 1, CMD not run).
 
-SIGINT, SIGTERM and SIGQUIT are passed on to CMD. Run under sudo, the dumps
+SIGHUP, SIGINT, SIGTERM and SIGQUIT are passed on to CMD. Run under sudo, the dumps
 and the directories they created belong to the user sudo was run by
 (SUDO_UID/SUDO_GID), or to --owner.
 """

@@ -25,6 +25,7 @@ from sidecar.model.trigger import Trigger
 from sidecar.sinks.base import Writer
 from triggers.kernel import trigger_from_event
 
+PREFIX = "record-"  # and the recording process's PID: one cgroup per recording
 KERNEL_TRIGGERS = Reason.NONZERO_EXIT | Reason.FATAL_SIGNAL | Reason.OOM_KILL
 
 
@@ -63,7 +64,8 @@ class Recording:
         # Names come from this kernel's tracefs: check them before compiling.
         table.resolve(settings.syscall_filters)
         parent = cgroups.create(cgroups.resolve_root(None), "traceloop")
-        cg = cgroups.create(parent, f"record-{os.getpid()}")
+        sweep(parent)
+        cg = cgroups.create(parent, f"{PREFIX}{os.getpid()}")
         try:
             kernel = Kernel(
                 KernelConfig(
@@ -124,6 +126,22 @@ class Recording:
     def close(self) -> None:
         self.kernel.close()
         remove(self.cg)
+
+
+def sweep(parent: cgroups.Cgroup) -> None:
+    """Remove the cgroups of recordings that ended without removing their own
+    (a `record` killed by SIGKILL or the OOM killer cannot): an empty
+    `record-PID` whose PID no longer runs. A populated one (the command's
+    children still running) stays, as rmdir refuses it; so does one whose
+    PID runs again, whatever it now is."""
+    try:
+        names = [d.name for d in parent.path.iterdir() if d.name.startswith(PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name.removeprefix(PREFIX)
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            cgroups.remove(parent.child(name))
 
 
 def remove(cg: cgroups.Cgroup) -> None:

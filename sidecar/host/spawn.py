@@ -9,7 +9,8 @@
   a blocked mask is restored in the child before it), so the child has them at
   their default unless `traceloop` itself was started with one ignored (a
   background job's SIGINT), which it keeps, as it would without us.
-- SIGINT, SIGTERM and SIGQUIT sent to `traceloop` are passed on to the child.
+- SIGHUP, SIGINT, SIGTERM and SIGQUIT sent to `traceloop` are passed on to the
+  child (as timeout(1) does): killed by one, record could not remove its cgroup.
   A terminal's signals (Ctrl-C, Ctrl-\\) go to the whole foreground process
   group, the child included, and are not passed on a second time.
 """
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 from sidecar.model.errors import TraceloopError
 
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
+FORWARDED = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
 SI_KERNEL = 0x80  # siginfo si_code of a signal the kernel sent (a terminal's)
 NOT_FOUND = 127
 CANNOT_EXECUTE = 126
