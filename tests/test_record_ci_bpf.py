@@ -108,6 +108,40 @@ def test_a_failed_load_runs_the_command_and_leaves_no_cgroup(tmp_path: Path) -> 
     assert not record_cgroup(p.pid).exists()
 
 
+def bpf_programs_held(pid: int) -> int:
+    n = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            n += os.readlink(fd) == "anon_inode:bpf-prog"
+        except OSError:
+            continue  # closed meanwhile
+    return n
+
+
+def test_a_load_failing_after_the_compile_leaves_no_program_attached(tmp_path: Path) -> None:
+    # The programs attach when bcc loads them; what fails after that (here the
+    # chunk header's layout, which the loader checks against the C source)
+    # must detach them, or every syscall on the machine pays for them while
+    # CMD runs unrecorded.
+    src = Path(__file__).resolve().parent.parent / "sidecar" / "kernel" / "bpf"
+    moved = tmp_path / "bpf"
+    shutil.copytree(src, moved)
+    c = moved / "recorder.bpf.c"
+    field = "    u32 calls;          // records it held when it was closed\n"
+    assert field in c.read_text()
+    c.write_text(c.read_text().replace(field, field + "    u64 extra;\n"))
+    p = _popen_record(tmp_path / "d", "sleep", "3", env={"TRACELOOP_BPF_DIR": str(moved)})
+    try:
+        assert p.stderr is not None
+        line = p.stderr.readline()  # the warning comes before CMD starts
+        assert "layout mismatch" in line and line.endswith("running the command unrecorded\n")
+        assert bpf_programs_held(p.pid) == 0
+    finally:
+        p.communicate(timeout=120)
+    assert p.returncode == 0
+    assert not record_cgroup(p.pid).exists()
+
+
 def test_an_unknown_syscall_filter_runs_the_command_and_leaves_no_cgroup(tmp_path: Path) -> None:
     p = _popen_record(tmp_path / "d", "sh", "-c", "exit 5",
                       extra=("--syscall-filters", "openat,nosuchcall"))  # fmt: skip

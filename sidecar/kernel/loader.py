@@ -142,7 +142,10 @@ def _arch_define() -> str:
 # Tiny programs that tell whether the kernel lets us hook cgroup migration.
 _HOOK_PROBES = {
     "fentry": b"KFUNC_PROBE(cgroup_migrate_execute) { return 0; }",
-    "kprobe": b"int kprobe__cgroup_migrate_execute(struct pt_regs *ctx) { return 0; }",
+    # Attached by hand, not by bcc's kprobe__ prefix: a constructor that fails
+    # to attach never returns the object whose cleanup() would close the
+    # program it loaded.
+    "kprobe": b"int hook(struct pt_regs *ctx) { return 0; }",
 }
 _hook_checked: dict[str, bool] = {}
 _warned_no_hook = False
@@ -179,7 +182,12 @@ def migration_hook(cfg: KernelConfig) -> str | None:
         if kind not in _hook_checked:
             try:
                 with _quiet_stderr():
-                    BPF(text=src).cleanup()
+                    probe = BPF(text=src)
+                    try:
+                        if kind == "kprobe":
+                            probe.attach_kprobe(event=b"cgroup_migrate_execute", fn_name=b"hook")
+                    finally:
+                        probe.cleanup()
                 _hook_checked[kind] = True
             except Exception:  # bcc raises bare Exception; any failure means no
                 _hook_checked[kind] = False
@@ -309,6 +317,16 @@ class Kernel:
             )
         except Exception as e:  # bcc raises bare Exception for everything
             raise _explain(e) from None
+        # The programs are attached from here on: a failure must detach them,
+        # or a caller that goes on without recording (record runs CMD
+        # unrecorded) would tax every syscall on the node until it exits.
+        try:
+            self._setup()
+        except BaseException:
+            self.bpf.cleanup()
+            raise
+
+    def _setup(self) -> None:
         s = self.settings
         self.meta_dtype = meta_dtype(s.ring)
         self._check_layout()
