@@ -57,6 +57,16 @@ def test_a_failing_child_is_dumped_even_if_the_command_succeeds(tmp_path: Path) 
     assert recs[-1][COMM] == "sh" and table().name(recs[-1][NR]) == "exit_group"
 
 
+def test_the_dump_is_named_by_the_commands_own_end(tmp_path: Path) -> None:
+    # A child's nonzero exit comes first; the command is then killed.
+    r = record(tmp_path, "sh", "-c", "/bin/false; kill -9 $$")
+    assert r.returncode == 137
+    [d] = dumps(tmp_path)
+    assert "-fatal-signal-" in d.name
+    header, _ = read(d)
+    assert [t["reason"] for t in header["triggers"]] == ["nonzero-exit", "fatal-signal"]
+
+
 def test_signal_death_is_128_plus_signal(progs: Path, tmp_path: Path) -> None:
     r = record(tmp_path, str(progs / "segv"))
     assert r.returncode == 139

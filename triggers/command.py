@@ -22,3 +22,11 @@ def command_ended(status: int, ts_ns: int, boot_offset_ns: int) -> Trigger:
         exit_code=status if status < 128 else None,
         signal=signal_name(status - 128) if status > 128 else None,
     )
+
+
+def headline(triggers: list[Trigger], pid: int) -> Trigger:
+    """The trigger a dump is named by: the command's own end when the kernel
+    saw it (a child's routine failure before it, `grep -q` or `test -f`, is
+    not what happened to the command), else the first."""
+    own = [t for t in triggers if t.pid == pid]
+    return own[-1] if own else triggers[0]

@@ -39,7 +39,7 @@ from sidecar.model.clock import time_boot_ns
 from sidecar.model.errors import TraceloopError, UsageError
 from sidecar.model.trigger import Trigger
 from sidecar.sinks.registry import check_sink, make_sink
-from triggers.command import command_ended
+from triggers.command import command_ended, headline
 
 
 def add_parser(sub: Any) -> None:
@@ -196,7 +196,7 @@ def _run_recorded(
     if not (rec.triggers or status != 0 or args.always):
         return status
     try:
-        path = _dump(args, rec, cmd, status, owner)
+        path = _dump(args, rec, cmd, status, owner, child.pid)
     except TraceloopError as e:
         # The command's status is what CI needs; the lost dump is said once.
         print(f"traceloop: error: no dump: {_one_line(e)}", file=sys.stderr)
@@ -206,7 +206,12 @@ def _run_recorded(
 
 
 def _dump(
-    args: argparse.Namespace, rec: Recording, cmd: list[str], status: int, owner: Owner | None
+    args: argparse.Namespace,
+    rec: Recording,
+    cmd: list[str],
+    status: int,
+    owner: Owner | None,
+    pid: int,
 ) -> str | None:
     triggers = rec.triggers or [command_ended(status, time_boot_ns(), rec.offset)]
     container = {
@@ -224,9 +229,10 @@ def _dump(
         print("traceloop: the command made no recorded system call", file=sys.stderr)
         return None
     write, _ = made
+    named = headline(triggers, pid)
     name = DumpName(
-        time=triggers[0].time,
-        reason=triggers[0].reason,
+        time=named.time,
+        reason=named.reason,
         id=f"{socket.gethostname()}-{os.getpid()}-{rec.cg.id}",
         container=str(container["name"]),
     )
