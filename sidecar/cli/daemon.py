@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 from typing import Any
 
 from sidecar.cli.argtypes import count, seconds
@@ -259,6 +260,9 @@ def run(args: argparse.Namespace) -> int:
                 }
             },
         )
-        print("ready", flush=True)
+        # One write: a log line from another thread, on stderr shared with
+        # stdout (a pipe, journald), cannot fall between "ready" and its newline.
+        sys.stdout.flush()
+        os.write(sys.stdout.fileno(), b"ready\n")
         d.run()
     return 0
