@@ -3,11 +3,17 @@
 //   wait-term    prints "ready PID", then waits for another process's kill -TERM
 //   sigchld      forks a child that exits 0; a handler takes the SIGCHLD
 //   kill-segv    raises SIGSEGV with kill(): a SIGSEGV that is not a fault
+//   core-segv    dereferences NULL with RLIMIT_CORE raised: dumps core (in the cwd,
+//                as core_pattern `core` says)
+//   nocore-segv  the same with RLIMIT_CORE 0: no core
+//   core-abort   abort() with RLIMIT_CORE raised
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,6 +53,15 @@ int main(int argc, char **argv) {
         return 5;
     } else if (!strcmp(mode, "kill-segv")) {
         kill(getpid(), SIGSEGV);
+    } else if (!strncmp(mode, "core-", 5) || !strcmp(mode, "nocore-segv")) {
+        struct rlimit lim = {0, 0};
+        if (mode[0] == 'c')
+            lim.rlim_cur = lim.rlim_max = RLIM_INFINITY;
+        setrlimit(RLIMIT_CORE, &lim);
+        if (!strcmp(mode, "core-abort"))
+            abort();
+        volatile int *p = 0;
+        return *p;
     }
     return 1;
 }

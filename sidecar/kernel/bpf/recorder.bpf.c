@@ -117,6 +117,10 @@
 #endif
 #define EXEC_MARK 0x7fff0000
 #define SIGNALED 0x10000
+// With SIGNALED in EV_GROUP_EXIT's code: whether the process dumped core
+// (CORE_KNOWN: its wait status was read; CORE_DUMPED: WCOREDUMP).
+#define CORE_DUMPED 0x20000
+#define CORE_KNOWN 0x40000
 
 #ifndef FREEZE_ON_TRIGGER
 #define FREEZE_ON_TRIGGER 1
@@ -565,6 +569,18 @@ static __always_inline s32 exit_status(void) {
     return (st & 0x7f) ? (s32)(SIGNALED | (st & 0x7f)) : (s32)((st >> 8) & 0xff);
 #else
     return -1;
+#endif
+}
+
+// A process killed by a signal: whether it dumped core, from its wait status
+// (the kernel sets 0x80, WCOREDUMP, only once the core file was written), as
+// CORE_KNOWN | CORE_DUMPED bits; 0 (unknown) without the offset.
+static __always_inline s32 core_bits(void) {
+#if defined(TASK_WALK) && defined(OFF_TASK_EXIT_CODE)
+    u32 st = ld32(current_task(), OFF_TASK_EXIT_CODE);
+    return CORE_KNOWN | ((st & 0x80) ? CORE_DUMPED : 0);
+#else
+    return 0;
 #endif
 }
 
@@ -1790,6 +1806,8 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
         return 0;
     if (was_exit_call && code && !(m->triggers & (T_NONZERO_EXIT | T_FATAL_SIGNAL | T_OOM_KILL)))
         freeze(m, slab, T_NONZERO_EXIT, code, tgid, 0, 0);
+    if (code & SIGNALED)
+        code |= core_bits();  // told with the end: the core is written after the delivery
     // Every process end is reported: userspace checks whether it emptied the
     // cgroup (the container ended). This costs one event per process, never
     // one per syscall.
