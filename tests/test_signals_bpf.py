@@ -235,3 +235,54 @@ def test_without_btf_a_core_dump_is_not_claimed(progs: Path, tmp_path: Path) -> 
     [trigger] = header(dump)["triggers"]
     assert trigger["signal"] == "SIGSEGV" and "core_dumped" not in trigger
     assert show(dump, "-o", "strace")[-1] == "+++ killed by SIGSEGV +++"
+
+
+def parent_story(events: list[tuple[int, str]], pid: int) -> list[str]:
+    """One process's calls and signals, in order, with what it waits for and sends."""
+    keep = {"wait4", "kill", "rt_sigaction", "openat"}
+    return [x for p, x in events if p == pid and (x in keep or x.startswith("--- SIG"))]
+
+
+def test_signals_the_process_ignores_are_shown_where_strace_shows_them(
+    strace: str, progs: Path, tmp_path: Path
+) -> None:
+    """The kernel drops a signal that a process ignores when it is sent
+    (SIGCHLD and SIGURG by default, SIGUSR1 with SIG_IGN), unless the process
+    is traced: strace shows it, and so must the dump, after the same call.
+    (A SIGCHLD with SIG_IGN is not even sent: neither shows one.)"""
+    prog = str(progs / "signals")
+    lines = under_strace(strace, tmp_path, prog, "ignored")
+    theirs_events = []
+    for line in lines:
+        pid, rest = line.split(None, 1)
+        if rest.endswith("<unfinished ...>"):
+            continue  # counted once, where it is resumed
+        m = re.match(r"(?:<\.\.\. )?(\w+)", rest)
+        what = rest.split(" {", 1)[0] if rest.startswith("--- SIG") else (m[1] if m else rest)
+        theirs_events.append((int(pid), what))
+    dump = recorded(tmp_path, prog, "ignored")
+    objs = [json.loads(x) for x in show(dump, "-o", "json")]
+    ours_events = [
+        (o["pid"], o["syscall"] if "syscall" in o else f"--- {o['signal']}") for o in objs
+    ]
+    story = [
+        "wait4", "--- SIGCHLD", "rt_sigaction", "wait4", "kill", "--- SIGURG", "rt_sigaction",
+        "kill", "--- SIGUSR1", "openat",
+    ]  # fmt: skip
+    assert parent_story(theirs_events, theirs_events[0][0]) == story
+    assert parent_story(ours_events, ours_events[0][0]) == story
+
+    def pids(x: str) -> str:
+        return re.sub(r"si_pid=\d+", "si_pid=N", x)
+
+    ours = signal_lines(show(dump, "-o", "strace"))
+    assert [pids(x) for x in ours] == [pids(x) for x in signal_lines(lines)]
+    assert pids(ours[0]) == (
+        "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=N, si_uid=0, "
+        "si_status=3, si_utime=0, si_stime=0} ---"
+    )
+    # The sender of SIGURG is the process itself; the child of the SIGCHLD its own.
+    me = objs[0]["pid"]
+    assert ours[1] == f"--- SIGURG {{si_signo=SIGURG, si_code=SI_USER, si_pid={me}, si_uid=0}} ---"
+    children = [o["pid"] for o in objs if o["pid"] != me and o.get("syscall") == "exit_group"]
+    assert f"si_pid={children[0]}," in ours[0]

@@ -7,6 +7,9 @@
 //                as core_pattern `core` says)
 //   nocore-segv  the same with RLIMIT_CORE 0: no core
 //   core-abort   abort() with RLIMIT_CORE raised
+//   ignored      signals the kernel drops when sent (strace shows them): a child's
+//                SIGCHLD with the default action, one with SIG_IGN, a SIGURG sent
+//                to itself, and a SIGUSR1 with SIG_IGN
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -53,6 +56,21 @@ int main(int argc, char **argv) {
         return 5;
     } else if (!strcmp(mode, "kill-segv")) {
         kill(getpid(), SIGSEGV);
+    } else if (!strcmp(mode, "ignored")) {
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(3);
+        int status;
+        waitpid(pid, &status, 0);
+        signal(SIGCHLD, SIG_IGN);  // children are reaped by the kernel: wait fails
+        if (fork() == 0)
+            _exit(4);
+        wait(&status);
+        kill(getpid(), SIGURG);
+        signal(SIGUSR1, SIG_IGN);
+        kill(getpid(), SIGUSR1);
+        open("/traceloop/after-ignored", O_RDONLY);
+        return 0;
     } else if (!strncmp(mode, "core-", 5) || !strcmp(mode, "nocore-segv")) {
         struct rlimit lim = {0, 0};
         if (mode[0] == 'c')

@@ -1629,13 +1629,62 @@ struct sinfo {
     u64 w[4];
 };
 
+static __always_inline void signal_record(struct slabmeta *m, struct sinfo *si, u64 task);
+
 #ifdef TASK_WALK
 // What was last sent to a process with a signal of KILL_NO_CORE, by tgid.
 BPF_TABLE("lru_hash", u32, struct sinfo, sent, 4096);
 
+// -- signals the target ignores -----------------------------------------------
+// A signal whose handler is SIG_IGN, or whose default action is to ignore it
+// (SIGCHLD, SIGWINCH, SIGURG, SIGCONT), is dropped when it is sent unless the
+// process is traced: signal_deliver never sees it, while strace (a tracer)
+// shows it. signal_generate's result says so (TRACE_SIGNAL_IGNORED): it is
+// recorded then, as a delivery to the target thread, with its siginfo.
+#define TRACE_SIGNAL_IGNORED 1  // enum trace_signal_result
+
+// A word of a task that is not current (the tracepoint's pointer is untyped:
+// read with the helper, at the BTF offsets); 0 through a NULL pointer.
+static __always_inline u64 peek64(u64 p, u32 off) {
+    u64 v = 0;
+    if (p)
+        bpf_probe_read_kernel(&v, sizeof(v), (void *)(p + off));
+    return v;
+}
+
+static __always_inline void signal_ignored(int sig, u64 info, u64 task) {
+    if (sig <= 0 || sig >= 64 || !task)
+        return;
+    u64 cset = peek64(task, OFF_TASK_CGROUPS);
+    u64 cg = peek64(peek64(peek64(cset, OFF_CSS_SET_DFL_CGRP), OFF_CGROUP_KN), OFF_KERNFS_NODE_ID);
+    u32 *sp = cgslab.lookup(&cg);
+    if (!sp || *sp == IGNORED)
+        return;
+    u32 slab = *sp;
+    struct slabmeta *m = slabs.lookup(&slab);
+    if (!m)
+        return;
+    struct sinfo si = {};
+    if (info == 0) {
+        // SEND_SIG_NOINFO: the kernel names the sender, the current process.
+        u64 uid = (u32)bpf_get_current_uid_gid();
+        si.w[0] = (bpf_get_current_pid_tgid() >> 32) | (uid << 32);
+    } else if (info < 4096) {
+        si.code = SI_KERNEL;  // SEND_SIG_PRIV
+    } else {
+        bpf_probe_read_kernel(&si, sizeof(si), (void *)info);
+    }
+    si.signo = sig;
+    signal_record(m, &si, task);
+}
+
 RAW_TRACEPOINT_PROBE(signal_generate) {
     int sig = ctx->args[0];
     u64 info = ctx->args[1];
+    if (ctx->args[4] == TRACE_SIGNAL_IGNORED) {
+        signal_ignored(sig, info, ctx->args[2]);
+        return 0;
+    }
     if (sig <= 0 || sig >= 64 || !((KILL_NO_CORE >> sig) & 1) || info < 4096)
         return 0;
     u32 tgid = 0;
@@ -1650,7 +1699,7 @@ RAW_TRACEPOINT_PROBE(signal_generate) {
 
 // A delivery in order with the calls: a record of its own in the window
 // (nr SIG_NR; args: signo, si_code, the union's four words; ret: si_errno).
-static __always_inline void signal_record(struct slabmeta *m, struct sinfo *si) {
+static __always_inline void signal_record(struct slabmeta *m, struct sinfo *si, u64 task) {
     if (m->frozen_at) {
         __sync_fetch_and_add(&m->after_freeze, 1);
         return;
@@ -1664,6 +1713,10 @@ static __always_inline void signal_record(struct slabmeta *m, struct sinfo *si) 
     s->seq = 0;
     barrier();
     u64 id = bpf_get_current_pid_tgid();
+#ifdef TASK_WALK
+    if (task)  // sent to another thread (an ignored signal): that thread's
+        id = (peek64(task, OFF_TASK_TGID) << 32) | (u32)peek64(task, OFF_TASK_PID);
+#endif
     s->ts = bpf_ktime_get_boot_ns();
     s->dur = 0;
     s->pid = id >> 32;
@@ -1681,7 +1734,12 @@ static __always_inline void signal_record(struct slabmeta *m, struct sinfo *si) 
     s->captured = 0;
     s->cap_len[0] = 0;
     s->cap_len[1] = 0;
-    bpf_get_current_comm(s->comm, sizeof(s->comm));
+#ifdef TASK_WALK
+    if (task)
+        bpf_probe_read_kernel(s->comm, sizeof(s->comm), (void *)(task + OFF_TASK_COMM));
+    else
+#endif
+        bpf_get_current_comm(s->comm, sizeof(s->comm));
     s->done = 1;
     barrier();
     s->seq = sp.seq;
@@ -1737,7 +1795,7 @@ RAW_TRACEPOINT_PROBE(signal_deliver) {
     // strace shows no delivery of SIGKILL: the tracee dies without a stop.
     // (A sent SIGKILL's siginfo still names its sender in the trigger.)
     if (sig != SIGKILL)
-        signal_record(m, &si);
+        signal_record(m, &si, 0);
     if (handler != 0)
         return 0;
     // SIGQUIT ILL TRAP ABRT BUS FPE KILL SEGV PIPE ALRM TERM XCPU XFSZ SYS,
