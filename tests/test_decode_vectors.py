@@ -259,11 +259,33 @@ def test_setsockopt_int_value() -> None:
 def test_rt_sigtimedwait_names_the_signal_it_took() -> None:
     c = call("rt_sigtimedwait", SIGWAIT)
     a = (0x7FFD0000, 0, 0x7FFD0010, 8, 0, 0)
-    caps = [cap(TABLE["rt_sigtimedwait"][0], struct.pack("<Q", 1 << 9), 8),
-            cap(TABLE["rt_sigtimedwait"][1], bytes(16), 16)]  # fmt: skip
+    # The set and the timeout share one capture (kind 17).
+    caps = [cap(TABLE["rt_sigtimedwait"][0], struct.pack("<Q", 1 << 9) + bytes(16), 24)]
     assert line(c, a, caps, 10) == (
         "rt_sigtimedwait([USR1], NULL, {tv_sec=0, tv_nsec=0}, 8) = 10 (SIGUSR1)"
     )
+    # Dumps made before: two captures of kind 6.
+    c = Call("rt_sigtimedwait", SIGWAIT, "x86_64", [[0, 6, 8], [2, 6, 16]])
+    caps = [[0, 6, struct.pack("<Q", 1 << 9), 8], [2, 6, bytes(16), 16]]
+    assert line(c, a, caps, 10) == (
+        "rt_sigtimedwait([USR1], NULL, {tv_sec=0, tv_nsec=0}, 8) = 10 (SIGUSR1)"
+    )
+
+
+def test_rt_sigtimedwait_shows_the_siginfo_it_filled_in() -> None:
+    c = call("rt_sigtimedwait", SIGWAIT)
+    a = (0x7FFD0000, 0x7FFD0100, 0, 8, 0, 0)
+    info = struct.pack("<iiii4Q", 10, 0, 0, 0, 77, 0, 0, 0)  # SIGUSR1 from kill() by pid 77
+    caps = [cap(TABLE["rt_sigtimedwait"][0], struct.pack("<Q", 1 << 9), 8),
+            cap(TABLE["rt_sigtimedwait"][1], info, 48)]  # fmt: skip
+    assert line(c, a, caps, 10) == (
+        "rt_sigtimedwait([USR1], {si_signo=SIGUSR1, si_code=SI_USER, si_pid=77, si_uid=0}, "
+        "NULL, 8) = 10 (SIGUSR1)"
+    )
+    args, _cut = c.json_args(a, caps, 10, None)
+    assert args["uinfo"] == {"si_signo": "SIGUSR1", "si_code": "SI_USER", "si_pid": 77,
+                             "si_uid": 0}  # fmt: skip
+    assert args["uthese"] == ["SIGUSR1"] and args["uts"] == "NULL"
 
 
 # --- the capture table and the schema ------------------------------------------------
@@ -442,7 +464,7 @@ def test_hostile_bytes_never_break_the_decoders() -> None:
     rng = random.Random(14)
     names = [n for n, caps in TABLE.items() if any(c.kind >= Kind.ARRAY for c in caps)]
     names += ["setitimer", "timerfd_settime", "sigaltstack", "uname", "sysinfo", "utimensat",
-              "epoll_ctl", "getsockopt", "setsockopt", "futex", "clone3", "wait4"]  # fmt: skip
+              "epoll_ctl", "getsockopt", "setsockopt", "futex", "clone3", "wait4", "waitid"]  # fmt: skip
     for name in names:
         c = Call(name, [], "x86_64", [[x.arg, int(x.kind), x.len_arg] for x in TABLE[name]])
         for _ in range(300):

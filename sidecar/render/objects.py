@@ -24,6 +24,7 @@ from sidecar.render.flags import (
     CLONE_SETTLS,
     flags_of,
 )
+from sidecar.render.siginfo import fields as siginfo_fields
 from sidecar.render.signals import signal_name
 from sidecar.render.strings import escape, text
 from sidecar.render.structs import Decoded, Decoder, sigset, timespec
@@ -195,9 +196,26 @@ def getsockopt_joint(
     return {3: (f"[{v}]", [v])}
 
 
+_SIGWAIT = 17  # Kind.SIGWAIT (sidecar/dump/captures.py): the set, then the timeout
+
+
+def sigwait_joint(
+    caps: Sequence[Sequence[Any]], a: Sequence[int], ret: int | None
+) -> dict[int, Decoded]:
+    """rt_sigtimedwait's timeout, read into one capture after its set (the
+    siginfo it fills in takes the other): `{tv_sec=0, tv_nsec=0}`; it keeps
+    its pointer (NULL) when the capture has none. The set is decoded as the
+    capture's own argument (vectors.sigwait_set)."""
+    data = next((c[2] for c in caps if c[0] == 0 and c[1] == _SIGWAIT), None)
+    if not isinstance(data, bytes) or len(data) < 24:
+        return {}
+    tmo = timespec(data[8:24], a, ret)
+    return {} if tmo is None else {2: tmo}
+
+
 Joint = Callable[[Sequence[Sequence[Any]], Sequence[int], int | None], dict[int, Decoded]]
 # Syscalls whose captures decode together (one's meaning depends on another's).
-JOINT: dict[str, Joint] = {"getsockopt": getsockopt_joint}
+JOINT: dict[str, Joint] = {"getsockopt": getsockopt_joint, "rt_sigtimedwait": sigwait_joint}
 
 
 def socklen(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
@@ -251,6 +269,19 @@ def clone3(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
     return text, js
 
 
+def siginfo(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
+    """A siginfo_t the call filled in (waitid, rt_sigtimedwait), as strace's
+    printsiginfo shows it; `{}` when nothing was there (si_signo 0: waitid
+    with WNOHANG and no child to report)."""
+    if len(data) < 48:
+        return None
+    signo, err, code, _pad, *union = struct.unpack_from("<iiii4Q", data)
+    if signo == 0:
+        return "{}", {}
+    got = siginfo_fields([signo, code & MASK32, *union], err)
+    return "{" + ", ".join(f"{k}={t}" for k, t, _ in got) + "}", {k: v for k, _, v in got}
+
+
 def _fixed(d: Decoder) -> Callable[[str], Decoder | None]:
     return lambda arch: d
 
@@ -262,9 +293,11 @@ BY_SYSCALL: dict[str, dict[int, Callable[[str], Decoder | None]]] = {
     "timerfd_settime": {2: _fixed(itimerspec), 3: _fixed(itimerspec)},
     "timerfd_gettime": {1: _fixed(itimerspec)},
     "wait4": {3: _fixed(rusage)},
+    "waitid": {2: _fixed(siginfo), 4: _fixed(rusage)},
     "sigaltstack": {0: _fixed(stack_t), 1: _fixed(stack_t)},
     "rt_sigpending": {0: _fixed(sigset(1))}, "rt_sigsuspend": {0: _fixed(sigset(1))},
-    "rt_sigtimedwait": {0: _fixed(sigset(3)), 2: _fixed(timespec)},
+    # The set and timeout of dumps made before they shared one capture.
+    "rt_sigtimedwait": {0: _fixed(sigset(3)), 1: _fixed(siginfo), 2: _fixed(timespec)},
     "epoll_pwait": {4: _fixed(sigset(5))},
     "ppoll": {2: _fixed(timespec)},
     "uname": {0: _fixed(utsname)}, "sysinfo": {0: _fixed(sysinfo)},

@@ -48,7 +48,7 @@ static int closed_port(void) {
 
 // Structures strace decodes: pollfds and their revents, iovecs, msghdrs,
 // epoll events, socket options, timers, signal stacks and sets, uname,
-// sysinfo, utimensat's times, futex timeouts, wait4's rusage.
+// sysinfo, utimensat's times, futex timeouts, wait4's rusage, siginfos filled in.
 static void *thread_main(void *arg) { return arg; }
 
 static void on_signal(int sig) { (void)sig; }
@@ -141,9 +141,12 @@ static void structures(const char *dir) {
     syscall(SYS_rt_sigpending, &pend, 8);
     sigprocmask(SIG_BLOCK, &usr1, NULL);
     struct timespec zero = {0, 0};
-    sigtimedwait(&usr1, NULL, &zero); // EAGAIN
+    siginfo_t info;
+    sigtimedwait(&usr1, &info, &zero); // EAGAIN: the siginfo stays a pointer
     kill(getpid(), SIGUSR1);
     sigtimedwait(&usr1, NULL, &zero); // = 10 (SIGUSR1)
+    kill(getpid(), SIGUSR1);
+    sigwaitinfo(&usr1, &info); // the siginfo the call filled in, no timeout
     sigprocmask(SIG_UNBLOCK, &usr1, NULL);
     // rt_sigreturn restores the mask the handler interrupted: [INT]
     struct sigaction on_usr2 = {.sa_handler = on_signal};
@@ -200,6 +203,15 @@ static void structures(const char *dir) {
     struct rusage ru;
     int status;
     wait4(child, &status, 0, &ru);
+    // waitid's siginfo: nothing to report yet (`{}`), then the child it killed
+    pid_t waited = fork();
+    if (waited == 0)
+        for (;;)
+            pause();
+    siginfo_t wi;
+    waitid(P_PID, waited, &wi, WEXITED | WNOHANG);
+    kill(waited, SIGKILL);
+    waitid(P_PID, waited, &wi, WEXITED);
 }
 
 int main(int argc, char **argv) {

@@ -159,6 +159,7 @@
 #define K_SIGFRAME 15 // rt_sigreturn's signal mask, from the frame at the stack
                       // pointer, read at enter as an 8-byte K_OBJ_IN
 #define K_TIMEOUT 16  // futex's timeout, read at enter for the waiting operations only
+#define K_SIGWAIT 17  // rt_sigtimedwait's set and timeout (len_arg: its argument), at enter
 #ifndef ARGV_N
 #define ARGV_N 8
 #endif
@@ -1027,6 +1028,29 @@ static __always_inline struct capscratch *scratch_get(void) {
 }
 #include "captures_more.h"
 
+// rt_sigtimedwait's set (8 bytes) and, when not NULL, its timeout (a
+// timespec, 16 more), both read at enter into one capture: the record has
+// two, and the siginfo the call fills in takes the other. A failure is
+// counted; the capture is then absent (the pointers are shown).
+#define SIGWAIT_BYTES 24
+static __always_inline void capture_sigwait(u8 *dst, u32 room, struct rec *s, int i,
+                                            const void *set, u64 timeout) {
+    if (room < SIGWAIT_BYTES || bpf_probe_read_user(dst, 8, set) != 0) {
+        stat_add(ST_CAPTURE_FAIL);
+        return;
+    }
+    u32 n = 8;
+    if (timeout) {
+        if (bpf_probe_read_user(dst + 8, 16, (const void *)timeout) == 0)
+            n = SIGWAIT_BYTES;
+        else
+            stat_add(ST_CAPTURE_FAIL);
+    }
+    s->cap_len[i] = n;
+    s->cap_full[i] = n;
+    s->captured |= 1 << i;
+}
+
 // Bytes capture i of a call reserves in its chunk: what the kinds read at
 // most (buffers and addresses passed in: their length, when it is smaller).
 static __always_inline u32 cap_need(struct scinfo *si, int i, const u64 *a) {
@@ -1050,6 +1074,8 @@ static __always_inline u32 cap_need(struct scinfo *si, int i, const u64 *a) {
         n = (u32)la > CAP ? CAP : la;
     } else if (kind == K_ARGV) {
         n = CAP;
+    } else if (kind == K_SIGWAIT) {
+        n = SIGWAIT_BYTES;
     } else {
         n = more_need(kind, la, a);
     }
@@ -1147,6 +1173,8 @@ static __always_inline u32 capture_read(u8 *base, u32 off, u32 room, struct rec 
         }
     } else if (kind == K_TIMEOUT && !retry) {
         capture_timeout(dst, room, s, i, src, la < 6 ? a[la] : 0);
+    } else if (kind == K_SIGWAIT && !retry) {
+        capture_sigwait(dst, room, s, i, src, la < 6 ? a[la] : 0);
     } else if (kind == K_ARGV) {
         u32 envp = s->cap_full[i] & 0xffff0000u;
         capture_argv(dst, s, i, src);
