@@ -416,7 +416,7 @@ def test_clone3_fields_by_flags_and_the_parent_tid_it_wrote() -> None:
         "parent_tid=0x7f10, exit_signal=0, stack=0x7f00, stack_size=0x7fff80, tls=0x7f20} "
         "=> {parent_tid=[21377]}, 88) = 21377"
     )
-    # A failed call wrote nothing; pidfd's number is not known (strace reads it).
+    # A failed call wrote nothing; without its capture pidfd's number is not known.
     assert "=>" not in c.strace_args((0x7FFD0000, 88, 0, 0, 0, 0), caps, -11, 32)
     pidfd = struct.pack("<11Q", 0x1000 | 0x100000, 0x7F30, 0, 0x7F10, 17, 0, 0, 0, 0, 0, 0)
     text = c.strace_args((0x7FFD0000, 88, 0, 0, 0, 0), [cap(TABLE["clone3"][0], pidfd, 88)], 5, 32)
@@ -424,6 +424,15 @@ def test_clone3_fields_by_flags_and_the_parent_tid_it_wrote() -> None:
         "{flags=CLONE_PIDFD|CLONE_PARENT_SETTID, pidfd=0x7f30, parent_tid=0x7f10, "
         "exit_signal=SIGCHLD, stack=NULL, stack_size=0}, 88"
     )
+    # The pidfd the kernel wrote, read at exit through the struct (kind 18).
+    with_fd = [cap(TABLE["clone3"][0], pidfd, 88), cap(TABLE["clone3"][1], b"\3\0\0\0", 4)]
+    assert c.strace_args((0x7FFD0000, 88, 0, 0, 0, 0), with_fd, 5, 32) == (
+        "{flags=CLONE_PIDFD|CLONE_PARENT_SETTID, pidfd=0x7f30, parent_tid=0x7f10, "
+        "exit_signal=SIGCHLD, stack=NULL, stack_size=0} => {pidfd=[3], parent_tid=[5]}, 88"
+    )
+    js = c.json_args((0x7FFD0000, 88, 0, 0, 0, 0), with_fd, 5, None)[0]
+    assert js["uargs"]["returned"] == {"pidfd": 3, "parent_tid": 5}
+    assert "=>" not in c.strace_args((0x7FFD0000, 88, 0, 0, 0, 0), with_fd, -11, 32)
     # A size the kernel refuses: the pointer, as strace cannot read it either.
     assert c.strace_args((0x7FFD0000, 8, 0, 0, 0, 0), caps, -22, 32) == "0x7ffd0000, 8"
 

@@ -34,6 +34,7 @@ class Kind(IntEnum):
     SIGFRAME = 15  # rt_sigreturn's mask, from the signal frame at the stack pointer
     TIMEOUT = 16  # futex's timespec, at enter, for waiting operations: len_arg = the op
     SIGWAIT = 17  # rt_sigtimedwait's 8-byte set, then its timespec (len_arg) unless NULL
+    PIDFD = 18  # clone3's new pidfd (4 bytes), read at exit at the address in its clone_args
 
 
 NO_LEN = 0xFF
@@ -165,7 +166,7 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "rt_sigtimedwait": (Capture(0, Kind.SIGWAIT, 2), _out(1, SIGINFO)),
     "uname": (_out(0, UTSNAME_SHOWN),), "sysinfo": (_out(0, SYSINFO),),
     "futex": (Capture(3, Kind.TIMEOUT, 1),),
-    "clone3": (_in(0, CLONE_ARGS),),
+    "clone3": (_in(0, CLONE_ARGS), Capture(1, Kind.PIDFD)),
     "getdents64": (Capture(1, Kind.DIRENTS),), "getdents": (Capture(1, Kind.DIRENTS),),
     "rt_sigreturn": (Capture(0, Kind.SIGFRAME, SIGSET),),
 }  # fmt: skip

@@ -196,6 +196,22 @@ static void structures(const char *dir) {
     if (cloned == 0)
         _exit(0);
     waitpid(cloned, NULL, 0);
+    // clone3 with a pidfd: `=> {pidfd=[N], parent_tid=[PID]}`, then the pidfd alone
+    int pidfd = -1;
+    pid_t ptid = 0;
+    struct clone_args cp = {.flags = CLONE_PIDFD | CLONE_PARENT_SETTID,
+                            .pidfd = (unsigned long)&pidfd,
+                            .parent_tid = (unsigned long)&ptid,
+                            .exit_signal = SIGCHLD};
+    cloned = syscall(SYS_clone3, &cp, sizeof cp);
+    if (cloned == 0)
+        _exit(0);
+    waitpid(cloned, NULL, 0);
+    cp.flags = CLONE_PIDFD;
+    cloned = syscall(SYS_clone3, &cp, sizeof cp);
+    if (cloned == 0)
+        _exit(0);
+    waitpid(cloned, NULL, 0);
     // wait4's rusage
     pid_t child = fork();
     if (child == 0)

@@ -160,6 +160,7 @@
                       // pointer, read at enter as an 8-byte K_OBJ_IN
 #define K_TIMEOUT 16  // futex's timeout, read at enter for the waiting operations only
 #define K_SIGWAIT 17  // rt_sigtimedwait's set and timeout (len_arg: its argument), at enter
+#define K_PIDFD 18    // clone3's new pidfd, read at exit through the first capture's struct
 #ifndef ARGV_N
 #define ARGV_N 8
 #endif
@@ -1001,7 +1002,7 @@ static __always_inline void exec_mark(u32 tgid) {
 
 static __always_inline int read_at_exit(u8 kind) {
     return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT ||
-           (kind >= K_ARRAY && kind <= K_DIRENTS);
+           (kind >= K_ARRAY && kind <= K_DIRENTS) || kind == K_PIDFD;
 }
 
 static __always_inline u32 round8(u32 n) {
@@ -1074,8 +1075,10 @@ static __always_inline u32 cap_need(struct scinfo *si, int i, const u64 *a) {
         n = (u32)la > CAP ? CAP : la;
     } else if (kind == K_ARGV) {
         n = CAP;
-    } else if (kind == K_SIGWAIT) {
+    } else if (kind == K_SIGWAIT && i == 0) {
         n = SIGWAIT_BYTES;
+    } else if (kind == K_PIDFD && i == 1) {
+        n = 4;
     } else {
         n = more_need(kind, la, a);
     }
@@ -1173,7 +1176,9 @@ static __always_inline u32 capture_read(u8 *base, u32 off, u32 room, struct rec 
         }
     } else if (kind == K_TIMEOUT && !retry) {
         capture_timeout(dst, room, s, i, src, la < 6 ? a[la] : 0);
-    } else if (kind == K_SIGWAIT && !retry) {
+    } else if (kind == K_SIGWAIT && !retry && i == 0) {
+        // (A first capture only: i is a constant in each inlined copy, and
+        // the verifier's paths through sys_enter multiply with each branch.)
         capture_sigwait(dst, room, s, i, src, la < 6 ? a[la] : 0);
     } else if (kind == K_ARGV) {
         u32 envp = s->cap_full[i] & 0xffff0000u;
@@ -1191,6 +1196,29 @@ static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec
     return capture_read(base, off, room, s, si, i, a, 0);
 }
 
+// clone3 with CLONE_PIDFD: the descriptor the kernel wrote to
+// clone_args.pidfd, whose address is in the struct captured at enter (the
+// first capture, 8 bytes in), read as capture i once the call succeeded.
+#define CLONE_PIDFD 0x1000
+static __always_inline void capture_pidfd(u8 *base, struct rec *s, int i, s64 ret) {
+    if (ret <= 0 || !(s->captured & 1) || s->cap_len[0] < 16)
+        return;
+    u8 *args = cap_dst(base, s->cap_off[0]);
+    u8 *dst = cap_dst(base, s->cap_off[i]);
+    if (!args || !dst)
+        return;
+    u64 flags = *(u64 *)args, p = *(u64 *)(args + 8);
+    if (!(flags & CLONE_PIDFD) || !p)
+        return;
+    if (bpf_probe_read_user(dst, 4, (const void *)p) == 0) {
+        s->cap_len[i] = 4;
+        s->cap_full[i] = 4;
+        s->captured |= 1 << i;
+    } else {
+        stat_add(ST_CAPTURE_FAIL);
+    }
+}
+
 // Capture i, read at exit into the bytes the enter reserved (their number
 // is in cap_len until then).
 // `more` (a constant): the kinds of captures_more.h are read too; sys_exit
@@ -1204,6 +1232,10 @@ static __always_inline void capture_exit(u8 *base, struct rec *s, int i, s64 ret
     u8 a = si->arg[i] & 7;
     u32 room = s->cap_len[i];
     s->cap_len[i] = 0;
+    if (i == 1 && si->kind[i] == K_PIDFD) {  // a second capture only (i is a constant)
+        capture_pidfd(base, s, i, ret);
+        return;
+    }
     if (i == 0 && si->kind[i] >= K_ARRAY) {
         if (more)
             more_exit(base, s, si, i, room, ret);  // the first capture only, as at enter
