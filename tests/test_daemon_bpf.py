@@ -93,6 +93,25 @@ def test_sigsegv_is_a_fatal_signal(runc: Runc, tmp_path: Path) -> None:
     assert header["container"]["exit_code"] == 139
 
 
+def test_a_fatal_signal_trigger_says_whether_a_core_was_dumped(runc: Runc, tmp_path: Path) -> None:
+    """The core is written after the delivery that fires the trigger: the dump
+    waits for the process's end, which tells (the wait status's WCOREDUMP)."""
+    with daemon(runc.cgroup_root(), tmp_path / "dumps") as d:
+        # /dev/shm: the one writable directory of the container, for the core.
+        for mode in ("core-segv", "nocore-segv"):
+            res = runc.run(["/bin/sh", "-c", f"cd /dev/shm && exec /bin/signals {mode}"],
+                           name=mode)  # fmt: skip
+            assert res.returncode == 139
+        dumps = d.wait_dumps(2)
+    got = {}
+    for dump in dumps:
+        header, _ = read(dump)
+        first = header["triggers"][0]
+        assert first["reason"] == "fatal-signal" and first["signal"] == "SIGSEGV"
+        got[header["container"]["name"]] = first["core_dumped"]
+    assert got == {"core-segv": True, "nocore-segv": False}
+
+
 def test_oom_kill_blames_the_container(runc: Runc, tmp_path: Path) -> None:
     with daemon(runc.cgroup_root(), tmp_path / "dumps") as d:
         res = runc.run(["/bin/hog"], name="hog", memory=24 << 20)

@@ -31,7 +31,7 @@ COMPARED = {
     "sendmsg", "recvmsg", "setitimer", "getitimer", "timerfd_create", "timerfd_settime",
     "timerfd_gettime", "sigaltstack", "rt_sigpending", "rt_sigtimedwait", "uname", "sysinfo",
     "utimensat", "futex", "getcwd", "mremap", "clone3", "getdents64", "rt_sigreturn",
-    "execve",
+    "execve", "waitid",
 }  # fmt: skip
 # Values that differ between two runs of the same calls: what is left of a
 # timer or timeout, resource usage, the system's counters.
@@ -51,8 +51,11 @@ def normalise(line: str) -> str:
     name = line.split("(", 1)[0]
     if name in VARYING:
         line = re.sub(VARYING[name], "N", line)
-    if name == "kill":  # the program signals itself
+    if name == "kill":  # the program signals itself, and its child
         line = re.sub(r"^kill\(\d+,", "kill(PID,", line)
+    if name in ("waitid", "rt_sigtimedwait"):  # the sender, the child
+        line = re.sub(r"si_pid=\d+", "si_pid=PID", line)
+        line = re.sub(r"^waitid\(P_PID, \d+", "waitid(P_PID, PID", line)
     if name in ("clone", "clone3", "wait4"):  # the child's pid
         line = re.sub(r"= \d+$", "= PID", line)
         line = re.sub(r"parent_tid=\[\d+\]", "parent_tid=[PID]", line)

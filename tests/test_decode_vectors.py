@@ -259,11 +259,33 @@ def test_setsockopt_int_value() -> None:
 def test_rt_sigtimedwait_names_the_signal_it_took() -> None:
     c = call("rt_sigtimedwait", SIGWAIT)
     a = (0x7FFD0000, 0, 0x7FFD0010, 8, 0, 0)
-    caps = [cap(TABLE["rt_sigtimedwait"][0], struct.pack("<Q", 1 << 9), 8),
-            cap(TABLE["rt_sigtimedwait"][1], bytes(16), 16)]  # fmt: skip
+    # The set and the timeout share one capture (kind 17).
+    caps = [cap(TABLE["rt_sigtimedwait"][0], struct.pack("<Q", 1 << 9) + bytes(16), 24)]
     assert line(c, a, caps, 10) == (
         "rt_sigtimedwait([USR1], NULL, {tv_sec=0, tv_nsec=0}, 8) = 10 (SIGUSR1)"
     )
+    # Dumps made before: two captures of kind 6.
+    c = Call("rt_sigtimedwait", SIGWAIT, "x86_64", [[0, 6, 8], [2, 6, 16]])
+    caps = [[0, 6, struct.pack("<Q", 1 << 9), 8], [2, 6, bytes(16), 16]]
+    assert line(c, a, caps, 10) == (
+        "rt_sigtimedwait([USR1], NULL, {tv_sec=0, tv_nsec=0}, 8) = 10 (SIGUSR1)"
+    )
+
+
+def test_rt_sigtimedwait_shows_the_siginfo_it_filled_in() -> None:
+    c = call("rt_sigtimedwait", SIGWAIT)
+    a = (0x7FFD0000, 0x7FFD0100, 0, 8, 0, 0)
+    info = struct.pack("<iiii4Q", 10, 0, 0, 0, 77, 0, 0, 0)  # SIGUSR1 from kill() by pid 77
+    caps = [cap(TABLE["rt_sigtimedwait"][0], struct.pack("<Q", 1 << 9), 8),
+            cap(TABLE["rt_sigtimedwait"][1], info, 48)]  # fmt: skip
+    assert line(c, a, caps, 10) == (
+        "rt_sigtimedwait([USR1], {si_signo=SIGUSR1, si_code=SI_USER, si_pid=77, si_uid=0}, "
+        "NULL, 8) = 10 (SIGUSR1)"
+    )
+    args, _cut = c.json_args(a, caps, 10, None)
+    assert args["uinfo"] == {"si_signo": "SIGUSR1", "si_code": "SI_USER", "si_pid": 77,
+                             "si_uid": 0}  # fmt: skip
+    assert args["uthese"] == ["SIGUSR1"] and args["uts"] == "NULL"
 
 
 # --- the capture table and the schema ------------------------------------------------
@@ -394,7 +416,7 @@ def test_clone3_fields_by_flags_and_the_parent_tid_it_wrote() -> None:
         "parent_tid=0x7f10, exit_signal=0, stack=0x7f00, stack_size=0x7fff80, tls=0x7f20} "
         "=> {parent_tid=[21377]}, 88) = 21377"
     )
-    # A failed call wrote nothing; pidfd's number is not known (strace reads it).
+    # A failed call wrote nothing; without its capture pidfd's number is not known.
     assert "=>" not in c.strace_args((0x7FFD0000, 88, 0, 0, 0, 0), caps, -11, 32)
     pidfd = struct.pack("<11Q", 0x1000 | 0x100000, 0x7F30, 0, 0x7F10, 17, 0, 0, 0, 0, 0, 0)
     text = c.strace_args((0x7FFD0000, 88, 0, 0, 0, 0), [cap(TABLE["clone3"][0], pidfd, 88)], 5, 32)
@@ -402,6 +424,15 @@ def test_clone3_fields_by_flags_and_the_parent_tid_it_wrote() -> None:
         "{flags=CLONE_PIDFD|CLONE_PARENT_SETTID, pidfd=0x7f30, parent_tid=0x7f10, "
         "exit_signal=SIGCHLD, stack=NULL, stack_size=0}, 88"
     )
+    # The pidfd the kernel wrote, read at exit through the struct (kind 18).
+    with_fd = [cap(TABLE["clone3"][0], pidfd, 88), cap(TABLE["clone3"][1], b"\3\0\0\0", 4)]
+    assert c.strace_args((0x7FFD0000, 88, 0, 0, 0, 0), with_fd, 5, 32) == (
+        "{flags=CLONE_PIDFD|CLONE_PARENT_SETTID, pidfd=0x7f30, parent_tid=0x7f10, "
+        "exit_signal=SIGCHLD, stack=NULL, stack_size=0} => {pidfd=[3], parent_tid=[5]}, 88"
+    )
+    js = c.json_args((0x7FFD0000, 88, 0, 0, 0, 0), with_fd, 5, None)[0]
+    assert js["uargs"]["returned"] == {"pidfd": 3, "parent_tid": 5}
+    assert "=>" not in c.strace_args((0x7FFD0000, 88, 0, 0, 0, 0), with_fd, -11, 32)
     # A size the kernel refuses: the pointer, as strace cannot read it either.
     assert c.strace_args((0x7FFD0000, 8, 0, 0, 0, 0), caps, -22, 32) == "0x7ffd0000, 8"
 
@@ -442,7 +473,7 @@ def test_hostile_bytes_never_break_the_decoders() -> None:
     rng = random.Random(14)
     names = [n for n, caps in TABLE.items() if any(c.kind >= Kind.ARRAY for c in caps)]
     names += ["setitimer", "timerfd_settime", "sigaltstack", "uname", "sysinfo", "utimensat",
-              "epoll_ctl", "getsockopt", "setsockopt", "futex", "clone3", "wait4"]  # fmt: skip
+              "epoll_ctl", "getsockopt", "setsockopt", "futex", "clone3", "wait4", "waitid"]  # fmt: skip
     for name in names:
         c = Call(name, [], "x86_64", [[x.arg, int(x.kind), x.len_arg] for x in TABLE[name]])
         for _ in range(300):

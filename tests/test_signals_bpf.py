@@ -181,3 +181,108 @@ def test_killed_by_sigkill_names_its_sender(progs: Path, tmp_path: Path) -> None
     [trigger] = header(dump)["triggers"]
     assert trigger == {**trigger, "signal": "SIGKILL", "si_code": "SI_USER",
                        "si_pid": os.getpid(), "tid": pid}  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["core-segv", "nocore-segv", "core-abort"])
+def test_killed_by_a_signal_says_core_dumped_as_strace_does(
+    strace: str, progs: Path, tmp_path: Path, mode: str
+) -> None:
+    """strace adds ` (core dumped)` when the wait status has WCOREDUMP: only when
+    the core file was written (the program raises RLIMIT_CORE, or sets it to 0;
+    core_pattern `core` writes it in the cwd)."""
+    prog = str(progs / "signals")
+    dumps_core = mode.startswith("core-")
+    theirs_dir, ours_dir = tmp_path / "strace", tmp_path / "ours"
+    theirs_dir.mkdir()
+    ours_dir.mkdir()
+    out = theirs_dir / "strace.out"
+    subprocess.run([strace, "-f", "-o", str(out), "--", prog, mode], cwd=theirs_dir,
+                   capture_output=True, timeout=60)  # fmt: skip
+    theirs = [x for x in out.read_text().splitlines() if "+++" in x]
+    sig = "SIGABRT" if mode == "core-abort" else "SIGSEGV"
+    killed = f"+++ killed by {sig}{' (core dumped)' if dumps_core else ''} +++"
+    assert [re.sub(r"^\d+ +", "", x) for x in theirs] == [killed]
+    d = tmp_path / "dumps"
+    subprocess.run([TRACELOOP, "record", "-q", "--always", "--out", str(d), "--", prog, mode],
+                   cwd=ours_dir, capture_output=True, timeout=120)  # fmt: skip
+    [dump] = sorted(d.rglob("*.msgpack"))
+    # The core files say what happened in both runs.
+    assert bool(list(theirs_dir.glob("core*"))) == bool(list(ours_dir.glob("core*"))) == dumps_core
+    lines = show(dump, "-o", "strace")
+    assert lines[-1] == killed
+    [trigger] = header(dump)["triggers"]
+    assert trigger["core_dumped"] is dumps_core
+    [obj] = [json.loads(x) for x in show(dump, "--info", "-o", "json")]
+    assert obj["triggers"][0]["core_dumped"] is dumps_core
+    assert obj["crash"]["how"] == killed.strip("+ ")
+    info = show(dump, "--info")
+    [crash] = [x for x in info if x.startswith("crash")]
+    assert crash.split(None, 1)[1] == obj["crash"]["how"]
+
+
+def test_without_btf_a_core_dump_is_not_claimed(progs: Path, tmp_path: Path) -> None:
+    """No task walk (a BTF without the task's fields): the kernel side cannot
+    read the wait status, so the trigger says nothing of a core, although one
+    was written."""
+    fake = tmp_path / "not-btf"
+    fake.write_bytes(b"not BTF")
+    d = tmp_path / "dumps"
+    subprocess.run([TRACELOOP, "record", "-q", "--always", "--out", str(d), "--",
+                    str(progs / "signals"), "core-segv"], cwd=tmp_path, capture_output=True,
+                   timeout=120, env={**os.environ, "TRACELOOP_VMLINUX_BTF": str(fake)})  # fmt: skip
+    [dump] = sorted(d.rglob("*.msgpack"))
+    assert list(tmp_path.glob("core*"))
+    [trigger] = header(dump)["triggers"]
+    assert trigger["signal"] == "SIGSEGV" and "core_dumped" not in trigger
+    assert show(dump, "-o", "strace")[-1] == "+++ killed by SIGSEGV +++"
+
+
+def parent_story(events: list[tuple[int, str]], pid: int) -> list[str]:
+    """One process's calls and signals, in order, with what it waits for and sends."""
+    keep = {"wait4", "kill", "rt_sigaction", "openat"}
+    return [x for p, x in events if p == pid and (x in keep or x.startswith("--- SIG"))]
+
+
+def test_signals_the_process_ignores_are_shown_where_strace_shows_them(
+    strace: str, progs: Path, tmp_path: Path
+) -> None:
+    """The kernel drops a signal that a process ignores when it is sent
+    (SIGCHLD and SIGURG by default, SIGUSR1 with SIG_IGN), unless the process
+    is traced: strace shows it, and so must the dump, after the same call.
+    (A SIGCHLD with SIG_IGN is not even sent: neither shows one.)"""
+    prog = str(progs / "signals")
+    lines = under_strace(strace, tmp_path, prog, "ignored")
+    theirs_events = []
+    for line in lines:
+        pid, rest = line.split(None, 1)
+        if rest.endswith("<unfinished ...>"):
+            continue  # counted once, where it is resumed
+        m = re.match(r"(?:<\.\.\. )?(\w+)", rest)
+        what = rest.split(" {", 1)[0] if rest.startswith("--- SIG") else (m[1] if m else rest)
+        theirs_events.append((int(pid), what))
+    dump = recorded(tmp_path, prog, "ignored")
+    objs = [json.loads(x) for x in show(dump, "-o", "json")]
+    ours_events = [
+        (o["pid"], o["syscall"] if "syscall" in o else f"--- {o['signal']}") for o in objs
+    ]
+    story = [
+        "wait4", "--- SIGCHLD", "rt_sigaction", "wait4", "kill", "--- SIGURG", "rt_sigaction",
+        "kill", "--- SIGUSR1", "openat",
+    ]  # fmt: skip
+    assert parent_story(theirs_events, theirs_events[0][0]) == story
+    assert parent_story(ours_events, ours_events[0][0]) == story
+
+    def pids(x: str) -> str:
+        return re.sub(r"si_pid=\d+", "si_pid=N", x)
+
+    ours = signal_lines(show(dump, "-o", "strace"))
+    assert [pids(x) for x in ours] == [pids(x) for x in signal_lines(lines)]
+    assert pids(ours[0]) == (
+        "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=N, si_uid=0, "
+        "si_status=3, si_utime=0, si_stime=0} ---"
+    )
+    # The sender of SIGURG is the process itself; the child of the SIGCHLD its own.
+    me = objs[0]["pid"]
+    assert ours[1] == f"--- SIGURG {{si_signo=SIGURG, si_code=SI_USER, si_pid={me}, si_uid=0}} ---"
+    children = [o["pid"] for o in objs if o["pid"] != me and o.get("syscall") == "exit_group"]
+    assert f"si_pid={children[0]}," in ours[0]

@@ -9,9 +9,17 @@ import pytest
 from sidecar.model.containers import identify, normalize_id
 from sidecar.model.errors import UsageError
 from sidecar.model.incidents import Incidents, Outcome, rate_key
-from sidecar.model.kernel_events import SIGNALED, Event, EventType, Reason
+from sidecar.model.kernel_events import CORE_DUMPED, CORE_KNOWN, SIGNALED, Event, EventType, Reason
 from sidecar.model.trigger import Trigger
-from triggers.kernel import Exit, confirm_main, container_end, main_exit, parse_trigger_names
+from triggers.kernel import (
+    Exit,
+    awaits_core,
+    confirm_main,
+    container_end,
+    main_exit,
+    note_end,
+    parse_trigger_names,
+)
 from triggers.manual import check_request, named
 
 CID = "4f2a" + "0" * 58 + "9b"
@@ -210,3 +218,25 @@ def test_a_flood_of_distinct_containers_meets_the_node_limit() -> None:
     assert outcomes.count(Outcome.NODE_LIMITED) == 30 and inc.node_limited == 30
     assert inc.add((99, 0, 0), "c99", t, 700.0)[0] is Outcome.NEW  # a new period
     assert inc.add((98, 0, 0), "c98", t, 49.5, force=True)[0] is Outcome.NEW  # a person asked
+
+
+def _end(pid: int, code: int) -> Event:
+    return Event(EventType.GROUP_EXIT, 0, 1, 10, pid, pid, 0, code, 1, "p")
+
+
+def test_a_process_end_tells_its_fatal_signal_whether_it_dumped_core() -> None:
+    def segv(pid: int) -> Trigger:
+        return Trigger("fatal-signal", "kernel", 5, "t", pid=pid, tid=pid, signal="SIGSEGV")
+
+    mine, other = segv(7), segv(8)
+    assert awaits_core(mine)
+    # Another process's end, or an end the kernel could not read (no BTF), says nothing.
+    assert not note_end([mine], _end(8, SIGNALED | 11 | CORE_KNOWN | CORE_DUMPED))
+    assert not note_end([mine], _end(7, SIGNALED | 11))
+    assert mine.core_dumped is None and "core_dumped" not in mine.to_wire()
+    assert note_end([mine, other], _end(7, SIGNALED | 11 | CORE_KNOWN | CORE_DUMPED))
+    assert mine.core_dumped is True and other.core_dumped is None and not awaits_core(mine)
+    assert note_end([other], _end(8, SIGNALED | 11 | CORE_KNOWN))
+    assert other.to_wire()["core_dumped"] is False
+    # The exit status is still read as before.
+    assert Exit.from_code(0, 7, SIGNALED | 11 | CORE_KNOWN | CORE_DUMPED).shell_status == 139

@@ -9,11 +9,20 @@ know that its cgroup became empty, which the daemon checks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sidecar.model.clock import iso
 from sidecar.model.errors import UsageError
-from sidecar.model.kernel_events import NAME_TO_REASON, REASON_NAMES, SIGNALED, Event, Reason
+from sidecar.model.kernel_events import (
+    CORE_DUMPED,
+    CORE_KNOWN,
+    NAME_TO_REASON,
+    REASON_NAMES,
+    SIGNALED,
+    Event,
+    Reason,
+)
 from sidecar.model.siginfo import FAULTS, from_kernel, s32, si_code_name
 from sidecar.model.trigger import Trigger, signal_name
 
@@ -43,6 +52,51 @@ def trigger_from_event(ev: Event, boot_offset_ns: int) -> Trigger:
         elif ev.code in FAULTS:
             t.si_addr = ev.addr
     return t
+
+
+# Signals whose default action dumps core (signal(7)'s "Core"): only their
+# deaths can say `(core dumped)`.
+CORE_SIGNALS = frozenset({"SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
+                          "SIGSEGV", "SIGXCPU", "SIGXFSZ", "SIGSYS"})  # fmt: skip
+
+
+def core_dumped(code: int) -> bool | None:
+    """Whether a process's end (a GROUP_EXIT code) dumped core; None when the
+    kernel could not tell (no BTF) or it was not killed by a signal."""
+    if not code & SIGNALED or not code & CORE_KNOWN:
+        return None
+    return bool(code & CORE_DUMPED)
+
+
+def awaits_core(t: Trigger) -> bool:
+    """A fatal-signal trigger whose core dump is not known yet: the kernel
+    writes the core after the delivery that fired the trigger, and tells
+    whether it did when the process ends."""
+    return t.reason == "fatal-signal" and t.signal in CORE_SIGNALS and t.core_dumped is None
+
+
+def note_end(triggers: Iterable[Trigger], ev: Event) -> bool:
+    """A process ended (GROUP_EXIT): its fatal-signal triggers learn whether
+    it dumped core (strace's `+++ killed by SIGSEGV (core dumped) +++`).
+    Returns whether any trigger learnt it."""
+    core = core_dumped(ev.code)
+    if core is None:
+        return False
+    sig = signal_name(ev.code & 0xFF)
+    found = False
+    for t in triggers:
+        if (
+            t.reason == "fatal-signal"
+            and t.core_dumped is None
+            and (t.pid, t.signal)
+            == (
+                ev.pid,
+                sig,
+            )
+        ):
+            t.core_dumped = core
+            found = True
+    return found
 
 
 def container_exited(ev: Event, boot_offset_ns: int, exit_code: int) -> Trigger:

@@ -23,7 +23,7 @@ from sidecar.model.errors import PermissionDeniedError
 from sidecar.model.kernel_events import Event, EventType, Reason
 from sidecar.model.trigger import Trigger
 from sidecar.sinks.base import Writer
-from triggers.kernel import trigger_from_event
+from triggers.kernel import note_end, trigger_from_event
 
 PREFIX = "record-"  # and the recording process's PID: one cgroup per recording
 KERNEL_TRIGGERS = Reason.NONZERO_EXIT | Reason.FATAL_SIGNAL | Reason.OOM_KILL
@@ -94,6 +94,8 @@ class Recording:
     def _on_event(self, ev: Event) -> None:
         if ev.type == EventType.TRIGGER and ev.cgroup == self.cg.id:
             self.triggers.append(trigger_from_event(ev, self.offset))
+        elif ev.type == EventType.GROUP_EXIT and ev.cgroup == self.cg.id:
+            note_end(self.triggers, ev)  # whether a fatal signal dumped core
 
     def join(self) -> None:
         """Move the calling process into the recorded cgroup (the child, last

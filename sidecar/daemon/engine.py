@@ -41,12 +41,19 @@ from sidecar.sinks.base import Sink
 from triggers.kernel import (
     MAIN_END_NS,
     Exit,
+    awaits_core,
     container_end,
+    note_end,
     trigger_from_event,
 )
 from triggers.manual import check_request, manual_trigger, named
 
 log = logging.getLogger("traceloop.daemon")
+
+# The longest a dump waits for a process killed by a core-dumping signal to
+# end (the kernel writes the core first), so its trigger can say whether it
+# dumped core; the window is frozen already, so waiting changes nothing else.
+CORE_WAIT = 5.0
 
 
 @dataclass
@@ -62,6 +69,8 @@ class Daemon:
     health: metrics.Health = field(default_factory=metrics.Health)
     stopping: threading.Event = field(default_factory=threading.Event)
     exits: list[tuple[float, Event]] = field(default_factory=list)
+    # Incidents held back for a core dump to end: when they were due before.
+    core_waits: dict[tuple[int, int, int], float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.offset = boot_offset_ns()
@@ -162,6 +171,7 @@ class Daemon:
                 return
             metrics.TRIGGERS.labels(trig.reason).inc()
             self._add(t, trig)
+            self._await_core(t, trig)
         elif ev.type == EventType.TABLE_FULL:
             self._table_full(ev.cgroup)
         elif ev.type == EventType.UNRECORDED_EXIT:
@@ -174,6 +184,29 @@ class Daemon:
                 t.last_exit = ev
                 t.ends.append(Exit.from_event(ev))
                 self.exits.append((time.monotonic(), ev))
+                self._core_known(t, ev)
+
+    def _await_core(self, t: Tracked, trig: Trigger) -> None:
+        """Hold the incident of a core-dumping signal until its process ends
+        (at most CORE_WAIT seconds more)."""
+        inc = self.incidents.pending.get(t.key)
+        if inc is None or not awaits_core(trig):
+            return
+        self.core_waits.setdefault(inc.key, inc.due)
+        inc.due = max(inc.due, time.monotonic() + CORE_WAIT)
+
+    def _core_known(self, t: Tracked, ev: Event) -> None:
+        """A process ended: its fatal-signal triggers learn whether it dumped
+        core, and an incident held for that is due as it was before."""
+        inc = self.incidents.pending.get(t.key)
+        note_end([*t.candidates, *(inc.triggers if inc else [])], ev)
+        # Without BTF the kernel cannot tell: the process's end is enough.
+        if (
+            inc is not None
+            and inc.key in self.core_waits
+            and not any(awaits_core(x) and x.pid != ev.pid for x in inc.triggers)
+        ):
+            inc.due = min(inc.due, max(self.core_waits.pop(inc.key), time.monotonic()))
 
     def _tracked_for(self, ev: Event) -> Tracked | None:
         """The container an event is about. Another CPU of a brand-new cgroup
@@ -379,6 +412,7 @@ class Daemon:
         return out
 
     def _start_dump(self, inc: Incident) -> None:
+        self.core_waits.pop(inc.key, None)
         t = self.tracked.get(inc.key[0])
         if t is None:
             inc.finished.set()

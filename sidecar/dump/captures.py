@@ -33,6 +33,8 @@ class Kind(IntEnum):
     DIRENTS = 14  # getdents64's entries, counted at exit: u32 count, u32 1 if more
     SIGFRAME = 15  # rt_sigreturn's mask, from the signal frame at the stack pointer
     TIMEOUT = 16  # futex's timespec, at enter, for waiting operations: len_arg = the op
+    SIGWAIT = 17  # rt_sigtimedwait's 8-byte set, then its timespec (len_arg) unless NULL
+    PIDFD = 18  # clone3's new pidfd (4 bytes), read at exit at the address in its clone_args
 
 
 NO_LEN = 0xFF
@@ -87,6 +89,7 @@ SYSINFO = 108  # up to mem_unit
 TIMESPEC2 = 32  # utimensat's two times
 CLONE_ARGS = 88  # struct clone_args up to cgroup (CLONE_ARGS_SIZE_VER2)
 SOCKOPT = 4  # an int option's value (the others are shown as pointers)
+SIGINFO = 48  # siginfo_t up to the end of the union's fields strace shows
 
 
 # Syscall name -> captures, at most MAX_CAPTURES each. Names missing on an
@@ -154,15 +157,16 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "getsockopt": (Capture(3, Kind.OBJ_OUT, SOCKOPT, secret=True), _out(4, 4)),
     # more fixed-size objects
     "wait4": (_out(1, 4), _out(3, RUSAGE_TIMES)),
+    "waitid": (_out(2, SIGINFO), _out(4, RUSAGE_TIMES)),
     "setitimer": (_in(1, ITIMERVAL), _out(2, ITIMERVAL)), "getitimer": (_out(1, ITIMERVAL),),
     "timerfd_settime": (_in(2, ITIMERSPEC), _out(3, ITIMERSPEC)),
     "timerfd_gettime": (_out(1, ITIMERSPEC),),
     "sigaltstack": (_in(0, STACK_T), _out(1, STACK_T)),
     "rt_sigpending": (_out(0, SIGSET),), "rt_sigsuspend": (_in(0, SIGSET),),
-    "rt_sigtimedwait": (_in(0, SIGSET), _in(2, TIMESPEC)),
+    "rt_sigtimedwait": (Capture(0, Kind.SIGWAIT, 2), _out(1, SIGINFO)),
     "uname": (_out(0, UTSNAME_SHOWN),), "sysinfo": (_out(0, SYSINFO),),
     "futex": (Capture(3, Kind.TIMEOUT, 1),),
-    "clone3": (_in(0, CLONE_ARGS),),
+    "clone3": (_in(0, CLONE_ARGS), Capture(1, Kind.PIDFD)),
     "getdents64": (Capture(1, Kind.DIRENTS),), "getdents": (Capture(1, Kind.DIRENTS),),
     "rt_sigreturn": (Capture(0, Kind.SIGFRAME, SIGSET),),
 }  # fmt: skip

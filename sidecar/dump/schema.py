@@ -175,7 +175,7 @@ TRIGGER = _map(
         "reason": _short, "source": _short, "ts_ns": _count, "time": _short,
         "pid": _int(0, U32), "tid": _int(0, U32), "comm": _short,
         "exit_code": _int(-(1 << 31), U32), "signal": _short, "detail": _map({}),
-        "si_code": _short, "si_addr": _count, "si_pid": _int(0, U32),
+        "si_code": _short, "si_addr": _count, "si_pid": _int(0, U32), "core_dumped": _bool,
     }
 )  # fmt: skip
 

@@ -47,8 +47,11 @@ STAT_NAMES = (
     "chunks_recycled",  # chunks a container reused (its oldest calls overwritten)
 )
 
-# GROUP_EXIT codes: an exit status, or SIGNALED | signal number.
+# GROUP_EXIT codes: an exit status, or SIGNALED | signal number, with
+# CORE_KNOWN when the kernel read whether it dumped core (CORE_DUMPED).
 SIGNALED = 0x10000
+CORE_DUMPED = 0x20000
+CORE_KNOWN = 0x40000
 
 _EVENT = struct.Struct("<IIQQIIIiQ16siIQ")
 

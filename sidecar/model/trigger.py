@@ -32,6 +32,9 @@ class Trigger:
     si_code: str | None = None
     si_addr: int | None = None
     si_pid: int | None = None
+    # A fatal signal's process dumped core (strace's `(core dumped)`); None
+    # when not known (no BTF, or the process's end was not seen).
+    core_dumped: bool | None = None
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:

@@ -146,7 +146,8 @@ class Call:
                             vals[arg] = vec[0]
             if self.joint:
                 for arg, (t, _j) in self.joint(caps, a, ret).items():
-                    vals[arg] = t
+                    if arg < n:  # a dump's table may name fewer parameters
+                        vals[arg] = t
         return vals
 
     def strace_args(

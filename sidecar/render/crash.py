@@ -65,7 +65,8 @@ def how_it_ended(t: Mapping[str, Any] | None, header: Mapping[str, Any]) -> str:
         return "no trigger recorded" + (f"; exit status {status}" if status is not None else "")
     reason, code, sig = t.get("reason"), t.get("exit_code"), t.get("signal")
     if reason == "fatal-signal":
-        return f"killed by {sig or 'a signal'}"
+        core = " (core dumped)" if t.get("core_dumped") is True else ""
+        return f"killed by {sig or 'a signal'}{core}"
     if reason == "oom-kill":
         return f"killed by {sig or 'SIGKILL'} (OOM kill)"
     if reason == "nonzero-exit":

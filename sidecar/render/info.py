@@ -92,6 +92,8 @@ def trigger_text(t: Any) -> str:
         facts.append(f"exit code {t['exit_code']}")
     if t.get("signal") is not None:
         facts.append(f"signal {t['signal']}")
+    if isinstance(t.get("core_dumped"), bool):
+        facts.append("core dumped" if t["core_dumped"] else "no core dumped")
     if t.get("si_code") is not None:  # a fatal signal's siginfo: a fault, or who sent it
         facts.append(f"si_code {t['si_code']}")
     if isinstance(t.get("si_addr"), int):

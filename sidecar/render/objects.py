@@ -24,6 +24,7 @@ from sidecar.render.flags import (
     CLONE_SETTLS,
     flags_of,
 )
+from sidecar.render.siginfo import fields as siginfo_fields
 from sidecar.render.signals import signal_name
 from sidecar.render.strings import escape, text
 from sidecar.render.structs import Decoded, Decoder, sigset, timespec
@@ -195,9 +196,21 @@ def getsockopt_joint(
     return {3: (f"[{v}]", [v])}
 
 
-Joint = Callable[[Sequence[Sequence[Any]], Sequence[int], int | None], dict[int, Decoded]]
-# Syscalls whose captures decode together (one's meaning depends on another's).
-JOINT: dict[str, Joint] = {"getsockopt": getsockopt_joint}
+_SIGWAIT = 17  # Kind.SIGWAIT (sidecar/dump/captures.py): the set, then the timeout
+
+
+def sigwait_joint(
+    caps: Sequence[Sequence[Any]], a: Sequence[int], ret: int | None
+) -> dict[int, Decoded]:
+    """rt_sigtimedwait's timeout, read into one capture after its set (the
+    siginfo it fills in takes the other): `{tv_sec=0, tv_nsec=0}`; it keeps
+    its pointer (NULL) when the capture has none. The set is decoded as the
+    capture's own argument (vectors.sigwait_set)."""
+    data = next((c[2] for c in caps if c[0] == 0 and c[1] == _SIGWAIT), None)
+    if not isinstance(data, bytes) or len(data) < 24:
+        return {}
+    tmo = timespec(data[8:24], a, ret)
+    return {} if tmo is None else {2: tmo}
 
 
 def socklen(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
@@ -219,9 +232,17 @@ def _addr(v: int) -> str:
 
 
 def clone3(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
+    return clone3_with(data, a, ret, None)
+
+
+def clone3_with(
+    data: bytes, a: Sequence[int], ret: int | None, new_fd: int | None
+) -> Decoded | None:
     """struct clone_args as strace shows it: the fields the flags use, and
-    after a successful call the parent's copy of the new thread's id, which the
-    kernel wrote to parent_tid and also returned: `=> {parent_tid=[N]}`."""
+    after a successful call what the kernel wrote back, `=> {pidfd=[3],
+    parent_tid=[N]}`: the new pidfd (CLONE_PIDFD; `new_fd` as the recorder read
+    it, kind 18) and the parent's copy of the new thread's id (it is also
+    the return value)."""
     size = a[1]
     if size < _CLONE_ARGS_VER0 or len(data) < min(size, _CLONE_ARGS_VER2):
         return None
@@ -245,10 +266,47 @@ def clone3(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
             fields.append(("cgroup", str(cgroup)))
     text = "{" + ", ".join(f"{k}={v}" for k, v in fields) + "}"
     js: dict[str, Any] = dict(fields)
-    # pidfd's number is not known here: then strace's `=> {...}` is left out.
-    if ret is not None and ret > 0 and flags & CLONE_PARENT_SETTID and not flags & CLONE_PIDFD:
-        text += f" => {{parent_tid=[{ret}]}}"
+    # Without the pidfd's number (an older dump, an unreadable one) strace's
+    # `=> {...}` is left out.
+    back: dict[str, int] = {}
+    if ret is not None and ret > 0 and (new_fd is not None or not flags & CLONE_PIDFD):
+        if flags & CLONE_PIDFD and new_fd is not None:
+            back["pidfd"] = new_fd
+        if flags & CLONE_PARENT_SETTID:
+            back["parent_tid"] = ret
+    if back:
+        text += " => {" + ", ".join(f"{k}=[{v}]" for k, v in back.items()) + "}"
+        js["returned"] = back
     return text, js
+
+
+_PIDFD = 18  # Kind.PIDFD (sidecar/dump/captures.py)
+
+
+def clone3_joint(
+    caps: Sequence[Sequence[Any]], a: Sequence[int], ret: int | None
+) -> dict[int, Decoded]:
+    """clone3's struct with the pidfd the kernel wrote through it (a capture
+    of its own, read when the call returned)."""
+    args = next((c[2] for c in caps if c[0] == 0 and c[1] == 6), None)
+    fd = next((c[2] for c in caps if c[1] == _PIDFD), None)
+    if not isinstance(args, bytes) or not isinstance(fd, bytes) or len(fd) < 4:
+        return {}
+    got = clone3_with(args, a, ret, struct.unpack_from("<i", fd)[0])
+    return {} if got is None else {0: got}
+
+
+def siginfo(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
+    """A siginfo_t the call filled in (waitid, rt_sigtimedwait), as strace's
+    printsiginfo shows it; `{}` when nothing was there (si_signo 0: waitid
+    with WNOHANG and no child to report)."""
+    if len(data) < 48:
+        return None
+    signo, err, code, _pad, *union = struct.unpack_from("<iiii4Q", data)
+    if signo == 0:
+        return "{}", {}
+    got = siginfo_fields([signo, code & MASK32, *union], err)
+    return "{" + ", ".join(f"{k}={t}" for k, t, _ in got) + "}", {k: v for k, _, v in got}
 
 
 def _fixed(d: Decoder) -> Callable[[str], Decoder | None]:
@@ -262,9 +320,11 @@ BY_SYSCALL: dict[str, dict[int, Callable[[str], Decoder | None]]] = {
     "timerfd_settime": {2: _fixed(itimerspec), 3: _fixed(itimerspec)},
     "timerfd_gettime": {1: _fixed(itimerspec)},
     "wait4": {3: _fixed(rusage)},
+    "waitid": {2: _fixed(siginfo), 4: _fixed(rusage)},
     "sigaltstack": {0: _fixed(stack_t), 1: _fixed(stack_t)},
     "rt_sigpending": {0: _fixed(sigset(1))}, "rt_sigsuspend": {0: _fixed(sigset(1))},
-    "rt_sigtimedwait": {0: _fixed(sigset(3)), 2: _fixed(timespec)},
+    # The set and timeout of dumps made before they shared one capture.
+    "rt_sigtimedwait": {0: _fixed(sigset(3)), 1: _fixed(siginfo), 2: _fixed(timespec)},
     "epoll_pwait": {4: _fixed(sigset(5))},
     "ppoll": {2: _fixed(timespec)},
     "uname": {0: _fixed(utsname)}, "sysinfo": {0: _fixed(sysinfo)},
@@ -279,3 +339,12 @@ BY_SYSCALL: dict[str, dict[int, Callable[[str], Decoder | None]]] = {
 def more_decoders(name: str, arch: str) -> dict[int, Decoder]:
     found = {i: make(arch) for i, make in BY_SYSCALL.get(name, {}).items()}
     return {i: d for i, d in found.items() if d is not None}
+
+
+Joint = Callable[[Sequence[Sequence[Any]], Sequence[int], int | None], dict[int, Decoded]]
+# Syscalls whose captures decode together (one's meaning depends on another's).
+JOINT: dict[str, Joint] = {
+    "getsockopt": getsockopt_joint,
+    "rt_sigtimedwait": sigwait_joint,
+    "clone3": clone3_joint,
+}

@@ -32,7 +32,8 @@ def trigger_lines(header: Mapping[str, Any]) -> list[TriggerLine]:
         if reason == "nonzero-exit" and isinstance(code, int):
             text = f"+++ exited with {code} +++"
         elif reason == "fatal-signal" and isinstance(sig, str):
-            text = f"+++ killed by {escape(sig)} +++"
+            core = " (core dumped)" if t.get("core_dumped") is True else ""
+            text = f"+++ killed by {escape(sig)}{core} +++"
             tid = t.get("tid")
             if isinstance(tid, int):
                 pid = tid  # the thread that took the signal, as strace names it

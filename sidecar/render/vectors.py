@@ -249,6 +249,17 @@ def futex_timeout(
     return f"{{tv_sec={sec}, tv_nsec={nsec}}}", {"tv_sec": sec, "tv_nsec": nsec}, False
 
 
+def sigwait_set(
+    data: bytes, a: Sequence[int], ret: int | None, limit: int | None
+) -> VecDecoded | None:
+    """rt_sigtimedwait's set, the first 8 bytes of its capture (kind 17; the
+    timeout that may follow is decoded beside it, objects.sigwait_joint)."""
+    if len(data) < 8 or a[3] != 8:
+        return None
+    (mask,) = struct.unpack_from("<Q", data)
+    return sigset_text(mask), sigset_names(mask), False
+
+
 def _len_arg(captures: Sequence[Sequence[int]], arg: int) -> int | None:
     for c in captures:
         if len(c) > 2 and c[0] == arg:
@@ -272,6 +283,8 @@ def vec_decoders(name: str, arch: str, captures: Sequence[Sequence[int]]) -> dic
         return {0: sigframe}
     if name == "futex":
         return {3: futex_timeout}
+    if name == "rt_sigtimedwait":
+        return {0: sigwait_set}
     if name in ("getdents64", "getdents"):
         return {1: dirents}
     if name in ("sendmsg", "recvmsg"):

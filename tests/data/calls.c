@@ -48,7 +48,7 @@ static int closed_port(void) {
 
 // Structures strace decodes: pollfds and their revents, iovecs, msghdrs,
 // epoll events, socket options, timers, signal stacks and sets, uname,
-// sysinfo, utimensat's times, futex timeouts, wait4's rusage.
+// sysinfo, utimensat's times, futex timeouts, wait4's rusage, siginfos filled in.
 static void *thread_main(void *arg) { return arg; }
 
 static void on_signal(int sig) { (void)sig; }
@@ -141,9 +141,12 @@ static void structures(const char *dir) {
     syscall(SYS_rt_sigpending, &pend, 8);
     sigprocmask(SIG_BLOCK, &usr1, NULL);
     struct timespec zero = {0, 0};
-    sigtimedwait(&usr1, NULL, &zero); // EAGAIN
+    siginfo_t info;
+    sigtimedwait(&usr1, &info, &zero); // EAGAIN: the siginfo stays a pointer
     kill(getpid(), SIGUSR1);
     sigtimedwait(&usr1, NULL, &zero); // = 10 (SIGUSR1)
+    kill(getpid(), SIGUSR1);
+    sigwaitinfo(&usr1, &info); // the siginfo the call filled in, no timeout
     sigprocmask(SIG_UNBLOCK, &usr1, NULL);
     // rt_sigreturn restores the mask the handler interrupted: [INT]
     struct sigaction on_usr2 = {.sa_handler = on_signal};
@@ -193,6 +196,22 @@ static void structures(const char *dir) {
     if (cloned == 0)
         _exit(0);
     waitpid(cloned, NULL, 0);
+    // clone3 with a pidfd: `=> {pidfd=[N], parent_tid=[PID]}`, then the pidfd alone
+    int pidfd = -1;
+    pid_t ptid = 0;
+    struct clone_args cp = {.flags = CLONE_PIDFD | CLONE_PARENT_SETTID,
+                            .pidfd = (unsigned long)&pidfd,
+                            .parent_tid = (unsigned long)&ptid,
+                            .exit_signal = SIGCHLD};
+    cloned = syscall(SYS_clone3, &cp, sizeof cp);
+    if (cloned == 0)
+        _exit(0);
+    waitpid(cloned, NULL, 0);
+    cp.flags = CLONE_PIDFD;
+    cloned = syscall(SYS_clone3, &cp, sizeof cp);
+    if (cloned == 0)
+        _exit(0);
+    waitpid(cloned, NULL, 0);
     // wait4's rusage
     pid_t child = fork();
     if (child == 0)
@@ -200,6 +219,22 @@ static void structures(const char *dir) {
     struct rusage ru;
     int status;
     wait4(child, &status, 0, &ru);
+    // waitid's siginfo: nothing to report yet (`{}`: the child waits for the
+    // pipe's end), then its exit. The child's calls are the same in every run
+    // (killing it instead would race with its first calls).
+    int hold[2];
+    pipe(hold);
+    pid_t waited = fork();
+    if (waited == 0) {
+        char c;
+        close(hold[1]);
+        read(hold[0], &c, 1);
+        _exit(0);
+    }
+    siginfo_t wi;
+    waitid(P_PID, waited, &wi, WEXITED | WNOHANG);
+    close(hold[1]);
+    waitid(P_PID, waited, &wi, WEXITED);
 }
 
 int main(int argc, char **argv) {

@@ -3,11 +3,20 @@
 //   wait-term    prints "ready PID", then waits for another process's kill -TERM
 //   sigchld      forks a child that exits 0; a handler takes the SIGCHLD
 //   kill-segv    raises SIGSEGV with kill(): a SIGSEGV that is not a fault
+//   core-segv    dereferences NULL with RLIMIT_CORE raised: dumps core (in the cwd,
+//                as core_pattern `core` says)
+//   nocore-segv  the same with RLIMIT_CORE 0: no core
+//   core-abort   abort() with RLIMIT_CORE raised
+//   ignored      signals the kernel drops when sent (strace shows them): a child's
+//                SIGCHLD with the default action, one with SIG_IGN, a SIGURG sent
+//                to itself, and a SIGUSR1 with SIG_IGN
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,6 +56,30 @@ int main(int argc, char **argv) {
         return 5;
     } else if (!strcmp(mode, "kill-segv")) {
         kill(getpid(), SIGSEGV);
+    } else if (!strcmp(mode, "ignored")) {
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(3);
+        int status;
+        waitpid(pid, &status, 0);
+        signal(SIGCHLD, SIG_IGN);  // children are reaped by the kernel: wait fails
+        if (fork() == 0)
+            _exit(4);
+        wait(&status);
+        kill(getpid(), SIGURG);
+        signal(SIGUSR1, SIG_IGN);
+        kill(getpid(), SIGUSR1);
+        open("/traceloop/after-ignored", O_RDONLY);
+        return 0;
+    } else if (!strncmp(mode, "core-", 5) || !strcmp(mode, "nocore-segv")) {
+        struct rlimit lim = {0, 0};
+        if (mode[0] == 'c')
+            lim.rlim_cur = lim.rlim_max = RLIM_INFINITY;
+        setrlimit(RLIMIT_CORE, &lim);
+        if (!strcmp(mode, "core-abort"))
+            abort();
+        volatile int *p = 0;
+        return *p;
     }
     return 1;
 }

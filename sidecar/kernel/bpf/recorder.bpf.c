@@ -117,6 +117,10 @@
 #endif
 #define EXEC_MARK 0x7fff0000
 #define SIGNALED 0x10000
+// With SIGNALED in EV_GROUP_EXIT's code: whether the process dumped core
+// (CORE_KNOWN: its wait status was read; CORE_DUMPED: WCOREDUMP).
+#define CORE_DUMPED 0x20000
+#define CORE_KNOWN 0x40000
 
 #ifndef FREEZE_ON_TRIGGER
 #define FREEZE_ON_TRIGGER 1
@@ -155,6 +159,8 @@
 #define K_SIGFRAME 15 // rt_sigreturn's signal mask, from the frame at the stack
                       // pointer, read at enter as an 8-byte K_OBJ_IN
 #define K_TIMEOUT 16  // futex's timeout, read at enter for the waiting operations only
+#define K_SIGWAIT 17  // rt_sigtimedwait's set and timeout (len_arg: its argument), at enter
+#define K_PIDFD 18    // clone3's new pidfd, read at exit through the first capture's struct
 #ifndef ARGV_N
 #define ARGV_N 8
 #endif
@@ -565,6 +571,18 @@ static __always_inline s32 exit_status(void) {
     return (st & 0x7f) ? (s32)(SIGNALED | (st & 0x7f)) : (s32)((st >> 8) & 0xff);
 #else
     return -1;
+#endif
+}
+
+// A process killed by a signal: whether it dumped core, from its wait status
+// (the kernel sets 0x80, WCOREDUMP, only once the core file was written), as
+// CORE_KNOWN | CORE_DUMPED bits; 0 (unknown) without the offset.
+static __always_inline s32 core_bits(void) {
+#if defined(TASK_WALK) && defined(OFF_TASK_EXIT_CODE)
+    u32 st = ld32(current_task(), OFF_TASK_EXIT_CODE);
+    return CORE_KNOWN | ((st & 0x80) ? CORE_DUMPED : 0);
+#else
+    return 0;
 #endif
 }
 
@@ -984,7 +1002,7 @@ static __always_inline void exec_mark(u32 tgid) {
 
 static __always_inline int read_at_exit(u8 kind) {
     return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT ||
-           (kind >= K_ARRAY && kind <= K_DIRENTS);
+           (kind >= K_ARRAY && kind <= K_DIRENTS) || kind == K_PIDFD;
 }
 
 static __always_inline u32 round8(u32 n) {
@@ -1011,6 +1029,29 @@ static __always_inline struct capscratch *scratch_get(void) {
 }
 #include "captures_more.h"
 
+// rt_sigtimedwait's set (8 bytes) and, when not NULL, its timeout (a
+// timespec, 16 more), both read at enter into one capture: the record has
+// two, and the siginfo the call fills in takes the other. A failure is
+// counted; the capture is then absent (the pointers are shown).
+#define SIGWAIT_BYTES 24
+static __always_inline void capture_sigwait(u8 *dst, u32 room, struct rec *s, int i,
+                                            const void *set, u64 timeout) {
+    if (room < SIGWAIT_BYTES || bpf_probe_read_user(dst, 8, set) != 0) {
+        stat_add(ST_CAPTURE_FAIL);
+        return;
+    }
+    u32 n = 8;
+    if (timeout) {
+        if (bpf_probe_read_user(dst + 8, 16, (const void *)timeout) == 0)
+            n = SIGWAIT_BYTES;
+        else
+            stat_add(ST_CAPTURE_FAIL);
+    }
+    s->cap_len[i] = n;
+    s->cap_full[i] = n;
+    s->captured |= 1 << i;
+}
+
 // Bytes capture i of a call reserves in its chunk: what the kinds read at
 // most (buffers and addresses passed in: their length, when it is smaller).
 static __always_inline u32 cap_need(struct scinfo *si, int i, const u64 *a) {
@@ -1034,6 +1075,10 @@ static __always_inline u32 cap_need(struct scinfo *si, int i, const u64 *a) {
         n = (u32)la > CAP ? CAP : la;
     } else if (kind == K_ARGV) {
         n = CAP;
+    } else if (kind == K_SIGWAIT && i == 0) {
+        n = SIGWAIT_BYTES;
+    } else if (kind == K_PIDFD && i == 1) {
+        n = 4;
     } else {
         n = more_need(kind, la, a);
     }
@@ -1131,6 +1176,10 @@ static __always_inline u32 capture_read(u8 *base, u32 off, u32 room, struct rec 
         }
     } else if (kind == K_TIMEOUT && !retry) {
         capture_timeout(dst, room, s, i, src, la < 6 ? a[la] : 0);
+    } else if (kind == K_SIGWAIT && !retry && i == 0) {
+        // (A first capture only: i is a constant in each inlined copy, and
+        // the verifier's paths through sys_enter multiply with each branch.)
+        capture_sigwait(dst, room, s, i, src, la < 6 ? a[la] : 0);
     } else if (kind == K_ARGV) {
         u32 envp = s->cap_full[i] & 0xffff0000u;
         capture_argv(dst, s, i, src);
@@ -1147,6 +1196,29 @@ static __always_inline u32 capture_enter(u8 *base, u32 off, u32 room, struct rec
     return capture_read(base, off, room, s, si, i, a, 0);
 }
 
+// clone3 with CLONE_PIDFD: the descriptor the kernel wrote to
+// clone_args.pidfd, whose address is in the struct captured at enter (the
+// first capture, 8 bytes in), read as capture i once the call succeeded.
+#define CLONE_PIDFD 0x1000
+static __always_inline void capture_pidfd(u8 *base, struct rec *s, int i, s64 ret) {
+    if (ret <= 0 || !(s->captured & 1) || s->cap_len[0] < 16)
+        return;
+    u8 *args = cap_dst(base, s->cap_off[0]);
+    u8 *dst = cap_dst(base, s->cap_off[i]);
+    if (!args || !dst)
+        return;
+    u64 flags = *(u64 *)args, p = *(u64 *)(args + 8);
+    if (!(flags & CLONE_PIDFD) || !p)
+        return;
+    if (bpf_probe_read_user(dst, 4, (const void *)p) == 0) {
+        s->cap_len[i] = 4;
+        s->cap_full[i] = 4;
+        s->captured |= 1 << i;
+    } else {
+        stat_add(ST_CAPTURE_FAIL);
+    }
+}
+
 // Capture i, read at exit into the bytes the enter reserved (their number
 // is in cap_len until then).
 // `more` (a constant): the kinds of captures_more.h are read too; sys_exit
@@ -1160,6 +1232,10 @@ static __always_inline void capture_exit(u8 *base, struct rec *s, int i, s64 ret
     u8 a = si->arg[i] & 7;
     u32 room = s->cap_len[i];
     s->cap_len[i] = 0;
+    if (i == 1 && si->kind[i] == K_PIDFD) {  // a second capture only (i is a constant)
+        capture_pidfd(base, s, i, ret);
+        return;
+    }
     if (i == 0 && si->kind[i] >= K_ARRAY) {
         if (more)
             more_exit(base, s, si, i, room, ret);  // the first capture only, as at enter
@@ -1613,13 +1689,62 @@ struct sinfo {
     u64 w[4];
 };
 
+static __always_inline void signal_record(struct slabmeta *m, struct sinfo *si, u64 task);
+
 #ifdef TASK_WALK
 // What was last sent to a process with a signal of KILL_NO_CORE, by tgid.
 BPF_TABLE("lru_hash", u32, struct sinfo, sent, 4096);
 
+// -- signals the target ignores -----------------------------------------------
+// A signal whose handler is SIG_IGN, or whose default action is to ignore it
+// (SIGCHLD, SIGWINCH, SIGURG, SIGCONT), is dropped when it is sent unless the
+// process is traced: signal_deliver never sees it, while strace (a tracer)
+// shows it. signal_generate's result says so (TRACE_SIGNAL_IGNORED): it is
+// recorded then, as a delivery to the target thread, with its siginfo.
+#define TRACE_SIGNAL_IGNORED 1  // enum trace_signal_result
+
+// A word of a task that is not current (the tracepoint's pointer is untyped:
+// read with the helper, at the BTF offsets); 0 through a NULL pointer.
+static __always_inline u64 peek64(u64 p, u32 off) {
+    u64 v = 0;
+    if (p)
+        bpf_probe_read_kernel(&v, sizeof(v), (void *)(p + off));
+    return v;
+}
+
+static __always_inline void signal_ignored(int sig, u64 info, u64 task) {
+    if (sig <= 0 || sig >= 64 || !task)
+        return;
+    u64 cset = peek64(task, OFF_TASK_CGROUPS);
+    u64 cg = peek64(peek64(peek64(cset, OFF_CSS_SET_DFL_CGRP), OFF_CGROUP_KN), OFF_KERNFS_NODE_ID);
+    u32 *sp = cgslab.lookup(&cg);
+    if (!sp || *sp == IGNORED)
+        return;
+    u32 slab = *sp;
+    struct slabmeta *m = slabs.lookup(&slab);
+    if (!m)
+        return;
+    struct sinfo si = {};
+    if (info == 0) {
+        // SEND_SIG_NOINFO: the kernel names the sender, the current process.
+        u64 uid = (u32)bpf_get_current_uid_gid();
+        si.w[0] = (bpf_get_current_pid_tgid() >> 32) | (uid << 32);
+    } else if (info < 4096) {
+        si.code = SI_KERNEL;  // SEND_SIG_PRIV
+    } else {
+        bpf_probe_read_kernel(&si, sizeof(si), (void *)info);
+    }
+    si.signo = sig;
+    signal_record(m, &si, task);
+}
+
 RAW_TRACEPOINT_PROBE(signal_generate) {
     int sig = ctx->args[0];
     u64 info = ctx->args[1];
+    if (ctx->args[4] == TRACE_SIGNAL_IGNORED) {
+        signal_ignored(sig, info, ctx->args[2]);
+        return 0;
+    }
     if (sig <= 0 || sig >= 64 || !((KILL_NO_CORE >> sig) & 1) || info < 4096)
         return 0;
     u32 tgid = 0;
@@ -1634,7 +1759,7 @@ RAW_TRACEPOINT_PROBE(signal_generate) {
 
 // A delivery in order with the calls: a record of its own in the window
 // (nr SIG_NR; args: signo, si_code, the union's four words; ret: si_errno).
-static __always_inline void signal_record(struct slabmeta *m, struct sinfo *si) {
+static __always_inline void signal_record(struct slabmeta *m, struct sinfo *si, u64 task) {
     if (m->frozen_at) {
         __sync_fetch_and_add(&m->after_freeze, 1);
         return;
@@ -1648,6 +1773,10 @@ static __always_inline void signal_record(struct slabmeta *m, struct sinfo *si) 
     s->seq = 0;
     barrier();
     u64 id = bpf_get_current_pid_tgid();
+#ifdef TASK_WALK
+    if (task)  // sent to another thread (an ignored signal): that thread's
+        id = (peek64(task, OFF_TASK_TGID) << 32) | (u32)peek64(task, OFF_TASK_PID);
+#endif
     s->ts = bpf_ktime_get_boot_ns();
     s->dur = 0;
     s->pid = id >> 32;
@@ -1665,7 +1794,12 @@ static __always_inline void signal_record(struct slabmeta *m, struct sinfo *si) 
     s->captured = 0;
     s->cap_len[0] = 0;
     s->cap_len[1] = 0;
-    bpf_get_current_comm(s->comm, sizeof(s->comm));
+#ifdef TASK_WALK
+    if (task)
+        bpf_probe_read_kernel(s->comm, sizeof(s->comm), (void *)(task + OFF_TASK_COMM));
+    else
+#endif
+        bpf_get_current_comm(s->comm, sizeof(s->comm));
     s->done = 1;
     barrier();
     s->seq = sp.seq;
@@ -1721,7 +1855,7 @@ RAW_TRACEPOINT_PROBE(signal_deliver) {
     // strace shows no delivery of SIGKILL: the tracee dies without a stop.
     // (A sent SIGKILL's siginfo still names its sender in the trigger.)
     if (sig != SIGKILL)
-        signal_record(m, &si);
+        signal_record(m, &si, 0);
     if (handler != 0)
         return 0;
     // SIGQUIT ILL TRAP ABRT BUS FPE KILL SEGV PIPE ALRM TERM XCPU XFSZ SYS,
@@ -1790,6 +1924,8 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
         return 0;
     if (was_exit_call && code && !(m->triggers & (T_NONZERO_EXIT | T_FATAL_SIGNAL | T_OOM_KILL)))
         freeze(m, slab, T_NONZERO_EXIT, code, tgid, 0, 0);
+    if (code & SIGNALED)
+        code |= core_bits();  // told with the end: the core is written after the delivery
     // Every process end is reported: userspace checks whether it emptied the
     // cgroup (the container ended). This costs one event per process, never
     // one per syscall.
