@@ -102,8 +102,8 @@ def run_strace(opts: list[str], out: Path, cmd: list[str]) -> list[str]:
     return strace_lines(out)
 
 
-def measure(name: str, work: Path, same_run: bool, opts: list[str]) -> Row:
-    slots = SLOTS.get(name, DEFAULT_SLOTS)
+def measure(name: str, work: Path, same_run: bool, opts: list[str], slots: int | None) -> Row:
+    slots = slots or SLOTS.get(name, DEFAULT_SLOTS)
     out = work / f"{name}.strace"
     if same_run:
         cmd = build(name, work)
@@ -149,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--same-run", action="store_true", default=True)
     mode.add_argument("--separate", action="store_true")
     p.add_argument("--strace-opts", default="-f", help="strace's options (default -f; -ff)")
+    p.add_argument(
+        "--slots", type=int, help="record's --slots for every program (default 65536; "
+        "many_calls 4096, its point being a lost head)",
+    )  # fmt: skip
     p.add_argument("progs", nargs="*", metavar="PROG")
     args = p.parse_args(argv)
     same_run = not args.separate
@@ -158,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         if n not in ALL:
             p.error(f"no program {n!r} (one of {', '.join(ALL)})")
     with tempfile.TemporaryDirectory(prefix="agree-") as tmp:
-        rows = [measure(n, Path(tmp), same_run, opts) for n in names]
+        rows = [measure(n, Path(tmp), same_run, opts, args.slots) for n in names]
     print(table(rows, same_run, opts))
     return 0
 

@@ -62,7 +62,8 @@ class Trace:
     """One side: per thread, its calls and its signals, threads in order of appearance."""
 
     calls: dict[int, list[Pair]] = field(default_factory=dict)
-    signals: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    # (signal, si_code, how many of the thread's calls came before it)
+    signals: dict[int, list[tuple[str, str, int]]] = field(default_factory=dict)
     execve_at: dict[int, int] = field(default_factory=dict)  # index of a thread's first execve
     children: dict[int, list[int]] = field(default_factory=dict)  # by its clone/fork results
 
@@ -109,8 +110,7 @@ def parse(lines: Iterable[str], default_tid: int = 0) -> Trace:
         tid = int(m.group(1) or m.group(2)) if m else default_tid
         body = line[m.end() :] if m else line
         if s := SIGNAL.match(body):
-            t.thread(tid)
-            t.signals[tid].append((s.group(1), s.group(2)))
+            t.signals[tid].append((s.group(1), s.group(2), len(t.thread(tid))))
             continue
         if r := RESUMED.match(body):
             name = pending.pop(tid, r.group(1))
@@ -226,12 +226,15 @@ def compare(
     for their_tid, our_tid in pairs:
         a = theirs.calls[their_tid]
         b = ours.calls.get(our_tid, [])
+        start = 0  # strace's signals from then on are expected
         if same_run and their_tid == first and our_tid in ours.execve_at:
             b = b[ours.execve_at[our_tid] :]  # strace's child before it runs PROG
         if head_lost:
             if not b:
                 ag.before_window += 1
                 continue
+            # after the first call kept (one just before it may or may not be)
+            start = len(a) - len(b) + 1 if len(a) > len(b) else 0
             a = a[-len(b) :]
         if not same_run:
             a, b = masked(a), masked(b)
@@ -242,12 +245,11 @@ def compare(
         ag.total += max(len(a), len(b))
         if common < max(len(a), len(b)):
             ag.mismatches += [f"tid {their_tid}: {x}" for x in first_mismatches(a, b)]
-        want = Counter(theirs.signals.get(their_tid, []))
-        got = Counter(ours.signals.get(our_tid, []))
+        want = Counter((s, c) for s, c, at in theirs.signals.get(their_tid, []) if at >= start)
+        got = Counter((s, c) for s, c, _ in ours.signals.get(our_tid, []))
         ag.strace_signals += sum(want.values())
-        if not (head_lost and not b):
-            for (sig, code), n in (want - got).items():
-                ag.missing_signals.append(f"tid {their_tid}: {sig} {code} x{n}")
+        for (sig, code), n in (want - got).items():
+            ag.missing_signals.append(f"tid {their_tid}: {sig} {code} x{n}")
     return ag
 
 

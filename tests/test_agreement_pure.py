@@ -36,7 +36,7 @@ def test_strace_lines_become_pairs_per_thread() -> None:
         ("rseq", "0"), ("write", "11"), ("read", "? ERESTARTSYS"), ("rt_sigreturn", "0"),
         ("restart_syscall", "1"), ("futex", "?"),  # never resumed: the thread ended in it
     ]  # fmt: skip
-    assert t.signals[101] == [("SIGALRM", "SI_KERNEL")]
+    assert t.signals[101] == [("SIGALRM", "SI_KERNEL", 3)]
     assert t.creation_order() == [100, 101]
 
 
