@@ -49,6 +49,7 @@ FORKS = {"clone", "clone3", "fork", "vfork"}
 
 PREFIX = re.compile(r"^(?:\[pid +(\d+)\] |(\d+) +)")
 CALL = re.compile(r"^([a-z_0-9]+)\(")
+PID_CHANGED = re.compile(r"<pid changed to \d+ \.\.\.>$")
 RESUMED = re.compile(r"^<\.\.\. ([a-z_0-9]+) resumed>")
 SIGNAL = re.compile(r"^--- (SIG[A-Z0-9+]+) \{si_signo=[A-Z0-9+]+, si_code=([A-Z_0-9-]+)")
 RESULT = re.compile(r"\)\s+= (-?\d+|0x[0-9a-f]+|\?)(?: ([A-Z][A-Z0-9_]*))?(?: \([^()]*(?:\([^()]*\)[^()]*)*\))?$")  # fmt: skip
@@ -116,7 +117,9 @@ def parse(lines: Iterable[str], default_tid: int = 0) -> Trace:
             name = pending.pop(tid, r.group(1))
         elif c := CALL.match(body):
             name = c.group(1)
-            if body.endswith("<unfinished ...>"):
+            # -ff writes an exec by a non-leader thread `<pid changed to L ...>`
+            # in the thread's file where -f writes `<unfinished ...>`.
+            if body.endswith("<unfinished ...>") or PID_CHANGED.search(body):
                 pending[tid] = name
                 t.thread(tid)
                 continue

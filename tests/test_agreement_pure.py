@@ -72,3 +72,11 @@ def test_a_differing_result_costs_one_pair() -> None:
     assert (ag.matched, ag.total) == (2, 3) and ag.ratio == 2 / 3
     assert ag.mismatches == ["tid 5: #1: strace [close=0] ours [close=-1 EBADF]"]
     assert compare(theirs, Trace(), same_run=True, head_lost=False).ratio == 0.0
+
+
+def test_an_exec_in_a_second_thread_as_f_and_ff_write_it() -> None:
+    f = ["7 execve(\"/bin/sh\", [\"sh\"], 0x7f /* 3 vars */ <unfinished ...>",
+         "5 +++ superseded by execve in pid 7 +++", "5 <... execve resumed>) = 0"]  # fmt: skip
+    ff = ["7 execve(\"/bin/sh\", [\"sh\"], 0x7f /* 3 vars */ <pid changed to 5 ...>",
+          "5 +++ superseded by execve in pid 7 +++", "5 <... execve resumed>) = 0"]  # fmt: skip
+    assert parse(f).calls == parse(ff).calls == {7: [("execve", "?")], 5: [("execve", "0")]}

@@ -1,7 +1,7 @@
 /* Processes ending in the middle of things: a posix_spawn'ed child (clone with
  * CLONE_VFORK), children blocked in read killed with SIGKILL and with SIGTERM
  * (default action), a child whose exit_group ends a thread blocked in a
- * sleep, and last a second thread that executes `sh -c 'exit 3'` (the
+ * sleep, a thread that returns, and last a second thread that executes `sh -c 'exit 3'` (the
  * kernel ends the leader; the new image runs with the leader's pid). */
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +17,12 @@ static void *sleeper(void *arg) {
 	(void)arg;
 	sleep(30);
 	return NULL;
+}
+
+static void *quitter(void *arg) {
+	(void)arg;
+	write(1, "", 0);
+	return NULL; /* the thread's own exit(0) */
 }
 
 static void *execer(void *arg) {
@@ -67,7 +73,9 @@ int main(void) {
 	}
 	waitpid(c, &status, 0);
 
-	pthread_t t;
+	pthread_t q, t;
+	pthread_create(&q, NULL, quitter, NULL);
+	pthread_join(q, NULL);
 	pthread_create(&t, NULL, execer, NULL);
 	pthread_join(t, NULL);
 	return 0;

@@ -1,10 +1,11 @@
-"""Reads a config that is not there, tries a socket, then dies of an
-uncaught exception (exit 1)."""
+"""Reads a config that is not there, tries a socket, runs /bin/true, then
+dies of an uncaught exception (exit 1)."""
 
 import contextlib
 import json
 import os
 import socket
+import subprocess
 
 
 def load(path: str) -> dict[str, object]:
@@ -20,6 +21,7 @@ def main() -> None:
     with contextlib.suppress(ConnectionRefusedError):
         s.connect(("127.0.0.1", 9))
     s.close()
+    subprocess.run(["/bin/true"], check=True)  # vfork and exec, where Python can
     config = load("/etc/agree/required.json")
     print(config)
 
