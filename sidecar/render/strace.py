@@ -105,6 +105,9 @@ class Threads:
                     pid = rec[PID]
                     ended = [t for t, p in live.items() if p == pid and t != tid]
                     self.leaving_tids.update(ended)
+                    if tid != pid:
+                        # the thread goes on as the leader (`superseded`): its id ends
+                        self.leaving_tids.add(tid)
                     dur = rec[DUR]
                     if ended and dur is not None and len(self.execed) < EXECED_MAX:
                         self.execed.update(dict.fromkeys(ended, rec[TS] + dur))
