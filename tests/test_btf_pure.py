@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.kernel.btf import BTF, BTFError, task_offsets
+from sidecar.kernel.btf import BTF, BTFError, pending_signal_offset, task_offsets
 
 
 class _Blob:
@@ -78,9 +78,10 @@ def _kernel_like(with_kn_id: bool = True, parent: str | None = "__parent") -> by
         "task_struct",
         4096,
         [("state", u32, 0), ("", anon, 1264), ("exit_code", idx, 1164), ("comm", comm, 1752),
-         ("cgroups", rcu, 2376)],
+         ("cgroups", rcu, 2376), ("pending", 17, 2000)],
     )  # fmt: skip
     b.add(2, "", char)  # 16: char *
+    b.struct("sigpending", 24, [("list", comm, 0), ("signal", u64, 16)])  # 17
     return b.bytes()
 
 
@@ -117,3 +118,10 @@ def test_the_running_kernels_btf_has_the_task_walk() -> None:
     o = task_offsets(BTF.load())
     assert o.comm != o.pid and all(v > 0 for v in (o.cgroups, o.dfl_cgrp, o.kn, o.pid, o.comm))
     assert o.names and o.exit_code > 0
+
+
+def test_a_tasks_pending_signals() -> None:
+    """task_struct.pending.signal, where sys_exit looks for SIGKILL."""
+    assert pending_signal_offset(BTF(_kernel_like())) == 2016
+    running = pending_signal_offset(BTF.load())
+    assert 0 < running < BTF.load().struct_size("task_struct")

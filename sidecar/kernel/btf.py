@@ -259,6 +259,14 @@ def handler_offset(btf: BTF) -> int:
     )
 
 
+def pending_signal_offset(btf: BTF) -> int:
+    """Where a task's own pending signal set starts (task_struct.pending.signal,
+    its first 64 signals): the kernel side looks for SIGKILL there at a call's
+    exit (a thread being killed)."""
+    pending = _expect(btf, "task_struct", "pending", btf.struct_size("sigpending"))
+    return pending + _expect(btf, "sigpending", "signal", 8)
+
+
 def _kernfs_names(btf: BTF) -> dict[str, int]:
     """kernfs_node's `name` and parent pointer (`parent`, `__parent` since 6.15), or
     nothing: paths are then found by scanning."""

@@ -23,7 +23,14 @@ import numpy as np
 
 from sidecar.dump.captures import ARGV_N, ENVP_N, IOV_N, MAX_CAPTURES, NO_LEN, captures_for
 from sidecar.dump.syscalls import SyscallTable
-from sidecar.kernel.btf import BTF, BTFError, TaskOffsets, handler_offset, task_offsets
+from sidecar.kernel.btf import (
+    BTF,
+    BTFError,
+    TaskOffsets,
+    handler_offset,
+    pending_signal_offset,
+    task_offsets,
+)
 from sidecar.kernel.layout import HDR_DTYPE, REC_BYTES, Settings, meta_dtype
 from sidecar.kernel.slab import calls_made
 from sidecar.model.clock import time_boot_ns
@@ -132,6 +139,15 @@ def _handler_offset() -> int:
         return handler_offset(BTF.load(_btf_path()))
     except BTFError:
         return 0
+
+
+def _pending_signal_offset() -> int | None:
+    """task_struct.pending.signal from the kernel's BTF; None without it (calls
+    cut by a kill then keep their restart code instead of strace's `= ?`)."""
+    try:
+        return pending_signal_offset(BTF.load(_btf_path()))
+    except BTFError:
+        return None
 
 
 def _arch_define() -> str:
@@ -259,6 +275,9 @@ def cflags(
         flags.append(f"-DXTHREADS={cfg.thread_buckets}")
     if walk is not None:
         flags.extend(walk.cflags())
+        pending = _pending_signal_offset()
+        if pending is not None:
+            flags.append(f"-DOFF_TASK_PENDING_SIGNAL={pending}")
     flags.append(f"-DOFF_KSA_HANDLER={_handler_offset()}")
     if hook is not None and s.raw_tracepoints:
         flags += ["-DDECISION_CACHE", f"-DMIGRATE_HOOK_{hook.upper()}"]

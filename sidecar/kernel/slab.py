@@ -176,7 +176,7 @@ def to_records(read: SlabRead, kinds: dict[int, list[list[int]]]) -> list[list[A
                 comm[i],
                 nr,
                 args[i],
-                ret[i] if finished else None,
+                ret[i] if done[i] == 1 else None,  # 2: cut by a kill (`= ?`)
                 captured,
             ]
         )

@@ -3,8 +3,10 @@
 Like `strace -f`: while more than one thread is traced, every line starts with
 `[pid N] ` (see Threads); ` = ` is aligned at column 40 as strace does; a call
 that had not returned when the window was frozen ends in `<unfinished ...>`;
-exit and exit_group end in `= ?`. The dump's triggers are shown where they
-happened, as strace's `+++ exited with 3 +++` and `+++ killed by SIGSEGV +++`.
+exit and exit_group end in `= ?`, and so does a call its thread was killed in.
+An exec by a thread other than the leader returns in the leader's pid, after
+strace's `+++ superseded by execve in pid N +++`. The dump's triggers are shown
+where they happened, as strace's `+++ exited with 3 +++` and `+++ killed by SIGSEGV +++`.
 strace's -t/-tt/-ttt, -r and -T (Stamps) put the same times in the same places.
 """
 
@@ -103,6 +105,9 @@ class Threads:
                     pid = rec[PID]
                     ended = [t for t, p in live.items() if p == pid and t != tid]
                     self.leaving_tids.update(ended)
+                    if tid != pid:
+                        # the thread goes on as the leader (`superseded`): its id ends
+                        self.leaving_tids.add(tid)
                     dur = rec[DUR]
                     if ended and dur is not None and len(self.execed) < EXECED_MAX:
                         self.execed.update(dict.fromkeys(ended, rec[TS] + dur))
@@ -189,7 +194,7 @@ class StraceForm:
 
     def line(self, shown: Shown) -> str:
         rec, prefix, passed = shown
-        _seq, ts, dur, _cpu, _pid, tid, _comm, nr, a, ret, caps = rec
+        _seq, ts, dur, _cpu, pid, tid, _comm, nr, a, ret, caps = rec
         head = "".join(self._trigger(t, p) + "\n" for t, p in passed) if passed else ""
         if nr == SIGNAL:
             return head + self._leader(tid, prefix, ts) + strace_line(a, ret)
@@ -202,10 +207,14 @@ class StraceForm:
             s = c.text_name + "("
         s += c.strace_args(a, caps, ret, self.opts.limit)
         if ret is None:
-            if not c.noreturn:
+            # dur without ret: the thread was killed in the call, which never
+            # returned to it (strace's `= ?`); neither: still running.
+            if not c.noreturn and dur is None:
                 return head + s + " <unfinished ...>"
             s += ") "
             return head + (s if len(s) >= ALIGN else s.ljust(ALIGN)) + "= ?"
+        if ret == 0 and tid != pid and c.name in EXECS and dur is not None:
+            return head + self._superseded(s, c.text_name, pid, tid, ts, dur)
         s += ") "
         s = (s if len(s) >= ALIGN else s.ljust(ALIGN)) + "= " + c.ret_text(ret, a, caps)
         if self.elapsed and dur is not None:
@@ -213,6 +222,17 @@ class StraceForm:
         if self.opts.color and -4095 <= ret < 0:
             s = RED + s + RESET
         return head + s
+
+    def _superseded(self, s: str, name: str, pid: int, tid: int, ts: int, dur: int) -> str:
+        """An exec by a thread other than the leader: the new image runs as the
+        leader (the kernel gives the thread the process's id), so strace -f
+        sees the call return in pid `pid`, and says so."""
+        lead = self._leader(pid, True, ts + dur) if self.timed else f"[pid {pid:5}] "
+        done = f"{lead}<... {name} resumed>) "
+        done = (done if len(done) >= ALIGN else done.ljust(ALIGN)) + "= 0"
+        if self.elapsed:
+            done += " " + strace_elapsed(dur)
+        return f"{s} <unfinished ...>\n{lead}+++ superseded by execve in pid {tid} +++\n{done}"
 
     def run(self, shown: Iterable[Shown], out: Output) -> None:
         buf = out.buf

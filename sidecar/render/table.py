@@ -9,7 +9,8 @@ the identity, COMM and SYSCALL columns shrink first when the terminal is
 narrow, and cut text ends in `…`. Without a width (--wide) nothing is cut.
 RET is the call's return as strace shows it; when it does not fit, an error
 drops its text first (`-1 ENOENT`). exit, exit_group and rt_sigreturn show
-`X` as in traceloop; a call still running at dump time shows `unfinished`.
+`X` as in traceloop; a call still running at dump time shows `unfinished`, one
+its thread was killed in `killed`.
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ class TableForm:
                 if c.table_x:
                     r = "X"
                 elif ret is None:
-                    r = "unfinished"
+                    r = "unfinished" if dur is None else "killed"
                 else:
                     r = c.ret_text(ret, a)
                     failed = -4095 <= ret < 0

@@ -1593,6 +1593,22 @@ static __always_inline int inflight_take(u64 *seq, u32 *idx, u8 *kinds, u16 *gen
     return 1;
 }
 
+// What sys_exit writes to `done`: 2 for a call cut by a kill, which never
+// returns to the program (strace prints `= ?`: its syscall-exit stop is
+// skipped): the result is a restart code and SIGKILL is pending for the
+// thread (a group exit, a fatal signal the kernel turned into SIGKILL, a
+// coredump or an exec in another thread). 1 otherwise. Under ptrace a fatal
+// signal is not turned into SIGKILL, so a traced program keeps the restart
+// code, as strace shows it.
+static __always_inline u8 exit_done(s64 ret) {
+#if defined(TASK_WALK) && defined(OFF_TASK_PENDING_SIGNAL)
+    if (ret >= -516 && ret <= -512 && ret != -515 &&
+        (ld64(current_task(), OFF_TASK_PENDING_SIGNAL) & (1ull << (9 - 1))))
+        return 2;
+#endif
+    return 1;
+}
+
 #ifdef USE_RAW_TP
 RAW_TRACEPOINT_PROBE(sys_exit) {
     u64 regp = ctx->args[0];
@@ -1659,7 +1675,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit) {
     }
     s->ret = ret;
     s->dur = bpf_ktime_get_boot_ns() - s->ts;
-    s->done = 1;
+    s->done = exit_done(ret);
     return 0;
 }
 
