@@ -10,6 +10,7 @@ fails the run under `make test` and in CI (conftest.py).
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -91,3 +92,11 @@ def test_same_lines_as_strace(strace: str, tmp_path: Path) -> None:
     got = calls(ours.splitlines())
     assert len(expected) > 140  # 149 lines on Debian 12 (strace 6.1, glibc 2.36)
     assert got == expected
+    # JSON has no comment for execve's `/* N vars */`: its envp_vars says it
+    theirs_vars = [int(m.group(1)) for m in (re.search(r"/\* (\d+) vars \*/", x)
+                   for x in expected if x.startswith("execve(")) if m]  # fmt: skip
+    js = subprocess.run([TRACELOOP, "show", "-o", "json", "-e", "trace=execve", str(dump)],
+                        capture_output=True, text=True, check=True).stdout  # fmt: skip
+    ours_vars = [json.loads(x).get("envp_vars") for x in js.splitlines()]
+    assert theirs_vars == [2]  # calls.c's execve with two variables
+    assert ours_vars[-len(theirs_vars) :] == theirs_vars

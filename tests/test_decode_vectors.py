@@ -10,9 +10,11 @@ import os
 import struct
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from showutil import fixture, make_dump, show
 
 from sidecar.dump.captures import (
     IOV_N,
@@ -25,7 +27,7 @@ from sidecar.dump.captures import (
     to_wire,
 )
 from sidecar.dump.schema import record_ok
-from sidecar.render.calls import Call
+from sidecar.render.calls import Call, envp_vars
 
 POLL = [("ufds", "struct pollfd *"), ("nfds", "unsigned int"), ("timeout_msecs", "int")]
 VEC = [("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long")]
@@ -236,23 +238,78 @@ def test_epoll_wait_shows_the_events_it_returned() -> None:
 # --- socket options, signals ---------------------------------------------------------
 
 
-def test_getsockopt_value_by_the_length_filled_in() -> None:
+def getsockopt_line(level: int, name: int, value: bytes | None, given: int, written: int,
+                    ret: int = 0) -> str:  # fmt: skip
     c = call("getsockopt", SOCKOPT)
-    a = (7, 1, 8, 0x7FFD0000, 0x7FFD0010, 0)
-    caps = [cap(TABLE["getsockopt"][0], struct.pack("<i", 131072), 4),
-            cap(TABLE["getsockopt"][1], struct.pack("<i", 4), 4)]  # fmt: skip
-    assert line(c, a, caps, 0) == "getsockopt(7, SOL_SOCKET, SO_RCVBUF, [131072], [4]) = 0"
-    assert c.json_args(a, caps, 0, None)[0]["optval"] == [131072]
-    # Not an int (SO_LINGER's struct): the pointer, as strace cannot be matched
-    caps[1] = cap(TABLE["getsockopt"][1], struct.pack("<i", 8), 4)
-    assert c.strace_args(a, caps, 0, 32) == "7, SOL_SOCKET, SO_RCVBUF, 0x7ffd0000, [8]"
+    a = (3, level, name, 0x7FFD0000, 0x7FFD0010, 0)
+    caps = [cap(TABLE["getsockopt"][1], struct.pack("<i", given), 4)]
+    if value is not None:
+        caps.insert(0, cap(TABLE["getsockopt"][0], value, written))
+    return line(c, a, caps, ret)
 
 
-def test_setsockopt_int_value() -> None:
+def test_getsockopt_values_and_lengths_as_strace_shows_them() -> None:
+    # Expected lines: strace 6.1's for the same calls (tests/data/calls.c
+    # compares a real run in test_decode_strace.py).
+    assert getsockopt_line(1, 8, struct.pack("<i", 131072), 4, 4) == (
+        "getsockopt(3, SOL_SOCKET, SO_RCVBUF, [131072], [4]) = 0"
+    )
+    assert getsockopt_line(1, 13, struct.pack("<ii", 1, 5), 12, 8) == (
+        "getsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=5}, [12 => 8]) = 0"
+    )
+    assert getsockopt_line(1, 13, struct.pack("<i", 1), 4, 4) == (
+        "getsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1}, [4]) = 0"
+    )
+    assert getsockopt_line(6, 13, b"cubic" + bytes(11), 32, 16) == (
+        'getsockopt(3, SOL_TCP, TCP_CONGESTION, "cubic\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0", '
+        "[32 => 16]) = 0"
+    )
+    assert getsockopt_line(1, 3, b"\1\0", 2, 2) == (
+        'getsockopt(3, SOL_SOCKET, SO_TYPE, "\\1\\0", [2]) = 0'
+    )
+    assert getsockopt_line(1, 17, struct.pack("<3I", 7708, 0, 0), 12, 12) == (
+        "getsockopt(3, SOL_SOCKET, SO_PEERCRED, {pid=7708, uid=0, gid=0}, [12]) = 0"
+    )
+    # A failed call: the pointer, and the length the program gave
+    assert getsockopt_line(1, 3, None, 4, 4, -9) == (
+        "getsockopt(3, SOL_SOCKET, SO_TYPE, 0x7ffd0000, [4]) = -1 EBADF (Bad file descriptor)"
+    )
+    c = call("getsockopt", SOCKOPT)
+    caps = [cap(TABLE["getsockopt"][0], struct.pack("<ii", 1, 5), 8),
+            cap(TABLE["getsockopt"][1], struct.pack("<i", 12), 4)]  # fmt: skip
+    js = c.json_args((3, 1, 13, 0x7FFD0000, 0x7FFD0010, 0), caps, 0, None)[0]
+    assert js["optval"] == {"l_onoff": 1, "l_linger": 5}
+    assert js["optlen"] == [12, 8]
+
+
+def setsockopt_line(level: int, name: int, value: bytes, length: int) -> str:
     c = call("setsockopt", [*SOCKOPT[:4], ("optlen", "unsigned int")])
-    caps = [cap(TABLE["setsockopt"][0], struct.pack("<i", 1), 4)]
-    assert c.strace_args((7, 6, 1, 0x7FFD0000, 4, 0), caps, 0, 32) == (
-        "7, SOL_TCP, TCP_NODELAY, [1], 4"
+    a = (3, level, name, 0x7FFD0000, length, 0)
+    return line(c, a, [cap(TABLE["setsockopt"][0], value, length)], 0)
+
+
+def test_setsockopt_values_as_strace_shows_them() -> None:
+    assert setsockopt_line(6, 1, struct.pack("<i", 1), 4) == (
+        "setsockopt(3, SOL_TCP, TCP_NODELAY, [1], 4) = 0"
+    )
+    assert setsockopt_line(1, 13, struct.pack("<ii", 1, 5), 8) == (
+        "setsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=5}, 8) = 0"
+    )
+    assert setsockopt_line(1, 13, b"\1\0\0", 3) == (
+        "setsockopt(3, SOL_SOCKET, SO_LINGER, 0x7ffd0000, 3) = 0"
+    )
+    assert setsockopt_line(6, 13, b"cubic", 5) == (
+        'setsockopt(3, SOL_TCP, TCP_CONGESTION, "cubic", 5) = 0'
+    )
+    assert setsockopt_line(1, 25, b"lo\0", 3) == (
+        'setsockopt(3, SOL_SOCKET, SO_BINDTODEVICE, "lo\\0", 3) = 0'
+    )
+    # an int-like option whatever its length, from 4 bytes on
+    assert setsockopt_line(1, 2, struct.pack("<i", 1) + bytes(60), 64) == (
+        "setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 64) = 0"
+    )
+    assert setsockopt_line(1, 2, b"\1\0", 2) == (
+        "setsockopt(3, SOL_SOCKET, SO_REUSEADDR, 0x7ffd0000, 2) = 0"
     )
 
 
@@ -468,8 +525,75 @@ def test_execve_counts_the_environment_beside_argv() -> None:
                 cap(TABLE["execve"][1], argv, 1 | counted << 16)]  # fmt: skip
         assert line(c, a, caps, 0) == f'execve("/bin/sh", ["/bin/sh"], 0x7ffd0000 {note}) = 0'
         # JSON keeps argv's strings and envp's pointer
-        js = c.json_args(a, caps, 0, None)[0]
+        js, cut = c.json_args(a, caps, 0, None)
         assert js["argv"] == ["/bin/sh"] and js["envp"] == "0x7ffd0000"
+        # the count as JSON's envp_vars; more than the recorder counts: envp cut
+        assert envp_vars(caps) == min(counted - 1, 64)
+        assert ("envp" in cut) == (counted == 66)
     # Not counted (an older recorder, or unreadable): the pointer alone
     caps = [cap(TABLE["execve"][0], b"/bin/sh", 7), cap(TABLE["execve"][1], argv, 1)]
     assert line(c, a, caps, 0) == 'execve("/bin/sh", ["/bin/sh"], 0x7ffd0000) = 0'
+    assert envp_vars(caps) is None
+
+
+def test_getsockopt_of_a_dump_before_kind_19() -> None:
+    """Dumps written before: the value as a 4-byte object, the length read at exit."""
+    wire = [[3, int(Kind.OBJ_OUT), 4], [4, int(Kind.OBJ_OUT), 4]]
+    c = Call("getsockopt", SOCKOPT, "x86_64", wire)
+    a = (3, 1, 13, 0x7FFD0000, 0x7FFD0010, 0)
+    old = [[3, int(Kind.OBJ_OUT), struct.pack("<i", 1), 4],
+           [4, int(Kind.OBJ_OUT), struct.pack("<i", 8), 4]]  # fmt: skip
+    assert c.strace_args(a, old, 0, 32) == "3, SOL_SOCKET, SO_LINGER, 0x7ffd0000, [8]"
+    old[1][2] = struct.pack("<i", 4)
+    assert c.strace_args((3, 1, 3, *a[3:]), old, 0, 32) == "3, SOL_SOCKET, SO_TYPE, [1], [4]"
+
+
+def arch_dump(tmp_path: Path, arch: str, nrs: dict[str, int]) -> Path:
+    """A dump as a recorder on `arch` writes it, through the real writer: the
+    epoll calls of tests/data/calls.c with the events laid out as there."""
+    header, records = fixture("calls")
+    header = {**header, "host": {**header["host"], "arch": arch}}
+    table: dict[int, list[Any]] = {nrs["epoll_ctl"]: ["epoll_ctl", [["epfd", "int"], ["op", "int"], ["fd", "int"],
+                                              ["event", "struct epoll_event *"]]],
+             nrs["epoll_pwait"]: ["epoll_pwait", [*EPW, ["sigmask", "const sigset_t *"],
+                                                  ["sigsetsize", "size_t"]]]}  # fmt: skip
+    header["syscalls"] = {**header["syscalls"], **table}
+    header["captures"] = {nr: [[c.arg, int(c.kind), c.len_arg]
+                               for c in captures_for(entry[0], arch=arch)]
+                          for nr, entry in table.items()}  # fmt: skip
+    size, fmt = (12, "<IQ") if arch == "x86_64" else (16, "<I4xQ")
+    ev = struct.pack(fmt, 0x80000001, 0x1234)  # EPOLLIN|EPOLLET
+    base = records[5]
+    ctl = [*base[:7], nrs["epoll_ctl"], [5, 1, 3, 0x7FFD0000, 0, 0], 0,
+           [[3, int(Kind.OBJ_IN), ev, size]]]  # fmt: skip
+    wait = [
+        *base[:7],
+        nrs["epoll_pwait"],
+        [5, 0x7FFD0100, 4, 0, 0x7FFD0200, 8],
+        1,
+        [[1, int(Kind.ARRAY), ev, size], [4, int(Kind.OBJ_IN), struct.pack("<Q", 1 << 9), 8]],
+    ]
+    return make_dump(tmp_path / f"{arch}.msgpack", header, [ctl, wait])
+
+
+@pytest.mark.parametrize(
+    ("arch", "nrs"),
+    [
+        ("aarch64", {"epoll_ctl": 21, "epoll_pwait": 22}),
+        ("x86_64", {"epoll_ctl": 233, "epoll_pwait": 281}),
+    ],
+)
+def test_epoll_events_decode_by_the_dump_architecture(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arch: str, nrs: dict[str, int]
+) -> None:
+    """arm64's struct epoll_event is 16 bytes (data aligned to 8), x86_64's 12
+    (packed): the layout follows the header's arch, and the recorder on each
+    captures that many bytes."""
+    assert captures_for("epoll_ctl", arch=arch)[0].len_arg == (12 if arch == "x86_64" else 16)
+    status, out, err = show(capsys, "-o", "strace", str(arch_dump(tmp_path, arch, nrs)))
+    assert (status, err) == (0, "")
+    ev = "{events=EPOLLIN|EPOLLET, data={u32=4660, u64=4660}}"
+    assert [x for x in out.splitlines() if x.startswith("epoll")] == [
+        f"epoll_ctl(5, EPOLL_CTL_ADD, 3, {ev}) = 0",
+        f"epoll_pwait(5, [{ev}], 4, 0, [USR1], 8) = 1",
+    ]

@@ -9,6 +9,7 @@ raw integer.
 
 from __future__ import annotations
 
+import platform
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ class Kind(IntEnum):
     DIRENTS = 14  # getdents64's entries, counted at exit: u32 count, u32 1 if more
     SIGFRAME = 15  # rt_sigreturn's mask, from the signal frame at the stack pointer
     TIMEOUT = 16  # futex's timespec, at enter, for waiting operations: len_arg = the op
+    SOCKOPT = 19  # getsockopt's value at exit, as long as the length at len_arg says
 
 
 NO_LEN = 0xFF
@@ -77,7 +79,8 @@ SIGSET = 8
 TIMESPEC = 16
 RLIMIT = 16
 POLLFD = 8
-EPOLL_EVENT = 12  # packed on x86_64; arm64's is 16 (not decoded there)
+EPOLL_EVENT = 12  # packed on x86_64 (the table's size); 16 elsewhere (arm64)
+EPOLL_EVENT_PADDED = 16
 ITIMERVAL = 32
 ITIMERSPEC = 32
 STACK_T = 24
@@ -86,7 +89,7 @@ UTSNAME_SHOWN = 130  # sysname and nodename
 SYSINFO = 108  # up to mem_unit
 TIMESPEC2 = 32  # utimensat's two times
 CLONE_ARGS = 88  # struct clone_args up to cgroup (CLONE_ARGS_SIZE_VER2)
-SOCKOPT = 4  # an int option's value (the others are shown as pointers)
+SOCKLEN = 4  # getsockopt's optlen, read at enter (the value's capture holds the one at exit)
 
 
 # Syscall name -> captures, at most MAX_CAPTURES each. Names missing on an
@@ -150,8 +153,8 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "writev": (Capture(1, Kind.IOV_IN, 2),), "pwritev": (Capture(1, Kind.IOV_IN, 2),),
     "pwritev2": (Capture(1, Kind.IOV_IN, 2),),
     "sendmsg": (Capture(1, Kind.MSG_IN, 1),), "recvmsg": (Capture(1, Kind.MSG_OUT, 1),),
-    "setsockopt": (Capture(3, Kind.OBJ_IN, SOCKOPT, secret=True),),
-    "getsockopt": (Capture(3, Kind.OBJ_OUT, SOCKOPT, secret=True), _out(4, 4)),
+    "setsockopt": (Capture(3, Kind.BUF_IN, 4, secret=True),),
+    "getsockopt": (Capture(3, Kind.SOCKOPT, 4, secret=True), _in(4, SOCKLEN)),
     # more fixed-size objects
     "wait4": (_out(1, 4), _out(3, RUSAGE_TIMES)),
     "setitimer": (_in(1, ITIMERVAL), _out(2, ITIMERVAL)), "getitimer": (_out(1, ITIMERVAL),),
@@ -175,11 +178,24 @@ SECRET_KINDS = (Kind.BUF_IN, Kind.BUF_OUT, Kind.ARGV, Kind.IOV_IN, Kind.IOV_OUT)
 _MSG_KINDS = (Kind.MSG_IN, Kind.MSG_OUT)
 
 
-def captures_for(name: str, buffers: bool = True) -> tuple[Capture, ...]:
-    """Captures of a syscall; without `buffers`, data buffers, iovecs, socket
-    option values and argv are left out (they can hold secrets) while paths,
-    addresses and message headers (without their data) stay."""
+def _epoll_padded(c: Capture) -> Capture:
+    """An epoll_event capture at the padded size: only x86_64 packs the struct."""
+    if c.kind == Kind.ARRAY:
+        return Capture(c.arg, c.kind, EPOLL_EVENT_PADDED << 3 | c.len_arg & 7, c.secret)
+    return Capture(c.arg, c.kind, EPOLL_EVENT_PADDED, c.secret)
+
+
+_EPOLL = frozenset({"epoll_wait", "epoll_pwait", "epoll_ctl"})  # the event is their first capture
+
+
+def captures_for(name: str, buffers: bool = True, arch: str | None = None) -> tuple[Capture, ...]:
+    """Captures of a syscall on `arch` (this machine's by default); without
+    `buffers`, data buffers, iovecs, socket option values and argv are left out
+    (they can hold secrets) while paths, addresses and message headers
+    (without their data) stay."""
     caps = TABLE.get(name, ())
+    if name in _EPOLL and (arch or platform.machine()) != "x86_64":
+        caps = (_epoll_padded(caps[0]), *caps[1:])
     if not buffers:
         caps = tuple(
             Capture(c.arg, c.kind, 0) if c.kind in _MSG_KINDS else c

@@ -22,9 +22,10 @@ from sidecar.dump.captures import ARGV_N, ENVP_N, Kind
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.model.text import escape
 from sidecar.render.errnos import strace_error
-from sidecar.render.objects import JOINT, more_decoders
+from sidecar.render.objects import more_decoders
 from sidecar.render.returns import NORETURN, TABLE_X, ret_fmt
 from sidecar.render.sockaddr import sockaddr_cached, sockaddr_json_cached
+from sidecar.render.sockopts import JOINT
 from sidecar.render.special import LABELS, SHOWN
 from sidecar.render.specs import FALLBACK_PARAMS, RAW, formatter, specs
 from sidecar.render.strings import argv_strings, path_text, quote, quote_argv, quote_path, text
@@ -42,7 +43,7 @@ ARRAY = int(Kind.ARRAY)  # and the kinds after it: sidecar/render/vectors.py
 class Call:
     """How to show one syscall number of one dump."""
 
-    __slots__ = ("eqs", "fmts", "jargs", "jfmts", "joint", "labels", "name", "noreturn",
+    __slots__ = ("argv", "eqs", "fmts", "jargs", "jfmts", "joint", "labels", "name", "noreturn",
                  "note", "objs", "out_bufs", "out_path", "params", "plain_strace",
                  "plain_table", "ret_fmt", "shown", "table_x", "text_name", "tmpl", "vals",
                  "vecs")  # fmt: skip
@@ -86,6 +87,8 @@ class Call:
         self.vecs = vec_decoders(name, arch, captures)
         self.joint = JOINT.get(name)  # captures that decode together (getsockopt's)
         self.note = NOTES.get(name)  # what strace adds after the return value
+        # execve's argv capture also counts its environment (JSON's envp_vars)
+        self.argv = any(len(c) > 1 and c[1] == ARGV for c in captures)
         self.out_path = name == "getcwd"  # a path with its NUL, which strace leaves out
         self.out_bufs = tuple(c[0] for c in captures if len(c) > 1 and c[1] == BUF_OUT
                               and 0 <= c[0] < len(self.params))  # fmt: skip
@@ -145,7 +148,7 @@ class Call:
                         if vec is not None:
                             vals[arg] = vec[0]
             if self.joint:
-                for arg, (t, _j) in self.joint(caps, a, ret).items():
+                for arg, (t, _j) in self.joint(caps, a, ret, limit).items():
                     vals[arg] = t
         return vals
 
@@ -215,6 +218,8 @@ class Call:
                     out[p[arg]] = [text(x[:limit] if limit is not None else x) for x in strings]
                     if missing or (limit is not None and any(len(x) > limit for x in strings)):
                         cut.append(p[arg])
+                    if full >> 16 > ENVP_N + 1 and arg + 1 < n:
+                        cut.append(p[arg + 1])  # more variables than the recorder counts
                     continue
                 elif kind >= ARRAY and arg in self.vecs:
                     vec = self.vecs[arg](data, a, ret, limit)
@@ -228,7 +233,7 @@ class Call:
                 if full > len(data):
                     cut.append(p[arg])
         if self.joint:
-            for arg, (_t, j) in self.joint(caps, a, ret).items():
+            for arg, (_t, j) in self.joint(caps, a, ret, limit).items():
                 if arg < n:
                     out[p[arg]] = j
         return out, cut
@@ -244,6 +249,15 @@ class Call:
         if self.note is not None and caps is not None:
             return self.ret_fmt(ret, a) + self.note(ret, a, caps)
         return self.ret_fmt(ret, a)
+
+
+def envp_vars(caps: Sequence[Sequence[Any]]) -> int | None:
+    """The environment's variables execve's argv capture counted (at most
+    ENVP_N; `truncated` then names envp), or None when not counted."""
+    for _arg, kind, data, full in caps:
+        if kind == ARGV and data is not None and full >> 16:
+            return min(int(full >> 16) - 1, ENVP_N)
+    return None
 
 
 def envp_note(counted: int) -> str:

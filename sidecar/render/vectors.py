@@ -18,7 +18,7 @@ from typing import Any
 
 from sidecar.dump.captures import IOV_N
 from sidecar.render.flags import MSG, flags_of
-from sidecar.render.objects import epoll_event_text
+from sidecar.render.objects import EPOLL_LAYOUTS, epoll_event_text
 from sidecar.render.signals import signal_name
 from sidecar.render.sockaddr import sockaddr, sockaddr_json
 from sidecar.render.strings import quote, text
@@ -96,13 +96,18 @@ def sigwait_note(ret: int, a: Sequence[int], caps: Sequence[Sequence[Any]]) -> s
 # --- epoll_event arrays --------------------------------------------------------
 
 
-def epoll_events(arch: str) -> VecDecoder | None:
-    if arch != "x86_64":  # 12 packed bytes there only
+def epoll_events(arch: str, captures: Sequence[Sequence[int]]) -> VecDecoder | None:
+    """The events, laid out as on `arch`; not decoded when the dump's capture
+    has another element size (an arm64 dump from before the padded layout)."""
+    layout = EPOLL_LAYOUTS.get(arch)
+    elem = _len_arg(captures, 1)
+    if layout is None or (elem is not None and elem >> 3 != layout[0]):
         return None
+    size, fmt = layout
 
     def decode(data: bytes, a: Sequence[int], ret: int | None, limit: int | None) -> VecDecoded:
-        n = len(data) // 12
-        got = [epoll_event_text(data, i * 12) for i in range(n)]
+        n = len(data) // size
+        got = [epoll_event_text(data, i * size, fmt) for i in range(n)]
         cut = ret is not None and ret > n
         return _shown([t for t, _ in got], cut, limit), [j for _, j in got], cut
 
@@ -262,7 +267,7 @@ def vec_decoders(name: str, arch: str, captures: Sequence[Sequence[int]]) -> dic
     if name in ("poll", "ppoll"):
         return {0: pollfds}
     if name in ("epoll_wait", "epoll_pwait"):
-        d = epoll_events(arch)
+        d = epoll_events(arch, captures)
         return {1: d} if d else {}
     if name in ("readv", "preadv", "preadv2"):
         return {1: iovecs(2, True)}

@@ -106,6 +106,21 @@ static void structures(const char *dir) {
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     getsockopt(s, SOL_SOCKET, SO_TYPE, &on, &len);
+    // options that are not ints: a struct, a timeval, strings; lengths the
+    // call changes; a failed call (the pointer and the length given)
+    struct linger lg = {1, 5};
+    setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    char ob[32] = {0};
+    socklen_t oblen = 12;
+    getsockopt(s, SOL_SOCKET, SO_LINGER, ob, &oblen);
+    struct timeval rcvtimeo = {2, 500};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &rcvtimeo, sizeof rcvtimeo);
+    setsockopt(s, IPPROTO_TCP, TCP_CONGESTION, "cubic", 5);
+    oblen = sizeof ob;
+    getsockopt(s, IPPROTO_TCP, TCP_CONGESTION, ob, &oblen);
+    setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3);
+    oblen = 4;
+    getsockopt(999, SOL_SOCKET, SO_TYPE, ob, &oblen);
     int sp[2];
     socketpair(AF_UNIX, SOCK_DGRAM, 0, sp);
     struct iovec miov[2] = {{"abc", 3}, {"defg", 4}};

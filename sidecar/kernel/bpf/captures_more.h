@@ -26,6 +26,10 @@
 //   K_DIRENTS  getdents64's (and getdents') entries, counted: 8 bytes, the
 //              count (u32) and 1 (u32) when more entries followed than
 //              DIRENTS_MAX were walked, or one could not be read.
+//   K_SOCKOPT  getsockopt's value after a successful call: as many bytes as
+//              the length the call wrote at the argument len_arg names (up
+//              to SOCKOPT_CAP), cap_full = that length. Read like a K_ARRAY
+//              of bytes whose count is in the program's memory.
 //
 // All but K_TIMEOUT are read at exit, and only as a call's first capture: sys_enter is
 // near the verifier's limits already, and one copy of the loops below is
@@ -36,6 +40,8 @@
 // recorder.bpf.c with IOV_N, IOV_HDR, MSGHDR and MSG_NAME), at offsets the
 // verifier can bound one by one, and then into the reserved bytes with one
 // copy.
+
+#define SOCKOPT_CAP 32  // bytes of a getsockopt value kept: strace's -s 32 shows no more
 
 // rt_sigreturn's frame lies at the user stack pointer the handler returned
 // with; the mask it restores is in the kernel's struct ucontext there.
@@ -123,6 +129,8 @@ static __always_inline u32 more_need(u8 kind, u8 la, const u64 *a) {
         n = 8;
     } else if (kind == K_TIMEOUT) {
         n = la < 6 && futex_timed(a[la]) ? 16 : 0;
+    } else if (kind == K_SOCKOPT) {
+        n = SOCKOPT_CAP;
     }
     if (n > BUF_CAP && kind == K_ARRAY)
         n = BUF_CAP;
@@ -279,11 +287,19 @@ static __always_inline void more_exit(u8 *base, struct rec *s, struct scinfo *si
         return;
     u8 kind = si->kind[i];
     u8 la = si->len_arg[i];
-    if (kind == K_ARRAY) {
+    if (kind == K_ARRAY || kind == K_SOCKOPT) {
         u8 c = la & 7;
         u64 size = la >> 3;
         u64 count;
-        if (c < 6)
+        if (kind == K_SOCKOPT) {
+            // the length the call wrote: bytes of the value (strace shows as many)
+            u32 written = 0;
+            if (ret < 0 || c > 5 ||
+                bpf_probe_read_user(&written, sizeof(written), (const void *)s->args[c]) != 0)
+                return;
+            size = 1;
+            count = written;
+        } else if (c < 6)
             count = s->args[c];
         else if (ret >= 0)
             count = ret;

@@ -982,9 +982,11 @@ static __always_inline void exec_mark(u32 tgid) {
     exiting.update(&tgid, &mark);
 }
 
+#define K_SOCKOPT 19  // getsockopt's value at exit, as long as the length written beside it
+
 static __always_inline int read_at_exit(u8 kind) {
     return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT ||
-           (kind >= K_ARRAY && kind <= K_DIRENTS);
+           (kind >= K_ARRAY && kind <= K_DIRENTS) || kind == K_SOCKOPT;
 }
 
 static __always_inline u32 round8(u32 n) {
