@@ -32,7 +32,7 @@ COMPARED = {
     "sendmsg", "recvmsg", "setitimer", "getitimer", "timerfd_create", "timerfd_settime",
     "timerfd_gettime", "sigaltstack", "rt_sigpending", "rt_sigtimedwait", "uname", "sysinfo",
     "utimensat", "futex", "getcwd", "mremap", "clone3", "getdents64", "rt_sigreturn",
-    "execve",
+    "execve", "select", "pselect6",
 }  # fmt: skip
 # Values that differ between two runs of the same calls: what is left of a
 # timer or timeout, resource usage, the system's counters.
@@ -48,7 +48,9 @@ def normalise(line: str) -> str:
     line = re.sub(r"\) +=", ") =", line)  # strace's alignment
     line = re.sub(r"0x[0-9a-f]{5,}", "0xADDR", line)  # addresses differ between runs
     line = re.sub(r"htons\(\d+\)", "htons(PORT)", line)  # a fresh closed port each run
-    line = re.sub(r", left \{tv_sec=\d+, tv_nsec=\d+\}\)$", ")", line)  # ppoll: time left
+    # ppoll, select, pselect6: the time left
+    line = re.sub(r", left \{tv_sec=\d+, tv_[un]sec=\d+\}\)$", ")", line)
+    line = re.sub(r" \(left \{tv_sec=\d+, tv_[un]sec=\d+\}\)$", "", line)
     name = line.split("(", 1)[0]
     if name in VARYING:
         line = re.sub(VARYING[name], "N", line)

@@ -597,3 +597,54 @@ def test_epoll_events_decode_by_the_dump_architecture(
         f"epoll_ctl(5, EPOLL_CTL_ADD, 3, {ev}) = 0",
         f"epoll_pwait(5, [{ev}], 4, 0, [USR1], 8) = 1",
     ]
+
+
+# --- select, pselect6 ----------------------------------------------------------------
+
+SELECT = [("n", "int"), ("inp", "fd_set *"), ("outp", "fd_set *"), ("exp", "fd_set *"),
+          ("tvp", "struct __kernel_old_timeval *")]  # fmt: skip
+PSELECT = [*SELECT[:4], ("tsp", "struct __kernel_timespec *"), ("sig", "void *")]
+
+
+def fdsets(sets: list[list[int]], sec: int, frac: int, mask: tuple[int, int, int] | None) -> bytes:
+    """A capture of kind 20 or 21 as captures_more.h lays it out."""
+    out = b"".join(sum(1 << fd for fd in s).to_bytes(64, "little") for s in sets)
+    out += struct.pack("<qq", sec, frac)
+    return out + (struct.pack("<QQQ", *mask) if mask else b"")
+
+
+def test_select_sets_timeout_and_what_was_ready() -> None:
+    c = call("select", SELECT)
+    a = (5, 0x7FFD0000, 0x7FFD0100, 0, 0x7FFD0200, 0)
+    enter = fdsets([[3, 4], [], []], 1, 0, (0, 0, 0))
+    leave = fdsets([[3], [], []], 0, 999000, None)
+    caps = [cap(TABLE["select"][0], leave, len(leave)), cap(TABLE["select"][1], enter, len(enter))]
+    assert line(c, a, caps, 1) == (
+        "select(5, [3 4], [], NULL, {tv_sec=1, tv_usec=0}) = 1 (in [3], left {tv_sec=0, "
+        "tv_usec=999000})"
+    )
+    js = c.json_args(a, caps, 1, None)[0]
+    assert (js["inp"], js["outp"], js["tvp"]) == ([3, 4], [], {"tv_sec": 1, "tv_usec": 0})
+    assert line(c, a, caps[1:], 0) == (
+        "select(5, [3 4], [], NULL, {tv_sec=1, tv_usec=0}) = 0 (Timeout)"
+    )
+    # More descriptors than the recorder keeps (512): the sets' pointers
+    big = (700, *a[1:])
+    assert c.strace_args(big, caps, 1, 32) == (
+        "700, 0x7ffd0000, 0x7ffd0100, NULL, {tv_sec=1, tv_usec=0}"
+    )
+    assert c.ret_text(1, big, caps) == "1"
+
+
+def test_pselect6_sigmask_pair() -> None:
+    c = call("pselect6", PSELECT)
+    a = (4, 0x7FFD0000, 0, 0, 0x7FFD0200, 0x7FFD0300)
+    enter = fdsets([[3], [], []], 1, 0, (0x7FFD0400, 8, 1 << 9))
+    caps = [cap(TABLE["pselect6"][1], enter, len(enter))]
+    assert c.strace_args(a, caps, 0, 32) == (
+        "4, [3], NULL, NULL, {tv_sec=1, tv_nsec=0}, {sigmask=[USR1], sigsetsize=8}"
+    )
+    assert c.json_args(a, caps, 0, None)[0]["sig"] == {"sigmask": ["SIGUSR1"], "sigsetsize": 8}
+    enter = fdsets([[3], [], []], 1, 0, (0, 8, 0))
+    caps = [cap(TABLE["pselect6"][1], enter, len(enter))]
+    assert c.strace_args(a, caps, 0, 32).endswith(", {sigmask=NULL, sigsetsize=8}")

@@ -35,6 +35,8 @@ class Kind(IntEnum):
     SIGFRAME = 15  # rt_sigreturn's mask, from the signal frame at the stack pointer
     TIMEOUT = 16  # futex's timespec, at enter, for waiting operations: len_arg = the op
     SOCKOPT = 19  # getsockopt's value at exit, as long as the length at len_arg says
+    FDSETS_IN = 20  # select's fd sets and timeout at enter (len_arg 5: pselect6's sigmask too)
+    FDSETS_OUT = 21  # the same sets and the time left, at exit when the call returned > 0
 
 
 NO_LEN = 0xFF
@@ -43,6 +45,7 @@ ARGV_N = 8  # argv strings captured, each in 1/ARGV_N of a capture area
 IOV_N = 8  # iovecs whose lengths and data are captured
 ENVP_N = 64  # execve's environment pointers counted (in ARGV's full_len, bits 16 and up)
 RET = 7  # ARRAY's count: the return value
+FDSET_BYTES = 64  # each fd set's bytes the recorder keeps: descriptors 0-511
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,10 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "sendmsg": (Capture(1, Kind.MSG_IN, 1),), "recvmsg": (Capture(1, Kind.MSG_OUT, 1),),
     "setsockopt": (Capture(3, Kind.BUF_IN, 4, secret=True),),
     "getsockopt": (Capture(3, Kind.SOCKOPT, 4, secret=True), _in(4, SOCKLEN)),
+    # fd sets: the ready ones at exit (the first capture: read at exit), the
+    # asked ones with the timeout at enter (pselect6's sigmask pair, argument 5)
+    "select": (Capture(1, Kind.FDSETS_OUT), Capture(1, Kind.FDSETS_IN)),
+    "pselect6": (Capture(1, Kind.FDSETS_OUT, 5), Capture(1, Kind.FDSETS_IN, 5)),
     # more fixed-size objects
     "wait4": (_out(1, 4), _out(3, RUSAGE_TIMES)),
     "setitimer": (_in(1, ITIMERVAL), _out(2, ITIMERVAL)), "getitimer": (_out(1, ITIMERVAL),),

@@ -21,6 +21,7 @@ from typing import Any
 from sidecar.dump.captures import ARGV_N, ENVP_N, Kind
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.model.text import escape
+from sidecar.render import fdsets
 from sidecar.render.errnos import strace_error
 from sidecar.render.objects import more_decoders
 from sidecar.render.returns import NORETURN, TABLE_X, ret_fmt
@@ -85,8 +86,10 @@ class Call:
         self.table_x = name in TABLE_X
         self.objs = {**decoders(name, arch), **more_decoders(name, arch)}
         self.vecs = vec_decoders(name, arch, captures)
-        self.joint = JOINT.get(name)  # captures that decode together (getsockopt's)
-        self.note = NOTES.get(name)  # what strace adds after the return value
+        # captures that decode together (getsockopt's, select's)
+        self.joint = JOINT.get(name) or fdsets.JOINT.get(name)
+        # what strace adds after the return value
+        self.note = NOTES.get(name) or fdsets.NOTES.get(name)
         # execve's argv capture also counts its environment (JSON's envp_vars)
         self.argv = any(len(c) > 1 and c[1] == ARGV for c in captures)
         self.out_path = name == "getcwd"  # a path with its NUL, which strace leaves out
@@ -149,7 +152,8 @@ class Call:
                             vals[arg] = vec[0]
             if self.joint:
                 for arg, (t, _j) in self.joint(caps, a, ret, limit).items():
-                    vals[arg] = t
+                    if arg < n:  # a dump's table may name fewer parameters
+                        vals[arg] = t
         return vals
 
     def strace_args(

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -99,6 +100,28 @@ static void structures(const char *dir) {
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
     epoll_pwait(ep, out, 4, 0, &usr1);
+    // fd sets: select (the raw syscall; glibc's select is pselect6) and pselect6
+    write(p[1], "s", 1);
+    fd_set rd, wr;
+    FD_ZERO(&rd);
+    FD_ZERO(&wr);
+    FD_SET(p[0], &rd);
+    FD_SET(p[1], &wr);
+    struct timeval sel_tv = {1, 0};
+    syscall(SYS_select, p[1] + 1, &rd, &wr, NULL, &sel_tv);
+    FD_ZERO(&rd);
+    FD_SET(p[0], &rd);
+    sel_tv.tv_sec = 0;
+    sel_tv.tv_usec = 0;
+    syscall(SYS_select, p[0] + 1, &rd, NULL, NULL, &sel_tv);
+    struct timespec sel_ts = {1, 0};
+    pselect(p[0] + 1, &rd, NULL, NULL, &sel_ts, &usr1);
+    sel_ts.tv_sec = 0;
+    pselect(p[0] + 1, &rd, NULL, NULL, &sel_ts, NULL);
+    read(p[0], b2, sizeof b2);
+    FD_ZERO(&rd);
+    FD_SET(p[0], &rd);
+    pselect(p[0] + 1, &rd, NULL, NULL, &sel_ts, &usr1);
     // socket options and messages
     int s = socket(AF_INET, SOCK_STREAM, 0);
     int on = 1;

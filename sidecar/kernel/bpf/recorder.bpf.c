@@ -983,10 +983,12 @@ static __always_inline void exec_mark(u32 tgid) {
 }
 
 #define K_SOCKOPT 19  // getsockopt's value at exit, as long as the length written beside it
+#define K_FDSETS_IN 20   // select's fd sets, timeout (and pselect6's sigmask) at enter
+#define K_FDSETS_OUT 21  // the same sets and the timeout left, at exit
 
 static __always_inline int read_at_exit(u8 kind) {
     return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT ||
-           (kind >= K_ARRAY && kind <= K_DIRENTS) || kind == K_SOCKOPT;
+           (kind >= K_ARRAY && kind <= K_DIRENTS) || kind == K_SOCKOPT || kind == K_FDSETS_OUT;
 }
 
 static __always_inline u32 round8(u32 n) {
@@ -1094,6 +1096,12 @@ static __always_inline u32 capture_read(u8 *base, u32 off, u32 room, struct rec 
     u8 ai = si->arg[i] & 7;
     if (ai > 5)
         return room;
+    if (kind == K_FDSETS_IN) {  // several arguments, any of them NULL (captures_more.h)
+        u8 *d = cap_dst(base, off);
+        if (d && !retry)
+            capture_fdsets(d, room, s, i, a, 1, si->len_arg[i] == 5);
+        return room;
+    }
     const void *src = (const void *)a[ai];
     if (!src)
         return room;  // NULL: nothing to read, and not a failure (shown as NULL)
