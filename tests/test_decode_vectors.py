@@ -648,3 +648,26 @@ def test_pselect6_sigmask_pair() -> None:
     enter = fdsets([[3], [], []], 1, 0, (0, 8, 0))
     caps = [cap(TABLE["pselect6"][1], enter, len(enter))]
     assert c.strace_args(a, caps, 0, 32).endswith(", {sigmask=NULL, sigsetsize=8}")
+
+
+def test_ppoll_timeout_and_sigmask() -> None:
+    params = [*POLL[:2], ("tsp", "struct __kernel_timespec *"), ("sigmask", "const sigset_t *"),
+              ("sigsetsize", "size_t")]  # fmt: skip
+    c = call("ppoll", params)
+    fds = cap(TABLE["ppoll"][0], pollfds((3, 1, 1)), 8)
+    both = cap(TABLE["ppoll"][1], struct.pack("<qqQ", 1, 0, 1 << 9), 24)
+    a = (0x7FFD0000, 1, 0x7FFD0100, 0x7FFD0200, 8, 0)
+    assert line(c, a, [fds, both], 1) == (
+        "ppoll([{fd=3, events=POLLIN}], 1, {tv_sec=1, tv_nsec=0}, [USR1], 8) = 1 "
+        "([{fd=3, revents=POLLIN}])"
+    )
+    assert c.json_args(a, [fds, both], 1, None)[0]["sigmask"] == ["SIGUSR1"]
+    # NULL timeout, or NULL sigmask: the capture holds the other
+    assert c.strace_args((a[0], 1, 0, *a[3:]), [fds, both], 1, 32).endswith(", NULL, [USR1], 8")
+    assert c.strace_args((*a[:3], 0, 8, 0), [fds, both], 1, 32).endswith(
+        ", {tv_sec=1, tv_nsec=0}, NULL, 8"
+    )
+    # a dump from before kind 22: the timeout alone, as a 16-byte object
+    old = Call("ppoll", params, "x86_64", [[0, int(Kind.ARRAY), 8 << 3 | 1], [2, 6, 16]])
+    ts = [2, int(Kind.OBJ_IN), struct.pack("<qq", 1, 0), 16]
+    assert old.strace_args(a, [fds, ts], 1, 32).endswith(", {tv_sec=1, tv_nsec=0}, 0x7ffd0200, 8")

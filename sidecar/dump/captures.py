@@ -37,6 +37,7 @@ class Kind(IntEnum):
     SOCKOPT = 19  # getsockopt's value at exit, as long as the length at len_arg says
     FDSETS_IN = 20  # select's fd sets and timeout at enter (len_arg 5: pselect6's sigmask too)
     FDSETS_OUT = 21  # the same sets and the time left, at exit when the call returned > 0
+    TS_SIGSET = 22  # ppoll's timespec and the next argument's sigset, at enter (either NULL)
 
 
 NO_LEN = 0xFF
@@ -147,7 +148,7 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "getrlimit": (_out(1, RLIMIT),), "setrlimit": (_in(1, RLIMIT),),
     "prlimit64": (_in(2, RLIMIT), _out(3, RLIMIT)),
     # arrays, iovecs and message headers
-    "poll": (_array(0, POLLFD, 1),), "ppoll": (_array(0, POLLFD, 1), _in(2, TIMESPEC)),
+    "poll": (_array(0, POLLFD, 1),), "ppoll": (_array(0, POLLFD, 1), Capture(2, Kind.TS_SIGSET)),
     "epoll_wait": (_array(1, EPOLL_EVENT, RET),),
     "epoll_pwait": (_array(1, EPOLL_EVENT, RET), _in(4, SIGSET)),
     "epoll_ctl": (_in(3, EPOLL_EVENT),),

@@ -1,5 +1,5 @@
-"""select's and pselect6's fd sets, timeout and signal mask as strace shows
-them: `select(5, [3 4], [], NULL, {tv_sec=1, tv_usec=0}) = 1 (in [3], left
+"""select's and pselect6's fd sets, timeout and signal mask, and ppoll's
+timeout and signal mask, as strace shows them: `select(5, [3 4], [], NULL, {tv_sec=1, tv_usec=0}) = 1 (in [3], left
 {tv_sec=0, tv_usec=999000})`, pselect6's `{sigmask=[USR1], sigsetsize=8}`.
 
 Two captures (docs/dump-format.md, kinds 20 and 21): the sets, the timeout
@@ -109,5 +109,26 @@ def _note(unit: str) -> Note:
     return note
 
 
-JOINT: dict[str, Joint] = {"select": _joint("tv_usec", False), "pselect6": _joint("tv_nsec", True)}
+def ppoll_joint(
+    caps: Caps, a: Sequence[int], ret: int | None, limit: int | None
+) -> dict[int, Decoded]:
+    """ppoll's timeout and sigmask, read together at entry (kind 22): `{tv_sec=1,
+    tv_nsec=0}, [USR1]`; a sigset of another size than 8 keeps its pointer."""
+    data = _capture(caps, int(Kind.TS_SIGSET), 24)
+    if data is None:
+        return {}
+    out: dict[int, Decoded] = {}
+    if a[2]:
+        out[2] = _time(data, 0, "tv_nsec")
+    if a[3] and a[4] == 8:
+        (mask,) = struct.unpack_from("<Q", data, 16)
+        out[3] = sigset_text(mask), sigset_names(mask)
+    return out
+
+
+JOINT: dict[str, Joint] = {
+    "ppoll": ppoll_joint,
+    "select": _joint("tv_usec", False),
+    "pselect6": _joint("tv_nsec", True),
+}
 NOTES: dict[str, Note] = {"select": _note("tv_usec"), "pselect6": _note("tv_nsec")}

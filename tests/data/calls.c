@@ -100,6 +100,10 @@ static void structures(const char *dir) {
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
     epoll_pwait(ep, out, 4, 0, &usr1);
+    // ppoll's sigmask, and a NULL timeout beside it (the write end is ready)
+    struct timespec ppoll_ts = {.tv_sec = 1, .tv_nsec = 0};
+    ppoll(fds, 1, &ppoll_ts, &usr1);
+    ppoll(&fds[1], 1, NULL, &usr1);
     // fd sets: select (the raw syscall; glibc's select is pselect6) and pselect6
     write(p[1], "s", 1);
     fd_set rd, wr;

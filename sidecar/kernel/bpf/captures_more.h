@@ -34,6 +34,9 @@
 //                 sigset it points at. FDSETS_IN is read at enter (the call
 //                 overwrites all of these), FDSETS_OUT at exit when the call
 //                 returned > 0 (the ready fds and the time left).
+//   K_TS_SIGSET   ppoll's timespec (16 bytes, argument `arg`) and the 8-byte
+//                 sigset of the argument after it, read at enter; either may
+//                 be NULL (its bytes are then left over: the argument says so).
 //   K_SOCKOPT  getsockopt's value after a successful call: as many bytes as
 //              the length the call wrote at the argument len_arg names (up
 //              to SOCKOPT_CAP), cap_full = that length. Read like a K_ARRAY
@@ -53,6 +56,24 @@
 #define FDSET_BYTES 64  // bits kept of each fd set: descriptors 0-511
 #define FDSETS_OUT_SIZE (3 * FDSET_BYTES + 16)
 #define FDSETS_IN_SIZE (FDSETS_OUT_SIZE + 24)
+
+// K_TS_SIGSET: a timespec at a[ai] and a sigset at a[ai + 1], at enter.
+static __always_inline void capture_ts_sigset(u8 *dst, u32 room, struct rec *s, int i,
+                                              const u64 *a, u8 ai) {
+    if (room < 24 || ai > 4)
+        return;
+    if (a[ai] && bpf_probe_read_user(dst, 16, (const void *)a[ai]) != 0)
+        goto fail;
+    if (a[ai + 1] && bpf_probe_read_user(dst + 16, 8, (const void *)a[ai + 1]) != 0)
+        goto fail;
+    s->cap_len[i] = 24;
+    s->cap_full[i] = 24;
+    barrier();
+    s->captured |= 1 << i;
+    return;
+fail:
+    stat_add(ST_CAPTURE_FAIL);
+}
 
 // K_FDSETS_*: `a` the call's arguments (nfds, three sets, the timeout, and
 // pselect6's sigmask pair when `sigmask`). A NULL pointer is not read; what
@@ -181,6 +202,8 @@ static __always_inline u32 more_need(u8 kind, u8 la, const u64 *a) {
         n = la < 6 && futex_timed(a[la]) ? 16 : 0;
     } else if (kind == K_SOCKOPT) {
         n = SOCKOPT_CAP;
+    } else if (kind == K_TS_SIGSET) {
+        n = 24;
     } else if (kind == K_FDSETS_IN) {
         n = FDSETS_IN_SIZE;
     } else if (kind == K_FDSETS_OUT) {

@@ -985,6 +985,7 @@ static __always_inline void exec_mark(u32 tgid) {
 #define K_SOCKOPT 19  // getsockopt's value at exit, as long as the length written beside it
 #define K_FDSETS_IN 20   // select's fd sets, timeout (and pselect6's sigmask) at enter
 #define K_FDSETS_OUT 21  // the same sets and the timeout left, at exit
+#define K_TS_SIGSET 22   // ppoll's timeout and sigmask (two arguments, either NULL), at enter
 
 static __always_inline int read_at_exit(u8 kind) {
     return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT ||
@@ -1096,10 +1097,12 @@ static __always_inline u32 capture_read(u8 *base, u32 off, u32 room, struct rec 
     u8 ai = si->arg[i] & 7;
     if (ai > 5)
         return room;
-    if (kind == K_FDSETS_IN) {  // several arguments, any of them NULL (captures_more.h)
-        u8 *d = cap_dst(base, off);
-        if (d && !retry)
+    if (kind == K_FDSETS_IN || kind == K_TS_SIGSET) {  // several arguments, any of them NULL
+        u8 *d = cap_dst(base, off);                     // (captures_more.h)
+        if (d && !retry && kind == K_FDSETS_IN)
             capture_fdsets(d, room, s, i, a, 1, si->len_arg[i] == 5);
+        else if (d && !retry)
+            capture_ts_sigset(d, room, s, i, a, ai);
         return room;
     }
     const void *src = (const void *)a[ai];
