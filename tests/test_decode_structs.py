@@ -9,9 +9,9 @@ import struct
 import pytest
 
 from sidecar.dump.captures import TABLE, Kind
+from sidecar.render import fdsets
 from sidecar.render.calls import Call
 from sidecar.render.flags import filetype_mode, makedev, statx_flags
-from sidecar.render import fdsets
 from sidecar.render.objects import more_decoders
 from sidecar.render.sockopts import JOINT
 from sidecar.render.structs import Decoder, decoders, sigset_text

@@ -1,6 +1,7 @@
 """select's and pselect6's fd sets, timeout and signal mask, and ppoll's
-timeout and signal mask, as strace shows them: `select(5, [3 4], [], NULL, {tv_sec=1, tv_usec=0}) = 1 (in [3], left
-{tv_sec=0, tv_usec=999000})`, pselect6's `{sigmask=[USR1], sigsetsize=8}`.
+timeout and signal mask, as strace shows them: `select(5, [3 4], [], NULL,
+{tv_sec=1, tv_usec=0}) = 1 (in [3], left {tv_sec=0, tv_usec=999000})`,
+pselect6's `{sigmask=[USR1], sigsetsize=8}`, ppoll's `[USR1]`.
 
 Two captures (docs/dump-format.md, kinds 20 and 21): the sets, the timeout
 and pselect6's sigmask pair as the call got them, and the sets and the time
