@@ -51,6 +51,7 @@ def normalise(line: str) -> str:
     # ppoll, select, pselect6: the time left
     line = re.sub(r", left \{tv_sec=\d+, tv_[un]sec=\d+\}\)$", ")", line)
     line = re.sub(r" \(left \{tv_sec=\d+, tv_[un]sec=\d+\}\)$", "", line)
+    line = re.sub(r"cmsg_data=\{pid=\d+", "cmsg_data={pid=PID", line)  # SCM_CREDENTIALS
     name = line.split("(", 1)[0]
     if name in VARYING:
         line = re.sub(VARYING[name], "N", line)

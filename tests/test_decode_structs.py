@@ -15,7 +15,7 @@ from sidecar.render.flags import filetype_mode, makedev, statx_flags
 from sidecar.render.objects import more_decoders
 from sidecar.render.sockopts import JOINT
 from sidecar.render.structs import Decoder, decoders, sigset_text
-from sidecar.render.vectors import vec_decoders
+from sidecar.render.vectors import msg_joint, vec_decoders
 
 
 def x86_stat(mode: int, size: int = 0, rdev: int = 0) -> bytes:
@@ -238,23 +238,24 @@ def test_every_captured_object_has_a_decoder_that_fits_its_size() -> None:
             assert found[c.arg](data[:-1], sizes, 1) is None, f"{name}: capture larger than needed"
 
 
-# Kinds of captures_more.h read at enter, which may be a call's second capture;
-# and those decoded jointly with the call's other arguments (render/sockopts.py,
-# render/fdsets.py).
-AT_ENTER = (Kind.TIMEOUT, Kind.SIGFRAME, Kind.FDSETS_IN, Kind.TS_SIGSET)
-JOINTLY = (Kind.SOCKOPT, Kind.FDSETS_IN, Kind.FDSETS_OUT, Kind.TS_SIGSET)
+# Kinds of captures_more.h that may be a call's second capture (read at
+# enter, or at exit by capture_exit's own code); and those decoded jointly with
+# the call's other arguments (render/sockopts.py, render/fdsets.py,
+# vectors.msg_joint).
+SECOND_OK = (Kind.TIMEOUT, Kind.SIGFRAME, Kind.FDSETS_IN, Kind.TS_SIGSET, Kind.CMSG)
+JOINTLY = (Kind.SOCKOPT, Kind.FDSETS_IN, Kind.FDSETS_OUT, Kind.TS_SIGSET, Kind.CMSG)
 
 
 def test_every_array_iovec_and_message_capture_has_a_decoder() -> None:
     for name, caps in TABLE.items():
         for c in caps:
+            wire = [[x.arg, int(x.kind), x.len_arg] for x in caps]
             if c.kind in JOINTLY:
-                assert name in JOINT or name in fdsets.JOINT, name
-            if c.kind >= Kind.ARRAY and c.kind not in AT_ENTER:
+                assert name in JOINT or name in fdsets.JOINT or msg_joint(name, wire), name
+            if c.kind >= Kind.ARRAY and c.kind not in SECOND_OK:
                 # The kernel side reads these kinds as a call's first capture only.
                 assert caps.index(c) == 0, name
             if c.kind >= Kind.ARRAY and c.kind not in JOINTLY:
-                wire = [[x.arg, int(x.kind), x.len_arg] for x in caps]
                 assert c.arg in vec_decoders(name, "x86_64", wire), name
 
 

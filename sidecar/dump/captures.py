@@ -38,6 +38,7 @@ class Kind(IntEnum):
     FDSETS_IN = 20  # select's fd sets and timeout at enter (len_arg 5: pselect6's sigmask too)
     FDSETS_OUT = 21  # the same sets and the time left, at exit when the call returned > 0
     TS_SIGSET = 22  # ppoll's timespec and the next argument's sigset, at enter (either NULL)
+    CMSG = 23  # the control messages msghdr names, at exit: full_len = msg_controllen
 
 
 NO_LEN = 0xFF
@@ -46,6 +47,7 @@ ARGV_N = 8  # argv strings captured, each in 1/ARGV_N of a capture area
 IOV_N = 8  # iovecs whose lengths and data are captured
 ENVP_N = 64  # execve's environment pointers counted (in ARGV's full_len, bits 16 and up)
 RET = 7  # ARRAY's count: the return value
+CMSG_CAP = 64  # control message bytes a CMSG capture keeps
 FDSET_BYTES = 64  # each fd set's bytes the recorder keeps: descriptors 0-511
 
 
@@ -156,7 +158,8 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "preadv2": (Capture(1, Kind.IOV_OUT, 2),),
     "writev": (Capture(1, Kind.IOV_IN, 2),), "pwritev": (Capture(1, Kind.IOV_IN, 2),),
     "pwritev2": (Capture(1, Kind.IOV_IN, 2),),
-    "sendmsg": (Capture(1, Kind.MSG_IN, 1),), "recvmsg": (Capture(1, Kind.MSG_OUT, 1),),
+    "sendmsg": (Capture(1, Kind.MSG_IN, 1), Capture(1, Kind.CMSG)),
+    "recvmsg": (Capture(1, Kind.MSG_OUT, 1), Capture(1, Kind.CMSG)),
     "setsockopt": (Capture(3, Kind.BUF_IN, 4, secret=True),),
     "getsockopt": (Capture(3, Kind.SOCKOPT, 4, secret=True), _in(4, SOCKLEN)),
     # fd sets: the ready ones at exit (the first capture: read at exit), the

@@ -32,13 +32,14 @@ from sidecar.render.specs import FALLBACK_PARAMS, RAW, formatter, specs
 from sidecar.render.strings import argv_strings, path_text, quote, quote_argv, quote_path, text
 from sidecar.render.structs import decoders
 from sidecar.render.values import js32, js64, json_fmt, ju32, ju64, ptr, s32, s64, u32, u64
-from sidecar.render.vectors import NOTES, vec_decoders
+from sidecar.render.vectors import NOTES, msg_joint, vec_decoders
 
 # Plain ints: compared in the per-record loop, where IntEnum comparisons cost.
 STR, BUF_IN, BUF_OUT = int(Kind.STR), int(Kind.BUF_IN), int(Kind.BUF_OUT)
 SA_IN, SA_OUT = int(Kind.SA_IN), int(Kind.SA_OUT)
 OBJ_IN, OBJ_OUT, ARGV = int(Kind.OBJ_IN), int(Kind.OBJ_OUT), int(Kind.ARGV)
 ARRAY = int(Kind.ARRAY)  # and the kinds after it: sidecar/render/vectors.py
+CMSG = int(Kind.CMSG)  # control messages: part of sendmsg's message (vectors.msg_joint)
 
 
 class Call:
@@ -87,7 +88,7 @@ class Call:
         self.objs = {**decoders(name, arch), **more_decoders(name, arch)}
         self.vecs = vec_decoders(name, arch, captures)
         # captures that decode together (getsockopt's, select's)
-        self.joint = JOINT.get(name) or fdsets.JOINT.get(name)
+        self.joint = JOINT.get(name) or fdsets.JOINT.get(name) or msg_joint(name, captures)
         # what strace adds after the return value
         self.note = NOTES.get(name) or fdsets.NOTES.get(name)
         # execve's argv capture also counts its environment (JSON's envp_vars)
@@ -146,7 +147,7 @@ class Call:
                         vals[arg] = quote_argv(data, full & 0xFFFF, ARGV_N, limit)
                         if full >> 16 and arg + 1 < n:
                             vals[arg + 1] += envp_note(full >> 16)
-                    elif kind >= ARRAY and arg in self.vecs:
+                    elif kind >= ARRAY and kind != CMSG and arg in self.vecs:
                         vec = self.vecs[arg](data, a, ret, limit)
                         if vec is not None:
                             vals[arg] = vec[0]
@@ -225,7 +226,7 @@ class Call:
                     if full >> 16 > ENVP_N + 1 and arg + 1 < n:
                         cut.append(p[arg + 1])  # more variables than the recorder counts
                     continue
-                elif kind >= ARRAY and arg in self.vecs:
+                elif kind >= ARRAY and kind != CMSG and arg in self.vecs:
                     vec = self.vecs[arg](data, a, ret, limit)
                     if vec is not None:
                         out[p[arg]] = vec[1]

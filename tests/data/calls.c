@@ -158,6 +158,29 @@ static void structures(const char *dir) {
     struct msghdr rh = {.msg_iov = &riov, .msg_iovlen = 1};
     recvmsg(sp[1], &rh, 0);
     recvmsg(sp[1], &rh, MSG_DONTWAIT); // EAGAIN: the message is a pointer
+    // control messages: a descriptor passed with SCM_RIGHTS, received beside
+    // the sender's credentials (SO_PASSCRED)
+    setsockopt(sp[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+    union {
+        char b[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } cm;
+    memset(&cm, 0, sizeof cm);
+    struct msghdr ch = {.msg_iov = miov, .msg_iovlen = 1, .msg_control = cm.b,
+                        .msg_controllen = sizeof cm.b};
+    struct cmsghdr *cmh = CMSG_FIRSTHDR(&ch);
+    cmh->cmsg_level = SOL_SOCKET;
+    cmh->cmsg_type = SCM_RIGHTS;
+    cmh->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmh), &p[0], sizeof(int));
+    sendmsg(sp[0], &ch, 0);
+    union {
+        char b[128];
+        struct cmsghdr align;
+    } rcm;
+    struct msghdr rch = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = rcm.b,
+                         .msg_controllen = sizeof rcm.b};
+    recvmsg(sp[1], &rch, 0);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(9)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int u = socket(AF_INET, SOCK_DGRAM, 0);

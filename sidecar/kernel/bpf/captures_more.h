@@ -37,6 +37,10 @@
 //   K_TS_SIGSET   ppoll's timespec (16 bytes, argument `arg`) and the 8-byte
 //                 sigset of the argument after it, read at enter; either may
 //                 be NULL (its bytes are then left over: the argument says so).
+//   K_CMSG     (recorder.bpf.c's capture_exit: a second capture) the control
+//              messages of sendmsg's and recvmsg's msghdr, read at exit when
+//              the call did not fail: up to CMSG_CAP bytes, cap_full =
+//              msg_controllen; none when msg_control is NULL.
 //   K_SOCKOPT  getsockopt's value after a successful call: as many bytes as
 //              the length the call wrote at the argument len_arg names (up
 //              to SOCKOPT_CAP), cap_full = that length. Read like a K_ARRAY
@@ -204,6 +208,8 @@ static __always_inline u32 more_need(u8 kind, u8 la, const u64 *a) {
         n = SOCKOPT_CAP;
     } else if (kind == K_TS_SIGSET) {
         n = 24;
+    } else if (kind == K_CMSG) {
+        n = CMSG_CAP;
     } else if (kind == K_FDSETS_IN) {
         n = FDSETS_IN_SIZE;
     } else if (kind == K_FDSETS_OUT) {

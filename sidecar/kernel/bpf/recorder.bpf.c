@@ -986,10 +986,13 @@ static __always_inline void exec_mark(u32 tgid) {
 #define K_FDSETS_IN 20   // select's fd sets, timeout (and pselect6's sigmask) at enter
 #define K_FDSETS_OUT 21  // the same sets and the timeout left, at exit
 #define K_TS_SIGSET 22   // ppoll's timeout and sigmask (two arguments, either NULL), at enter
+#define K_CMSG 23        // the control messages a msghdr points at, at exit (second capture)
+#define CMSG_CAP 64      // control message bytes kept: SCM_RIGHTS with 10 fds, or credentials
 
 static __always_inline int read_at_exit(u8 kind) {
     return kind == K_BUF_OUT || kind == K_SA_OUT || kind == K_OBJ_OUT ||
-           (kind >= K_ARRAY && kind <= K_DIRENTS) || kind == K_SOCKOPT || kind == K_FDSETS_OUT;
+           (kind >= K_ARRAY && kind <= K_DIRENTS) || kind == K_SOCKOPT || kind == K_FDSETS_OUT ||
+           kind == K_CMSG;
 }
 
 static __always_inline u32 round8(u32 n) {
@@ -1193,6 +1196,14 @@ static __always_inline void capture_exit(u8 *base, struct rec *s, int i, s64 ret
     } else if (si->kind[i] == K_OBJ_OUT) {
         n = si->len_arg[i];
         s->cap_full[i] = n;
+    } else if (si->kind[i] == K_CMSG) {
+        // msg_control and msg_controllen, then as many of those bytes as fit
+        u64 ctl[2] = {};
+        if (!src || bpf_probe_read_user(ctl, sizeof(ctl), (const u8 *)src + 32) != 0 || !ctl[0])
+            return;
+        src = (const void *)ctl[0];
+        n = ctl[1] > CMSG_CAP ? CMSG_CAP : ctl[1];
+        s->cap_full[i] = ctl[1] > 0xffffffffull ? 0xffffffffu : (u32)ctl[1];
     } else {
         n = SA_CAP;
         s->cap_full[i] = SA_CAP;
