@@ -698,6 +698,9 @@ def test_control_messages_as_strace_shows_them() -> None:
                      "cmsg_data": [3]}  # fmt: skip
     # without the control capture (an older dump, a failed read): the pointer
     assert "msg_control=0x7ffd3000, msg_controllen=56" in c.strace_args(a, caps[:1], 1, 32)
+    unreadable = [caps[0], [1, int(Kind.CMSG), None, 56]]
+    assert "msg_control=0x7ffd3000, msg_controllen=56" in c.strace_args(a, unreadable, 1, 32)
+    assert c.json_args(a, unreadable, 1, None)[0]["msg"]["msg_control"] == "0x7ffd3000"
     s = call("sendmsg", MSG)
     msg = cap(TABLE["sendmsg"][0], msghdr(b"", [1], b"x", controllen=24), 1)
     unknown = cap(TABLE["sendmsg"][1], cmsg(99, 7, b"abcd"), 24)

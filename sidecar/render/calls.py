@@ -199,7 +199,8 @@ class Call:
         for arg, kind, data, full in caps:
             if 0 <= arg < n:
                 if data is None:  # the kernel could not read it: never a value
-                    out[p[arg]] = {"unreadable": hex(a[arg] & 0xFFFFFFFFFFFFFFFF)}
+                    if kind != CMSG:  # (the message stays; its control, the pointer)
+                        out[p[arg]] = {"unreadable": hex(a[arg] & 0xFFFFFFFFFFFFFFFF)}
                     continue
                 if kind == STR:
                     out[p[arg]] = path_text(data)
