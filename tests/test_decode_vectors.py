@@ -712,3 +712,12 @@ def test_control_messages_as_strace_shows_them() -> None:
     big = struct.pack("<QiI", 16 + 48, 1, 1)  # 12 fds, of which none was kept
     kept = cap(TABLE["sendmsg"][1], rights + big, 88)
     assert "cmsg_data=[3]}, ...], msg_controllen=88" in s.strace_args(a, [msg, kept], 1, 32)
+
+
+def test_classic_tracepoints_keep_the_captures_their_sys_enter_affords() -> None:
+    """Classic tracepoints' sys_enter cannot take the kinds read from several
+    arguments at enter: ppoll keeps its timeout alone, select its exit sets."""
+    assert [c.kind for c in captures_for("ppoll", raw_tracepoints=False)] == [Kind.ARRAY,
+                                                                             Kind.OBJ_IN]  # fmt: skip
+    assert [c.kind for c in captures_for("select", raw_tracepoints=False)] == [Kind.FDSETS_OUT]
+    assert Kind.TS_SIGSET in [c.kind for c in captures_for("ppoll")]

@@ -199,12 +199,25 @@ def _epoll_padded(c: Capture) -> Capture:
 _EPOLL = frozenset({"epoll_wait", "epoll_pwait", "epoll_ctl"})  # the event is their first capture
 
 
-def captures_for(name: str, buffers: bool = True, arch: str | None = None) -> tuple[Capture, ...]:
+# With classic tracepoints sys_enter cannot afford the kinds read at enter
+# from several arguments (the verifier's complexity limit): what is left.
+CLASSIC: dict[str, tuple[Capture, ...]] = {
+    "ppoll": (_array(0, POLLFD, 1), _in(2, TIMESPEC)),
+    "select": (Capture(1, Kind.FDSETS_OUT),),
+    "pselect6": (Capture(1, Kind.FDSETS_OUT, 5),),
+}
+
+
+def captures_for(
+    name: str, buffers: bool = True, arch: str | None = None, raw_tracepoints: bool = True
+) -> tuple[Capture, ...]:
     """Captures of a syscall on `arch` (this machine's by default); without
     `buffers`, data buffers, iovecs, socket option values and argv are left out
     (they can hold secrets) while paths, addresses and message headers
     (without their data) stay."""
     caps = TABLE.get(name, ())
+    if not raw_tracepoints:
+        caps = CLASSIC.get(name, caps)
     if name in _EPOLL and (arch or platform.machine()) != "x86_64":
         caps = (_epoll_padded(caps[0]), *caps[1:])
     if not buffers:

@@ -1100,14 +1100,18 @@ static __always_inline u32 capture_read(u8 *base, u32 off, u32 room, struct rec 
     u8 ai = si->arg[i] & 7;
     if (ai > 5)
         return room;
-    if (kind == K_FDSETS_IN || kind == K_TS_SIGSET) {  // several arguments, any of them NULL
-        u8 *d = cap_dst(base, off);                     // (captures_more.h)
+#ifdef USE_RAW_TP
+    // Several arguments, any of them NULL (captures_more.h). Not with classic
+    // tracepoints: their sys_enter then exceeds the verifier's complexity limit.
+    if (kind == K_FDSETS_IN || kind == K_TS_SIGSET) {
+        u8 *d = cap_dst(base, off);
         if (d && !retry && kind == K_FDSETS_IN)
             capture_fdsets(d, room, s, i, a, 1, si->len_arg[i] == 5);
         else if (d && !retry)
             capture_ts_sigset(d, room, s, i, a, ai);
         return room;
     }
+#endif
     const void *src = (const void *)a[ai];
     if (!src)
         return room;  // NULL: nothing to read, and not a failure (shown as NULL)
