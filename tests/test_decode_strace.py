@@ -10,6 +10,7 @@ fails the run under `make test` and in CI (conftest.py).
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -31,7 +32,7 @@ COMPARED = {
     "sendmsg", "recvmsg", "setitimer", "getitimer", "timerfd_create", "timerfd_settime",
     "timerfd_gettime", "sigaltstack", "rt_sigpending", "rt_sigtimedwait", "uname", "sysinfo",
     "utimensat", "futex", "getcwd", "mremap", "clone3", "getdents64", "rt_sigreturn",
-    "execve", "waitid",
+    "execve", "waitid", "select", "pselect6",
 }  # fmt: skip
 # Values that differ between two runs of the same calls: what is left of a
 # timer or timeout, resource usage, the system's counters.
@@ -47,7 +48,10 @@ def normalise(line: str) -> str:
     line = re.sub(r"\) +=", ") =", line)  # strace's alignment
     line = re.sub(r"0x[0-9a-f]{5,}", "0xADDR", line)  # addresses differ between runs
     line = re.sub(r"htons\(\d+\)", "htons(PORT)", line)  # a fresh closed port each run
-    line = re.sub(r", left \{tv_sec=\d+, tv_nsec=\d+\}\)$", ")", line)  # ppoll: time left
+    # ppoll, select, pselect6: the time left
+    line = re.sub(r", left \{tv_sec=\d+, tv_[un]sec=\d+\}\)$", ")", line)
+    line = re.sub(r" \(left \{tv_sec=\d+, tv_[un]sec=\d+\}\)$", "", line)
+    line = re.sub(r"cmsg_data=\{pid=\d+", "cmsg_data={pid=PID", line)  # SCM_CREDENTIALS
     name = line.split("(", 1)[0]
     if name in VARYING:
         line = re.sub(VARYING[name], "N", line)
@@ -94,3 +98,11 @@ def test_same_lines_as_strace(strace: str, tmp_path: Path) -> None:
     got = calls(ours.splitlines())
     assert len(expected) > 140  # 149 lines on Debian 12 (strace 6.1, glibc 2.36)
     assert got == expected
+    # JSON has no comment for execve's `/* N vars */`: its envp_vars says it
+    theirs_vars = [int(m.group(1)) for m in (re.search(r"/\* (\d+) vars \*/", x)
+                   for x in expected if x.startswith("execve(")) if m]  # fmt: skip
+    js = subprocess.run([TRACELOOP, "show", "-o", "json", "-e", "trace=execve", str(dump)],
+                        capture_output=True, text=True, check=True).stdout  # fmt: skip
+    ours_vars = [json.loads(x).get("envp_vars") for x in js.splitlines()]
+    assert theirs_vars == [2]  # calls.c's execve with two variables
+    assert ours_vars[-len(theirs_vars) :] == theirs_vars

@@ -9,11 +9,13 @@ import struct
 import pytest
 
 from sidecar.dump.captures import TABLE, Kind
+from sidecar.render import fdsets, objects
 from sidecar.render.calls import Call
 from sidecar.render.flags import filetype_mode, makedev, statx_flags
-from sidecar.render.objects import JOINT, more_decoders
+from sidecar.render.objects import more_decoders
+from sidecar.render.sockopts import JOINT
 from sidecar.render.structs import Decoder, decoders, sigset_text
-from sidecar.render.vectors import vec_decoders
+from sidecar.render.vectors import msg_joint, vec_decoders
 
 
 def x86_stat(mode: int, size: int = 0, rdev: int = 0) -> bytes:
@@ -225,8 +227,8 @@ def test_every_captured_object_has_a_decoder_that_fits_its_size() -> None:
         for c in caps:
             if c.kind not in (Kind.OBJ_IN, Kind.OBJ_OUT):
                 continue
-            if name in JOINT and c.arg == 3:
-                continue  # getsockopt's value: decoded with its length (below)
+            if name in JOINT:
+                continue  # socket options: decoded with their lengths (test_decode_vectors.py)
             found = all_decoders(name)
             assert c.arg in found, name
             # A capture of the configured size holds everything the decoder reads.
@@ -236,15 +238,27 @@ def test_every_captured_object_has_a_decoder_that_fits_its_size() -> None:
             assert found[c.arg](data[:-1], sizes, 1) is None, f"{name}: capture larger than needed"
 
 
+# Kinds of captures_more.h that may be a call's second capture (read at
+# enter, or at exit by capture_exit's own code); and those decoded jointly with
+# the call's other arguments (render/sockopts.py, render/fdsets.py,
+# vectors.msg_joint).
+SECOND_OK = (Kind.TIMEOUT, Kind.SIGFRAME, Kind.FDSETS_IN, Kind.TS_SIGSET, Kind.CMSG)
+JOINTLY = (Kind.SOCKOPT, Kind.FDSETS_IN, Kind.FDSETS_OUT, Kind.TS_SIGSET, Kind.CMSG)
+
+
 def test_every_array_iovec_and_message_capture_has_a_decoder() -> None:
     for name, caps in TABLE.items():
         for c in caps:
+            wire = [[x.arg, int(x.kind), x.len_arg] for x in caps]
             if c.kind == Kind.PIDFD:  # decoded with the struct it was read through
-                assert name in JOINT and caps[0].kind == Kind.OBJ_IN, name
-            elif c.kind >= Kind.ARRAY:
+                assert name in objects.JOINT and caps[0].kind == Kind.OBJ_IN, name
+                continue
+            if c.kind in JOINTLY:
+                assert name in JOINT or name in fdsets.JOINT or msg_joint(name, wire), name
+            if c.kind >= Kind.ARRAY and c.kind not in SECOND_OK:
                 # The kernel side reads these kinds as a call's first capture only.
                 assert caps.index(c) == 0, name
-                wire = [[x.arg, int(x.kind), x.len_arg] for x in caps]
+            if c.kind >= Kind.ARRAY and c.kind not in JOINTLY:
                 assert c.arg in vec_decoders(name, "x86_64", wire), name
 
 

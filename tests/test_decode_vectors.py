@@ -10,9 +10,11 @@ import os
 import struct
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from showutil import fixture, make_dump, show
 
 from sidecar.dump.captures import (
     IOV_N,
@@ -25,7 +27,7 @@ from sidecar.dump.captures import (
     to_wire,
 )
 from sidecar.dump.schema import record_ok
-from sidecar.render.calls import Call
+from sidecar.render.calls import Call, envp_vars
 
 POLL = [("ufds", "struct pollfd *"), ("nfds", "unsigned int"), ("timeout_msecs", "int")]
 VEC = [("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long")]
@@ -166,6 +168,10 @@ def msghdr(name: bytes, iovs: list[int], data: bytes, *, controllen: int = 0,
     return hdr + name + pad + iov(iovs, data)
 
 
+def cmsg(level: int, ctype: int, body: bytes) -> bytes:
+    return struct.pack("<QiI", 16 + len(body), level, ctype) + body + b"\0" * (-len(body) % 8)
+
+
 SIN = struct.pack("<H", 2) + struct.pack(">H", 9) + bytes([127, 0, 0, 1]) + b"\0" * 8
 
 
@@ -236,23 +242,78 @@ def test_epoll_wait_shows_the_events_it_returned() -> None:
 # --- socket options, signals ---------------------------------------------------------
 
 
-def test_getsockopt_value_by_the_length_filled_in() -> None:
+def getsockopt_line(level: int, name: int, value: bytes | None, given: int, written: int,
+                    ret: int = 0) -> str:  # fmt: skip
     c = call("getsockopt", SOCKOPT)
-    a = (7, 1, 8, 0x7FFD0000, 0x7FFD0010, 0)
-    caps = [cap(TABLE["getsockopt"][0], struct.pack("<i", 131072), 4),
-            cap(TABLE["getsockopt"][1], struct.pack("<i", 4), 4)]  # fmt: skip
-    assert line(c, a, caps, 0) == "getsockopt(7, SOL_SOCKET, SO_RCVBUF, [131072], [4]) = 0"
-    assert c.json_args(a, caps, 0, None)[0]["optval"] == [131072]
-    # Not an int (SO_LINGER's struct): the pointer, as strace cannot be matched
-    caps[1] = cap(TABLE["getsockopt"][1], struct.pack("<i", 8), 4)
-    assert c.strace_args(a, caps, 0, 32) == "7, SOL_SOCKET, SO_RCVBUF, 0x7ffd0000, [8]"
+    a = (3, level, name, 0x7FFD0000, 0x7FFD0010, 0)
+    caps = [cap(TABLE["getsockopt"][1], struct.pack("<i", given), 4)]
+    if value is not None:
+        caps.insert(0, cap(TABLE["getsockopt"][0], value, written))
+    return line(c, a, caps, ret)
 
 
-def test_setsockopt_int_value() -> None:
+def test_getsockopt_values_and_lengths_as_strace_shows_them() -> None:
+    # Expected lines: strace 6.1's for the same calls (tests/data/calls.c
+    # compares a real run in test_decode_strace.py).
+    assert getsockopt_line(1, 8, struct.pack("<i", 131072), 4, 4) == (
+        "getsockopt(3, SOL_SOCKET, SO_RCVBUF, [131072], [4]) = 0"
+    )
+    assert getsockopt_line(1, 13, struct.pack("<ii", 1, 5), 12, 8) == (
+        "getsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=5}, [12 => 8]) = 0"
+    )
+    assert getsockopt_line(1, 13, struct.pack("<i", 1), 4, 4) == (
+        "getsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1}, [4]) = 0"
+    )
+    assert getsockopt_line(6, 13, b"cubic" + bytes(11), 32, 16) == (
+        'getsockopt(3, SOL_TCP, TCP_CONGESTION, "cubic\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0", '
+        "[32 => 16]) = 0"
+    )
+    assert getsockopt_line(1, 3, b"\1\0", 2, 2) == (
+        'getsockopt(3, SOL_SOCKET, SO_TYPE, "\\1\\0", [2]) = 0'
+    )
+    assert getsockopt_line(1, 17, struct.pack("<3I", 7708, 0, 0), 12, 12) == (
+        "getsockopt(3, SOL_SOCKET, SO_PEERCRED, {pid=7708, uid=0, gid=0}, [12]) = 0"
+    )
+    # A failed call: the pointer, and the length the program gave
+    assert getsockopt_line(1, 3, None, 4, 4, -9) == (
+        "getsockopt(3, SOL_SOCKET, SO_TYPE, 0x7ffd0000, [4]) = -1 EBADF (Bad file descriptor)"
+    )
+    c = call("getsockopt", SOCKOPT)
+    caps = [cap(TABLE["getsockopt"][0], struct.pack("<ii", 1, 5), 8),
+            cap(TABLE["getsockopt"][1], struct.pack("<i", 12), 4)]  # fmt: skip
+    js = c.json_args((3, 1, 13, 0x7FFD0000, 0x7FFD0010, 0), caps, 0, None)[0]
+    assert js["optval"] == {"l_onoff": 1, "l_linger": 5}
+    assert js["optlen"] == [12, 8]
+
+
+def setsockopt_line(level: int, name: int, value: bytes, length: int) -> str:
     c = call("setsockopt", [*SOCKOPT[:4], ("optlen", "unsigned int")])
-    caps = [cap(TABLE["setsockopt"][0], struct.pack("<i", 1), 4)]
-    assert c.strace_args((7, 6, 1, 0x7FFD0000, 4, 0), caps, 0, 32) == (
-        "7, SOL_TCP, TCP_NODELAY, [1], 4"
+    a = (3, level, name, 0x7FFD0000, length, 0)
+    return line(c, a, [cap(TABLE["setsockopt"][0], value, length)], 0)
+
+
+def test_setsockopt_values_as_strace_shows_them() -> None:
+    assert setsockopt_line(6, 1, struct.pack("<i", 1), 4) == (
+        "setsockopt(3, SOL_TCP, TCP_NODELAY, [1], 4) = 0"
+    )
+    assert setsockopt_line(1, 13, struct.pack("<ii", 1, 5), 8) == (
+        "setsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=5}, 8) = 0"
+    )
+    assert setsockopt_line(1, 13, b"\1\0\0", 3) == (
+        "setsockopt(3, SOL_SOCKET, SO_LINGER, 0x7ffd0000, 3) = 0"
+    )
+    assert setsockopt_line(6, 13, b"cubic", 5) == (
+        'setsockopt(3, SOL_TCP, TCP_CONGESTION, "cubic", 5) = 0'
+    )
+    assert setsockopt_line(1, 25, b"lo\0", 3) == (
+        'setsockopt(3, SOL_SOCKET, SO_BINDTODEVICE, "lo\\0", 3) = 0'
+    )
+    # an int-like option whatever its length, from 4 bytes on
+    assert setsockopt_line(1, 2, struct.pack("<i", 1) + bytes(60), 64) == (
+        "setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 64) = 0"
+    )
+    assert setsockopt_line(1, 2, b"\1\0", 2) == (
+        "setsockopt(3, SOL_SOCKET, SO_REUSEADDR, 0x7ffd0000, 2) = 0"
     )
 
 
@@ -295,9 +356,10 @@ def test_no_buffers_leaves_out_data_and_option_values_but_keeps_message_headers(
     for name in ("readv", "writev", "preadv2", "pwritev", "setsockopt"):
         assert captures_for(name, buffers=False) == (), name
     assert [c.arg for c in captures_for("getsockopt", buffers=False)] == [4]  # the length
-    (msg,) = captures_for("sendmsg", buffers=False)
+    msg, control = captures_for("sendmsg", buffers=False)
+    assert control.kind == Kind.CMSG  # fds and credentials are no one's secret
     assert msg.kind == Kind.MSG_IN and msg.len_arg == 0
-    assert [c.len_arg for c in captures_for("recvmsg")] == [1]
+    assert [c.len_arg for c in captures_for("recvmsg")][:1] == [1]
     assert to_wire({7: "poll"}) == {7: [[0, int(Kind.ARRAY), 8 << 3 | 1]]}
 
 
@@ -397,7 +459,7 @@ def test_dump_time_no_buffers_keeps_message_headers_without_their_bytes() -> Non
          [[0, 9, pollfds((3, 1, 0)), 8]]],
     ]  # fmt: skip
     header_caps = drop_buffers(records, wire, secret_args(names))
-    assert header_caps[46] == [[1, int(Kind.MSG_IN), 0]]
+    assert header_caps[46][0] == [1, int(Kind.MSG_IN), 0]
     assert b"abc" not in records[0][10][0][2] and records[0][10][0][2].startswith(msg[:72])
     assert records[1][10] == [] and records[2][10] == []
     assert records[3][10] == [[0, 9, pollfds((3, 1, 0)), 8]]
@@ -499,8 +561,194 @@ def test_execve_counts_the_environment_beside_argv() -> None:
                 cap(TABLE["execve"][1], argv, 1 | counted << 16)]  # fmt: skip
         assert line(c, a, caps, 0) == f'execve("/bin/sh", ["/bin/sh"], 0x7ffd0000 {note}) = 0'
         # JSON keeps argv's strings and envp's pointer
-        js = c.json_args(a, caps, 0, None)[0]
+        js, cut = c.json_args(a, caps, 0, None)
         assert js["argv"] == ["/bin/sh"] and js["envp"] == "0x7ffd0000"
+        # the count as JSON's envp_vars; more than the recorder counts: envp cut
+        assert envp_vars(caps) == min(counted - 1, 64)
+        assert ("envp" in cut) == (counted == 66)
     # Not counted (an older recorder, or unreadable): the pointer alone
     caps = [cap(TABLE["execve"][0], b"/bin/sh", 7), cap(TABLE["execve"][1], argv, 1)]
     assert line(c, a, caps, 0) == 'execve("/bin/sh", ["/bin/sh"], 0x7ffd0000) = 0'
+    assert envp_vars(caps) is None
+
+
+def test_getsockopt_of_a_dump_before_kind_19() -> None:
+    """Dumps written before: the value as a 4-byte object, the length read at exit."""
+    wire = [[3, int(Kind.OBJ_OUT), 4], [4, int(Kind.OBJ_OUT), 4]]
+    c = Call("getsockopt", SOCKOPT, "x86_64", wire)
+    a = (3, 1, 13, 0x7FFD0000, 0x7FFD0010, 0)
+    old = [[3, int(Kind.OBJ_OUT), struct.pack("<i", 1), 4],
+           [4, int(Kind.OBJ_OUT), struct.pack("<i", 8), 4]]  # fmt: skip
+    assert c.strace_args(a, old, 0, 32) == "3, SOL_SOCKET, SO_LINGER, 0x7ffd0000, [8]"
+    old[1][2] = struct.pack("<i", 4)
+    assert c.strace_args((3, 1, 3, *a[3:]), old, 0, 32) == "3, SOL_SOCKET, SO_TYPE, [1], [4]"
+
+
+def arch_dump(tmp_path: Path, arch: str, nrs: dict[str, int]) -> Path:
+    """A dump as a recorder on `arch` writes it, through the real writer: the
+    epoll calls of tests/data/calls.c with the events laid out as there."""
+    header, records = fixture("calls")
+    header = {**header, "host": {**header["host"], "arch": arch}}
+    table: dict[int, list[Any]] = {nrs["epoll_ctl"]: ["epoll_ctl", [["epfd", "int"], ["op", "int"], ["fd", "int"],
+                                              ["event", "struct epoll_event *"]]],
+             nrs["epoll_pwait"]: ["epoll_pwait", [*EPW, ["sigmask", "const sigset_t *"],
+                                                  ["sigsetsize", "size_t"]]]}  # fmt: skip
+    header["syscalls"] = {**header["syscalls"], **table}
+    header["captures"] = {nr: [[c.arg, int(c.kind), c.len_arg]
+                               for c in captures_for(entry[0], arch=arch)]
+                          for nr, entry in table.items()}  # fmt: skip
+    size, fmt = (12, "<IQ") if arch == "x86_64" else (16, "<I4xQ")
+    ev = struct.pack(fmt, 0x80000001, 0x1234)  # EPOLLIN|EPOLLET
+    base = records[5]
+    ctl = [*base[:7], nrs["epoll_ctl"], [5, 1, 3, 0x7FFD0000, 0, 0], 0,
+           [[3, int(Kind.OBJ_IN), ev, size]]]  # fmt: skip
+    wait = [
+        *base[:7],
+        nrs["epoll_pwait"],
+        [5, 0x7FFD0100, 4, 0, 0x7FFD0200, 8],
+        1,
+        [[1, int(Kind.ARRAY), ev, size], [4, int(Kind.OBJ_IN), struct.pack("<Q", 1 << 9), 8]],
+    ]
+    return make_dump(tmp_path / f"{arch}.msgpack", header, [ctl, wait])
+
+
+@pytest.mark.parametrize(
+    ("arch", "nrs"),
+    [
+        ("aarch64", {"epoll_ctl": 21, "epoll_pwait": 22}),
+        ("x86_64", {"epoll_ctl": 233, "epoll_pwait": 281}),
+    ],
+)
+def test_epoll_events_decode_by_the_dump_architecture(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arch: str, nrs: dict[str, int]
+) -> None:
+    """arm64's struct epoll_event is 16 bytes (data aligned to 8), x86_64's 12
+    (packed): the layout follows the header's arch, and the recorder on each
+    captures that many bytes."""
+    assert captures_for("epoll_ctl", arch=arch)[0].len_arg == (12 if arch == "x86_64" else 16)
+    status, out, err = show(capsys, "-o", "strace", str(arch_dump(tmp_path, arch, nrs)))
+    assert (status, err) == (0, "")
+    ev = "{events=EPOLLIN|EPOLLET, data={u32=4660, u64=4660}}"
+    assert [x for x in out.splitlines() if x.startswith("epoll")] == [
+        f"epoll_ctl(5, EPOLL_CTL_ADD, 3, {ev}) = 0",
+        f"epoll_pwait(5, [{ev}], 4, 0, [USR1], 8) = 1",
+    ]
+
+
+# --- select, pselect6 ----------------------------------------------------------------
+
+SELECT = [("n", "int"), ("inp", "fd_set *"), ("outp", "fd_set *"), ("exp", "fd_set *"),
+          ("tvp", "struct __kernel_old_timeval *")]  # fmt: skip
+PSELECT = [*SELECT[:4], ("tsp", "struct __kernel_timespec *"), ("sig", "void *")]
+
+
+def fdsets(sets: list[list[int]], sec: int, frac: int, mask: tuple[int, int, int] | None) -> bytes:
+    """A capture of kind 20 or 21 as captures_more.h lays it out."""
+    out = b"".join(sum(1 << fd for fd in s).to_bytes(64, "little") for s in sets)
+    out += struct.pack("<qq", sec, frac)
+    return out + (struct.pack("<QQQ", *mask) if mask else b"")
+
+
+def test_select_sets_timeout_and_what_was_ready() -> None:
+    c = call("select", SELECT)
+    a = (5, 0x7FFD0000, 0x7FFD0100, 0, 0x7FFD0200, 0)
+    enter = fdsets([[3, 4], [], []], 1, 0, (0, 0, 0))
+    leave = fdsets([[3], [], []], 0, 999000, None)
+    caps = [cap(TABLE["select"][0], leave, len(leave)), cap(TABLE["select"][1], enter, len(enter))]
+    assert line(c, a, caps, 1) == (
+        "select(5, [3 4], [], NULL, {tv_sec=1, tv_usec=0}) = 1 (in [3], left {tv_sec=0, "
+        "tv_usec=999000})"
+    )
+    js = c.json_args(a, caps, 1, None)[0]
+    assert (js["inp"], js["outp"], js["tvp"]) == ([3, 4], [], {"tv_sec": 1, "tv_usec": 0})
+    assert line(c, a, caps[1:], 0) == (
+        "select(5, [3 4], [], NULL, {tv_sec=1, tv_usec=0}) = 0 (Timeout)"
+    )
+    # More descriptors than the recorder keeps (512): the sets' pointers
+    big = (700, *a[1:])
+    assert c.strace_args(big, caps, 1, 32) == (
+        "700, 0x7ffd0000, 0x7ffd0100, NULL, {tv_sec=1, tv_usec=0}"
+    )
+    assert c.ret_text(1, big, caps) == "1"
+
+
+def test_pselect6_sigmask_pair() -> None:
+    c = call("pselect6", PSELECT)
+    a = (4, 0x7FFD0000, 0, 0, 0x7FFD0200, 0x7FFD0300)
+    enter = fdsets([[3], [], []], 1, 0, (0x7FFD0400, 8, 1 << 9))
+    caps = [cap(TABLE["pselect6"][1], enter, len(enter))]
+    assert c.strace_args(a, caps, 0, 32) == (
+        "4, [3], NULL, NULL, {tv_sec=1, tv_nsec=0}, {sigmask=[USR1], sigsetsize=8}"
+    )
+    assert c.json_args(a, caps, 0, None)[0]["sig"] == {"sigmask": ["SIGUSR1"], "sigsetsize": 8}
+    enter = fdsets([[3], [], []], 1, 0, (0, 8, 0))
+    caps = [cap(TABLE["pselect6"][1], enter, len(enter))]
+    assert c.strace_args(a, caps, 0, 32).endswith(", {sigmask=NULL, sigsetsize=8}")
+
+
+def test_ppoll_timeout_and_sigmask() -> None:
+    params = [*POLL[:2], ("tsp", "struct __kernel_timespec *"), ("sigmask", "const sigset_t *"),
+              ("sigsetsize", "size_t")]  # fmt: skip
+    c = call("ppoll", params)
+    fds = cap(TABLE["ppoll"][0], pollfds((3, 1, 1)), 8)
+    both = cap(TABLE["ppoll"][1], struct.pack("<qqQ", 1, 0, 1 << 9), 24)
+    a = (0x7FFD0000, 1, 0x7FFD0100, 0x7FFD0200, 8, 0)
+    assert line(c, a, [fds, both], 1) == (
+        "ppoll([{fd=3, events=POLLIN}], 1, {tv_sec=1, tv_nsec=0}, [USR1], 8) = 1 "
+        "([{fd=3, revents=POLLIN}])"
+    )
+    assert c.json_args(a, [fds, both], 1, None)[0]["sigmask"] == ["SIGUSR1"]
+    # NULL timeout, or NULL sigmask: the capture holds the other
+    assert c.strace_args((a[0], 1, 0, *a[3:]), [fds, both], 1, 32).endswith(", NULL, [USR1], 8")
+    assert c.strace_args((*a[:3], 0, 8, 0), [fds, both], 1, 32).endswith(
+        ", {tv_sec=1, tv_nsec=0}, NULL, 8"
+    )
+    # a dump from before kind 22: the timeout alone, as a 16-byte object
+    old = Call("ppoll", params, "x86_64", [[0, int(Kind.ARRAY), 8 << 3 | 1], [2, 6, 16]])
+    ts = [2, int(Kind.OBJ_IN), struct.pack("<qq", 1, 0), 16]
+    assert old.strace_args(a, [fds, ts], 1, 32).endswith(", {tv_sec=1, tv_nsec=0}, 0x7ffd0200, 8")
+
+
+def test_control_messages_as_strace_shows_them() -> None:
+    # strace 6.1's lines for the same messages (tests/data/calls.c sends and
+    # receives SCM_RIGHTS and SCM_CREDENTIALS; test_decode_strace compares them)
+    rights = cmsg(1, 1, struct.pack("<i", 3))
+    creds = cmsg(1, 2, struct.pack("<iII", 21448, 0, 0))
+    c = call("recvmsg", MSG)
+    a = (4, 0x7FFD0000, 0, 0, 0, 0)
+    caps = [cap(TABLE["recvmsg"][0], msghdr(b"", [16], b"x", controllen=56), 1),
+            cap(TABLE["recvmsg"][1], creds + rights, 56)]  # fmt: skip
+    assert c.strace_args(a, caps, 1, 32) == (
+        '4, {msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="x", iov_len=16}], msg_iovlen=1, '
+        "msg_control=[{cmsg_len=28, cmsg_level=SOL_SOCKET, cmsg_type=SCM_CREDENTIALS, "
+        "cmsg_data={pid=21448, uid=0, gid=0}}, {cmsg_len=20, cmsg_level=SOL_SOCKET, "
+        "cmsg_type=SCM_RIGHTS, cmsg_data=[3]}], msg_controllen=56, msg_flags=0}, 0"
+    )
+    js = c.json_args(a, caps, 1, None)[0]["msg"]["msg_control"]
+    assert js[1] == {"cmsg_len": 20, "cmsg_level": "SOL_SOCKET", "cmsg_type": "SCM_RIGHTS",
+                     "cmsg_data": [3]}  # fmt: skip
+    # without the control capture (an older dump, a failed read): the pointer
+    assert "msg_control=0x7ffd3000, msg_controllen=56" in c.strace_args(a, caps[:1], 1, 32)
+    unreadable = [caps[0], [1, int(Kind.CMSG), None, 56]]
+    assert "msg_control=0x7ffd3000, msg_controllen=56" in c.strace_args(a, unreadable, 1, 32)
+    assert c.json_args(a, unreadable, 1, None)[0]["msg"]["msg_control"] == "0x7ffd3000"
+    s = call("sendmsg", MSG)
+    msg = cap(TABLE["sendmsg"][0], msghdr(b"", [1], b"x", controllen=24), 1)
+    unknown = cap(TABLE["sendmsg"][1], cmsg(99, 7, b"abcd"), 24)
+    assert "msg_control=[{cmsg_len=20, cmsg_level=0x63 /* SOL_??? */, cmsg_type=0x7}], " in (
+        s.strace_args(a, [msg, unknown], 1, 32)
+    )
+    # more control bytes than the recorder keeps: those it has, then `...`
+    msg = cap(TABLE["sendmsg"][0], msghdr(b"", [1], b"x", controllen=24 + 64), 1)
+    big = struct.pack("<QiI", 16 + 48, 1, 1)  # 12 fds, of which none was kept
+    kept = cap(TABLE["sendmsg"][1], rights + big, 88)
+    assert "cmsg_data=[3]}, ...], msg_controllen=88" in s.strace_args(a, [msg, kept], 1, 32)
+
+
+def test_classic_tracepoints_keep_the_captures_their_sys_enter_affords() -> None:
+    """Classic tracepoints' sys_enter cannot take the kinds read from several
+    arguments at enter: ppoll keeps its timeout alone, select its exit sets."""
+    assert [c.kind for c in captures_for("ppoll", raw_tracepoints=False)] == [Kind.ARRAY,
+                                                                             Kind.OBJ_IN]  # fmt: skip
+    assert [c.kind for c in captures_for("select", raw_tracepoints=False)] == [Kind.FDSETS_OUT]
+    assert Kind.TS_SIGSET in [c.kind for c in captures_for("ppoll")]

@@ -9,6 +9,7 @@ raw integer.
 
 from __future__ import annotations
 
+import platform
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,11 @@ class Kind(IntEnum):
     TIMEOUT = 16  # futex's timespec, at enter, for waiting operations: len_arg = the op
     SIGWAIT = 17  # rt_sigtimedwait's 8-byte set, then its timespec (len_arg) unless NULL
     PIDFD = 18  # clone3's new pidfd (4 bytes), read at exit at the address in its clone_args
+    SOCKOPT = 19  # getsockopt's value at exit, as long as the length at len_arg says
+    FDSETS_IN = 20  # select's fd sets and timeout at enter (len_arg 5: pselect6's sigmask too)
+    FDSETS_OUT = 21  # the same sets and the time left, at exit when the call returned > 0
+    TS_SIGSET = 22  # ppoll's timespec and the next argument's sigset, at enter (either NULL)
+    CMSG = 23  # the control messages msghdr names, at exit: full_len = msg_controllen
 
 
 NO_LEN = 0xFF
@@ -43,6 +49,8 @@ ARGV_N = 8  # argv strings captured, each in 1/ARGV_N of a capture area
 IOV_N = 8  # iovecs whose lengths and data are captured
 ENVP_N = 64  # execve's environment pointers counted (in ARGV's full_len, bits 16 and up)
 RET = 7  # ARRAY's count: the return value
+CMSG_CAP = 64  # control message bytes a CMSG capture keeps
+FDSET_BYTES = 64  # each fd set's bytes the recorder keeps: descriptors 0-511
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +87,8 @@ SIGSET = 8
 TIMESPEC = 16
 RLIMIT = 16
 POLLFD = 8
-EPOLL_EVENT = 12  # packed on x86_64; arm64's is 16 (not decoded there)
+EPOLL_EVENT = 12  # packed on x86_64 (the table's size); 16 elsewhere (arm64)
+EPOLL_EVENT_PADDED = 16
 ITIMERVAL = 32
 ITIMERSPEC = 32
 STACK_T = 24
@@ -88,7 +97,7 @@ UTSNAME_SHOWN = 130  # sysname and nodename
 SYSINFO = 108  # up to mem_unit
 TIMESPEC2 = 32  # utimensat's two times
 CLONE_ARGS = 88  # struct clone_args up to cgroup (CLONE_ARGS_SIZE_VER2)
-SOCKOPT = 4  # an int option's value (the others are shown as pointers)
+SOCKLEN = 4  # getsockopt's optlen, read at enter (the value's capture holds the one at exit)
 SIGINFO = 48  # siginfo_t up to the end of the union's fields strace shows
 
 
@@ -144,7 +153,7 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "getrlimit": (_out(1, RLIMIT),), "setrlimit": (_in(1, RLIMIT),),
     "prlimit64": (_in(2, RLIMIT), _out(3, RLIMIT)),
     # arrays, iovecs and message headers
-    "poll": (_array(0, POLLFD, 1),), "ppoll": (_array(0, POLLFD, 1), _in(2, TIMESPEC)),
+    "poll": (_array(0, POLLFD, 1),), "ppoll": (_array(0, POLLFD, 1), Capture(2, Kind.TS_SIGSET)),
     "epoll_wait": (_array(1, EPOLL_EVENT, RET),),
     "epoll_pwait": (_array(1, EPOLL_EVENT, RET), _in(4, SIGSET)),
     "epoll_ctl": (_in(3, EPOLL_EVENT),),
@@ -152,9 +161,14 @@ TABLE: dict[str, tuple[Capture, ...]] = {
     "preadv2": (Capture(1, Kind.IOV_OUT, 2),),
     "writev": (Capture(1, Kind.IOV_IN, 2),), "pwritev": (Capture(1, Kind.IOV_IN, 2),),
     "pwritev2": (Capture(1, Kind.IOV_IN, 2),),
-    "sendmsg": (Capture(1, Kind.MSG_IN, 1),), "recvmsg": (Capture(1, Kind.MSG_OUT, 1),),
-    "setsockopt": (Capture(3, Kind.OBJ_IN, SOCKOPT, secret=True),),
-    "getsockopt": (Capture(3, Kind.OBJ_OUT, SOCKOPT, secret=True), _out(4, 4)),
+    "sendmsg": (Capture(1, Kind.MSG_IN, 1), Capture(1, Kind.CMSG)),
+    "recvmsg": (Capture(1, Kind.MSG_OUT, 1), Capture(1, Kind.CMSG)),
+    "setsockopt": (Capture(3, Kind.BUF_IN, 4, secret=True),),
+    "getsockopt": (Capture(3, Kind.SOCKOPT, 4, secret=True), _in(4, SOCKLEN)),
+    # fd sets: the ready ones at exit (the first capture: read at exit), the
+    # asked ones with the timeout at enter (pselect6's sigmask pair, argument 5)
+    "select": (Capture(1, Kind.FDSETS_OUT), Capture(1, Kind.FDSETS_IN)),
+    "pselect6": (Capture(1, Kind.FDSETS_OUT, 5), Capture(1, Kind.FDSETS_IN, 5)),
     # more fixed-size objects
     "wait4": (_out(1, 4), _out(3, RUSAGE_TIMES)),
     "waitid": (_out(2, SIGINFO), _out(4, RUSAGE_TIMES)),
@@ -179,11 +193,37 @@ SECRET_KINDS = (Kind.BUF_IN, Kind.BUF_OUT, Kind.ARGV, Kind.IOV_IN, Kind.IOV_OUT)
 _MSG_KINDS = (Kind.MSG_IN, Kind.MSG_OUT)
 
 
-def captures_for(name: str, buffers: bool = True) -> tuple[Capture, ...]:
-    """Captures of a syscall; without `buffers`, data buffers, iovecs, socket
-    option values and argv are left out (they can hold secrets) while paths,
-    addresses and message headers (without their data) stay."""
+def _epoll_padded(c: Capture) -> Capture:
+    """An epoll_event capture at the padded size: only x86_64 packs the struct."""
+    if c.kind == Kind.ARRAY:
+        return Capture(c.arg, c.kind, EPOLL_EVENT_PADDED << 3 | c.len_arg & 7, c.secret)
+    return Capture(c.arg, c.kind, EPOLL_EVENT_PADDED, c.secret)
+
+
+_EPOLL = frozenset({"epoll_wait", "epoll_pwait", "epoll_ctl"})  # the event is their first capture
+
+
+# With classic tracepoints sys_enter cannot afford the kinds read at enter
+# from several arguments (the verifier's complexity limit): what is left.
+CLASSIC: dict[str, tuple[Capture, ...]] = {
+    "ppoll": (_array(0, POLLFD, 1), _in(2, TIMESPEC)),
+    "select": (Capture(1, Kind.FDSETS_OUT),),
+    "pselect6": (Capture(1, Kind.FDSETS_OUT, 5),),
+}
+
+
+def captures_for(
+    name: str, buffers: bool = True, arch: str | None = None, raw_tracepoints: bool = True
+) -> tuple[Capture, ...]:
+    """Captures of a syscall on `arch` (this machine's by default); without
+    `buffers`, data buffers, iovecs, socket option values and argv are left out
+    (they can hold secrets) while paths, addresses and message headers
+    (without their data) stay."""
     caps = TABLE.get(name, ())
+    if not raw_tracepoints:
+        caps = CLASSIC.get(name, caps)
+    if name in _EPOLL and (arch or platform.machine()) != "x86_64":
+        caps = (_epoll_padded(caps[0]), *caps[1:])
     if not buffers:
         caps = tuple(
             Capture(c.arg, c.kind, 0) if c.kind in _MSG_KINDS else c

@@ -9,7 +9,7 @@ FORMAT = "traceloop-dump"
 # signal deliveries are records of their own (nr = SIGNAL); capture kinds
 # 9-16 (arrays, iovecs, message headers...). A version-1 reader would refuse
 # such records, so it is told to upgrade instead.
-VERSION = 2
+VERSION = 3
 
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"

@@ -404,7 +404,8 @@ class Kernel:
             leaf = m.Leaf()
             leaf.on = 1
             known = self.table.by_nr.get(nr)
-            caps = captures_for(self.table.name(nr), s.buffers)[:MAX_CAPTURES]
+            caps = captures_for(self.table.name(nr), s.buffers, None, s.raw_tracepoints)
+            caps = caps[:MAX_CAPTURES]
             if hasattr(leaf, "nargs"):  # older kernel sides (bench --compare-bpf) lack it
                 # A captured argument is read even where tracefs names no
                 # parameters (x86_64's uname is traced as newuname).

@@ -21,28 +21,31 @@ from typing import Any
 from sidecar.dump.captures import ARGV_N, ENVP_N, Kind
 from sidecar.dump.syscalls import SyscallTable
 from sidecar.model.text import escape
+from sidecar.render import fdsets, objects
 from sidecar.render.errnos import strace_error
-from sidecar.render.objects import JOINT, more_decoders
+from sidecar.render.objects import more_decoders
 from sidecar.render.returns import NORETURN, TABLE_X, ret_fmt
 from sidecar.render.sockaddr import sockaddr_cached, sockaddr_json_cached
+from sidecar.render.sockopts import JOINT
 from sidecar.render.special import LABELS, SHOWN
 from sidecar.render.specs import FALLBACK_PARAMS, RAW, formatter, specs
 from sidecar.render.strings import argv_strings, path_text, quote, quote_argv, quote_path, text
 from sidecar.render.structs import decoders
 from sidecar.render.values import js32, js64, json_fmt, ju32, ju64, ptr, s32, s64, u32, u64
-from sidecar.render.vectors import NOTES, vec_decoders
+from sidecar.render.vectors import NOTES, msg_joint, vec_decoders
 
 # Plain ints: compared in the per-record loop, where IntEnum comparisons cost.
 STR, BUF_IN, BUF_OUT = int(Kind.STR), int(Kind.BUF_IN), int(Kind.BUF_OUT)
 SA_IN, SA_OUT = int(Kind.SA_IN), int(Kind.SA_OUT)
 OBJ_IN, OBJ_OUT, ARGV = int(Kind.OBJ_IN), int(Kind.OBJ_OUT), int(Kind.ARGV)
 ARRAY = int(Kind.ARRAY)  # and the kinds after it: sidecar/render/vectors.py
+CMSG = int(Kind.CMSG)  # control messages: part of sendmsg's message (vectors.msg_joint)
 
 
 class Call:
     """How to show one syscall number of one dump."""
 
-    __slots__ = ("eqs", "fmts", "jargs", "jfmts", "joint", "labels", "name", "noreturn",
+    __slots__ = ("argv", "eqs", "fmts", "jargs", "jfmts", "joint", "labels", "name", "noreturn",
                  "note", "objs", "out_bufs", "out_path", "params", "plain_strace",
                  "plain_table", "ret_fmt", "shown", "table_x", "text_name", "tmpl", "vals",
                  "vecs")  # fmt: skip
@@ -84,8 +87,17 @@ class Call:
         self.table_x = name in TABLE_X
         self.objs = {**decoders(name, arch), **more_decoders(name, arch)}
         self.vecs = vec_decoders(name, arch, captures)
-        self.joint = JOINT.get(name)  # captures that decode together (getsockopt's)
-        self.note = NOTES.get(name)  # what strace adds after the return value
+        # captures that decode together (getsockopt's, select's, clone3's)
+        self.joint = (
+            JOINT.get(name)
+            or objects.JOINT.get(name)
+            or fdsets.JOINT.get(name)
+            or msg_joint(name, captures)
+        )
+        # what strace adds after the return value
+        self.note = NOTES.get(name) or fdsets.NOTES.get(name)
+        # execve's argv capture also counts its environment (JSON's envp_vars)
+        self.argv = any(len(c) > 1 and c[1] == ARGV for c in captures)
         self.out_path = name == "getcwd"  # a path with its NUL, which strace leaves out
         self.out_bufs = tuple(c[0] for c in captures if len(c) > 1 and c[1] == BUF_OUT
                               and 0 <= c[0] < len(self.params))  # fmt: skip
@@ -140,12 +152,12 @@ class Call:
                         vals[arg] = quote_argv(data, full & 0xFFFF, ARGV_N, limit)
                         if full >> 16 and arg + 1 < n:
                             vals[arg + 1] += envp_note(full >> 16)
-                    elif kind >= ARRAY and arg in self.vecs:
+                    elif kind >= ARRAY and kind != CMSG and arg in self.vecs:
                         vec = self.vecs[arg](data, a, ret, limit)
                         if vec is not None:
                             vals[arg] = vec[0]
             if self.joint:
-                for arg, (t, _j) in self.joint(caps, a, ret).items():
+                for arg, (t, _j) in self.joint(caps, a, ret, limit).items():
                     if arg < n:  # a dump's table may name fewer parameters
                         vals[arg] = t
         return vals
@@ -192,7 +204,8 @@ class Call:
         for arg, kind, data, full in caps:
             if 0 <= arg < n:
                 if data is None:  # the kernel could not read it: never a value
-                    out[p[arg]] = {"unreadable": hex(a[arg] & 0xFFFFFFFFFFFFFFFF)}
+                    if kind != CMSG:  # (the message stays; its control, the pointer)
+                        out[p[arg]] = {"unreadable": hex(a[arg] & 0xFFFFFFFFFFFFFFFF)}
                     continue
                 if kind == STR:
                     out[p[arg]] = path_text(data)
@@ -216,8 +229,10 @@ class Call:
                     out[p[arg]] = [text(x[:limit] if limit is not None else x) for x in strings]
                     if missing or (limit is not None and any(len(x) > limit for x in strings)):
                         cut.append(p[arg])
+                    if full >> 16 > ENVP_N + 1 and arg + 1 < n:
+                        cut.append(p[arg + 1])  # more variables than the recorder counts
                     continue
-                elif kind >= ARRAY and arg in self.vecs:
+                elif kind >= ARRAY and kind != CMSG and arg in self.vecs:
                     vec = self.vecs[arg](data, a, ret, limit)
                     if vec is not None:
                         out[p[arg]] = vec[1]
@@ -229,7 +244,7 @@ class Call:
                 if full > len(data):
                     cut.append(p[arg])
         if self.joint:
-            for arg, (_t, j) in self.joint(caps, a, ret).items():
+            for arg, (_t, j) in self.joint(caps, a, ret, limit).items():
                 if arg < n:
                     out[p[arg]] = j
         return out, cut
@@ -245,6 +260,15 @@ class Call:
         if self.note is not None and caps is not None:
             return self.ret_fmt(ret, a) + self.note(ret, a, caps)
         return self.ret_fmt(ret, a)
+
+
+def envp_vars(caps: Sequence[Sequence[Any]]) -> int | None:
+    """The environment's variables execve's argv capture counted (at most
+    ENVP_N; `truncated` then names envp), or None when not counted."""
+    for _arg, kind, data, full in caps:
+        if kind == ARGV and data is not None and full >> 16:
+            return min(int(full >> 16) - 1, ENVP_N)
+    return None
 
 
 def envp_note(counted: int) -> str:

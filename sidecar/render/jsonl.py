@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from sidecar.dump.records import SIGNAL
+from sidecar.render.calls import envp_vars
 from sidecar.render.errnos import errno_name
 from sidecar.render.forms import Calls, Record, RenderOptions
 from sidecar.render.output import Output, json_safe
@@ -64,6 +65,10 @@ class JsonForm:
                 "duration_ns": dur,
                 "truncated": cut,
             }
+            if caps and c.argv:
+                vars_ = envp_vars(caps)
+                if vars_ is not None:
+                    out["envp_vars"] = vars_  # strace's `/* N vars */`
             if rec.__class__ is SetupRecord:
                 out["runtime_setup"] = True
             if file is not None:

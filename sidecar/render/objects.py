@@ -1,6 +1,6 @@
 """More fixed-size objects, decoded as strace shows them: interval timers,
 timerfd settings, signal stacks and sets, uname, sysinfo, utimensat's times,
-epoll_ctl's event, socket option values, wait4's rusage and clone3's
+epoll_ctl's event, wait4's rusage and clone3's
 arguments.
 
 Decoders have sidecar/render/structs.py's signature: (captured bytes, the
@@ -153,54 +153,38 @@ def utimens(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
     return f"[{t0}, {t1}]", [j0, j1]
 
 
+# epoll_event: x86_64 packs it (12 bytes, data right after events); arm64
+# (and the other 64-bit architectures) align data to 8 (16 bytes).
+EPOLL_LAYOUTS = {"x86_64": (12, "<IQ"), "aarch64": (16, "<I4xQ"), "arm64": (16, "<I4xQ")}
+
+
 def epoll_event_decoder(arch: str) -> Decoder | None:
-    if arch != "x86_64":  # packed, 12 bytes, only there (arm64's has padding)
+    layout = EPOLL_LAYOUTS.get(arch)
+    if layout is None:
         return None
+    size, fmt = layout
+
+    def epoll_event(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
+        if len(data) < size:
+            return None
+        return epoll_event_text(data, 0, fmt)
+
     return epoll_event
 
 
-def epoll_event_text(data: bytes, at: int) -> tuple[str, dict[str, Any]]:
-    events, u64 = struct.unpack_from("<IQ", data, at)
+def epoll_event_text(data: bytes, at: int, fmt: str = "<IQ") -> tuple[str, dict[str, Any]]:
+    events, u64 = struct.unpack_from(fmt, data, at)
     ev = flags_of(EPOLL_EVENTS, events)
     u32 = u64 & MASK32
     t = f"{{events={ev}, data={{u32={u32}, u64={u64}}}}}"
     return t, {"events": ev, "data": {"u32": u32, "u64": u64}}
 
 
-def epoll_event(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
-    if len(data) < 12:
-        return None
-    return epoll_event_text(data, 0)
-
-
-def sockopt_value(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
-    """setsockopt's value: an int option (optlen 4) as `[1]`; others: the pointer."""
-    if len(data) < 4 or a[4] & MASK32 != 4:
-        return None
-    (v,) = struct.unpack_from("<i", data)
-    return f"[{v}]", [v]
-
-
-def getsockopt_joint(
-    caps: Sequence[Sequence[Any]], a: Sequence[int], ret: int | None
-) -> dict[int, Decoded]:
-    """getsockopt's value, by the length the call filled in beside it: an int
-    option (4 bytes) as `[131072]`; others keep the pointer."""
-    by_arg = {c[0]: c[2] for c in caps}
-    val, size = by_arg.get(3), by_arg.get(4)
-    if ret != 0 or val is None or size is None or len(size) < 4 or len(val) < 4:
-        return {}
-    if struct.unpack_from("<i", size)[0] != 4:
-        return {}
-    (v,) = struct.unpack_from("<i", val)
-    return {3: (f"[{v}]", [v])}
-
-
 _SIGWAIT = 17  # Kind.SIGWAIT (sidecar/dump/captures.py): the set, then the timeout
 
 
 def sigwait_joint(
-    caps: Sequence[Sequence[Any]], a: Sequence[int], ret: int | None
+    caps: Sequence[Sequence[Any]], a: Sequence[int], ret: int | None, limit: int | None
 ) -> dict[int, Decoded]:
     """rt_sigtimedwait's timeout, read into one capture after its set (the
     siginfo it fills in takes the other): `{tv_sec=0, tv_nsec=0}`; it keeps
@@ -211,14 +195,6 @@ def sigwait_joint(
         return {}
     tmo = timespec(data[8:24], a, ret)
     return {} if tmo is None else {2: tmo}
-
-
-def socklen(data: bytes, a: Sequence[int], ret: int | None) -> Decoded | None:
-    """getsockopt's optlen after the call: `[4]`."""
-    if len(data) < 4:
-        return None
-    (v,) = struct.unpack_from("<i", data)
-    return f"[{v}]", [v]
 
 
 _CLONE3_FLAGS = ((0x80, "CLONE_NEWTIME"), *CLONE, (1 << 32, "CLONE_CLEAR_SIGHAND"),
@@ -284,7 +260,7 @@ _PIDFD = 18  # Kind.PIDFD (sidecar/dump/captures.py)
 
 
 def clone3_joint(
-    caps: Sequence[Sequence[Any]], a: Sequence[int], ret: int | None
+    caps: Sequence[Sequence[Any]], a: Sequence[int], ret: int | None, limit: int | None
 ) -> dict[int, Decoded]:
     """clone3's struct with the pidfd the kernel wrote through it (a capture
     of its own, read when the call returned)."""
@@ -330,8 +306,6 @@ BY_SYSCALL: dict[str, dict[int, Callable[[str], Decoder | None]]] = {
     "uname": {0: _fixed(utsname)}, "sysinfo": {0: _fixed(sysinfo)},
     "utimensat": {2: _fixed(utimens)},
     "epoll_ctl": {3: epoll_event_decoder},
-    "setsockopt": {3: _fixed(sockopt_value)},
-    "getsockopt": {4: _fixed(socklen)},
     "clone3": {0: _fixed(clone3)},
 }  # fmt: skip
 
@@ -341,10 +315,12 @@ def more_decoders(name: str, arch: str) -> dict[int, Decoder]:
     return {i: d for i, d in found.items() if d is not None}
 
 
-Joint = Callable[[Sequence[Sequence[Any]], Sequence[int], int | None], dict[int, Decoded]]
-# Syscalls whose captures decode together (one's meaning depends on another's).
+Joint = Callable[
+    [Sequence[Sequence[Any]], Sequence[int], int | None, int | None], dict[int, Decoded]
+]
+# Syscalls whose captures decode together (one's meaning depends on another's;
+# the socket options' are in sockopts, the fd sets' in fdsets).
 JOINT: dict[str, Joint] = {
-    "getsockopt": getsockopt_joint,
     "rt_sigtimedwait": sigwait_joint,
     "clone3": clone3_joint,
 }

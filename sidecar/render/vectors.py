@@ -16,9 +16,9 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sidecar.dump.captures import IOV_N
-from sidecar.render.flags import MSG, flags_of
-from sidecar.render.objects import epoll_event_text
+from sidecar.dump.captures import IOV_N, Kind
+from sidecar.render.flags import MSG, SOL, flags_of
+from sidecar.render.objects import EPOLL_LAYOUTS, epoll_event_text
 from sidecar.render.signals import signal_name
 from sidecar.render.sockaddr import sockaddr, sockaddr_json
 from sidecar.render.strings import quote, text
@@ -96,13 +96,18 @@ def sigwait_note(ret: int, a: Sequence[int], caps: Sequence[Sequence[Any]]) -> s
 # --- epoll_event arrays --------------------------------------------------------
 
 
-def epoll_events(arch: str) -> VecDecoder | None:
-    if arch != "x86_64":  # 12 packed bytes there only
+def epoll_events(arch: str, captures: Sequence[Sequence[int]]) -> VecDecoder | None:
+    """The events, laid out as on `arch`; not decoded when the dump's capture
+    has another element size (an arm64 dump from before the padded layout)."""
+    layout = EPOLL_LAYOUTS.get(arch)
+    elem = _len_arg(captures, 1)
+    if layout is None or (elem is not None and elem >> 3 != layout[0]):
         return None
+    size, fmt = layout
 
     def decode(data: bytes, a: Sequence[int], ret: int | None, limit: int | None) -> VecDecoded:
-        n = len(data) // 12
-        got = [epoll_event_text(data, i * 12) for i in range(n)]
+        n = len(data) // size
+        got = [epoll_event_text(data, i * size, fmt) for i in range(n)]
         cut = ret is not None and ret > n
         return _shown([t for t, _ in got], cut, limit), [j for _, j in got], cut
 
@@ -161,11 +166,65 @@ def iovecs(count_arg: int, filled: bool) -> VecDecoder:
 # --- message headers -----------------------------------------------------------
 
 
+SCM_RIGHTS, SCM_CREDENTIALS = 1, 2
+
+
+def _cmsg_one(level: int, ctype: int, body: bytes) -> tuple[list[str], dict[str, Any]]:
+    """One control message's level, type and data as strace shows them."""
+    lv = SOL.get(level)
+    parts = [f"cmsg_level={lv or hex(level) + ' /* SOL_??? */'}"]
+    js: dict[str, Any] = {"cmsg_level": lv or level}
+    if level == 1 and ctype == SCM_RIGHTS:
+        fds = [struct.unpack_from("<i", body, i)[0] for i in range(0, len(body) - 3, 4)]
+        parts += ["cmsg_type=SCM_RIGHTS", "cmsg_data=[" + ", ".join(map(str, fds)) + "]"]
+        js.update(cmsg_type="SCM_RIGHTS", cmsg_data=fds)
+    elif level == 1 and ctype == SCM_CREDENTIALS and len(body) >= 12:
+        pid, uid, gid = struct.unpack_from("<iII", body)
+        parts += ["cmsg_type=SCM_CREDENTIALS", f"cmsg_data={{pid={pid}, uid={uid}, gid={gid}}}"]
+        js.update(cmsg_type="SCM_CREDENTIALS", cmsg_data={"pid": pid, "uid": uid, "gid": gid})
+    else:  # a type not decoded here: strace's form for one it does not know
+        parts.append(f"cmsg_type={hex(ctype)}" + (" /* SCM_??? */" if level == 1 else ""))
+        js["cmsg_type"] = ctype
+    return parts, js
+
+
+def cmsgs(data: bytes, controllen: int) -> tuple[str, list[dict[str, Any]]]:
+    """The control messages kept (`data`) of `controllen` bytes:
+    `[{cmsg_len=20, cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS, cmsg_data=[3]}]`."""
+    items, js = [], []
+    at, more = 0, False
+    while at + 16 <= min(len(data), controllen):
+        clen, level, ctype = struct.unpack_from("<QiI", data, at)
+        if clen < 16:
+            break
+        end = at + clen
+        if end > len(data) and end <= controllen:
+            more = True  # the recorder kept less than this message
+            break
+        parts, j = _cmsg_one(level, ctype, data[at + 16 : min(end, len(data))])
+        items.append("{" + ", ".join([f"cmsg_len={clen}", *parts]) + "}")
+        js.append({"cmsg_len": clen, **j})
+        at += (clen + 7) & ~7
+    more = more or (at < controllen and at + 16 > len(data))
+    return "[" + ", ".join(items + (["..."] if more else [])) + "]", js
+
+
+MsgDecoder = Callable[
+    [bytes, Sequence[int], int | None, int | None, bytes | None], VecDecoded | None
+]
+
+
 def msghdr(filled: bool, with_data: bool) -> VecDecoder:
     """sendmsg's (or, `filled`, recvmsg's) message: name, iovecs, lengths, flags."""
+    decode = msghdr_cmsgs(filled, with_data)
+    return lambda data, a, ret, limit: decode(data, a, ret, limit, None)
+
+
+def msghdr_cmsgs(filled: bool, with_data: bool) -> MsgDecoder:
+    """The same, with the control messages of a CMSG capture (`cmsg_data`)."""
 
     def decode(
-        data: bytes, a: Sequence[int], ret: int | None, limit: int | None
+        data: bytes, a: Sequence[int], ret: int | None, limit: int | None, cmsg_data: bytes | None
     ) -> VecDecoded | None:
         if len(data) < MSGHDR + IOV_HDR:
             return None
@@ -197,7 +256,10 @@ def msghdr(filled: bool, with_data: bool) -> VecDecoder:
         fl = flags_of(MSG, flags)
         parts = [f"msg_name={name_t}", f"msg_namelen={namelen}", f"msg_iov={iov_t}",
                  f"msg_iovlen={iovlen}"]  # fmt: skip
-        if controllen:  # strace decodes the control messages; their pointer here
+        if controllen and cmsg_data is not None:
+            parts.append("msg_control=" + (ctl := cmsgs(cmsg_data, controllen))[0])
+            js["msg_control"] = ctl[1]
+        elif controllen:  # not captured (an older dump, or unreadable): the pointer
             parts.append(f"msg_control={hex(control) if control else 'NULL'}")
             js["msg_control"] = hex(control) if control else "NULL"
         parts += [f"msg_controllen={controllen}", f"msg_flags={fl}"]
@@ -273,7 +335,7 @@ def vec_decoders(name: str, arch: str, captures: Sequence[Sequence[int]]) -> dic
     if name in ("poll", "ppoll"):
         return {0: pollfds}
     if name in ("epoll_wait", "epoll_pwait"):
-        d = epoll_events(arch)
+        d = epoll_events(arch, captures)
         return {1: d} if d else {}
     if name in ("readv", "preadv", "preadv2"):
         return {1: iovecs(2, True)}
@@ -290,6 +352,31 @@ def vec_decoders(name: str, arch: str, captures: Sequence[Sequence[int]]) -> dic
     if name in ("sendmsg", "recvmsg"):
         return {1: msghdr(name == "recvmsg", _len_arg(captures, 1) != 0)}
     return {}
+
+
+_MSG_KINDS = (int(Kind.MSG_IN), int(Kind.MSG_OUT))
+_CMSG = int(Kind.CMSG)
+Joint = Callable[[Sequence[Sequence[Any]], Sequence[int], int | None, int | None], dict[int, Any]]
+
+
+def msg_joint(name: str, captures: Sequence[Sequence[int]]) -> Joint | None:
+    """sendmsg's and recvmsg's message again, with the control messages of
+    the call's second capture (kind 23) in it."""
+    if name not in ("sendmsg", "recvmsg"):
+        return None
+    decode = msghdr_cmsgs(name == "recvmsg", _len_arg(captures, 1) != 0)
+
+    def joint(
+        caps: Sequence[Sequence[Any]], a: Sequence[int], ret: int | None, limit: int | None
+    ) -> dict[int, Any]:
+        msg = next((c for c in caps if c[1] in _MSG_KINDS and c[2] is not None), None)
+        ctl = next((c for c in caps if c[1] == _CMSG and c[2] is not None), None)
+        if msg is None or ctl is None:
+            return {}
+        got = decode(msg[2], a, ret, limit, ctl[2])
+        return {1: got[:2]} if got is not None else {}
+
+    return joint
 
 
 NOTES: dict[str, Note] = {"poll": poll_note, "ppoll": poll_note, "rt_sigtimedwait": sigwait_note}

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -99,6 +100,32 @@ static void structures(const char *dir) {
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
     epoll_pwait(ep, out, 4, 0, &usr1);
+    // ppoll's sigmask, and a NULL timeout beside it (the write end is ready)
+    struct timespec ppoll_ts = {.tv_sec = 1, .tv_nsec = 0};
+    ppoll(fds, 1, &ppoll_ts, &usr1);
+    ppoll(&fds[1], 1, NULL, &usr1);
+    // fd sets: select (the raw syscall; glibc's select is pselect6) and pselect6
+    write(p[1], "s", 1);
+    fd_set rd, wr;
+    FD_ZERO(&rd);
+    FD_ZERO(&wr);
+    FD_SET(p[0], &rd);
+    FD_SET(p[1], &wr);
+    struct timeval sel_tv = {1, 0};
+    syscall(SYS_select, p[1] + 1, &rd, &wr, NULL, &sel_tv);
+    FD_ZERO(&rd);
+    FD_SET(p[0], &rd);
+    sel_tv.tv_sec = 0;
+    sel_tv.tv_usec = 0;
+    syscall(SYS_select, p[0] + 1, &rd, NULL, NULL, &sel_tv);
+    struct timespec sel_ts = {1, 0};
+    pselect(p[0] + 1, &rd, NULL, NULL, &sel_ts, &usr1);
+    sel_ts.tv_sec = 0;
+    pselect(p[0] + 1, &rd, NULL, NULL, &sel_ts, NULL);
+    read(p[0], b2, sizeof b2);
+    FD_ZERO(&rd);
+    FD_SET(p[0], &rd);
+    pselect(p[0] + 1, &rd, NULL, NULL, &sel_ts, &usr1);
     // socket options and messages
     int s = socket(AF_INET, SOCK_STREAM, 0);
     int on = 1;
@@ -106,6 +133,21 @@ static void structures(const char *dir) {
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     getsockopt(s, SOL_SOCKET, SO_TYPE, &on, &len);
+    // options that are not ints: a struct, a timeval, strings; lengths the
+    // call changes; a failed call (the pointer and the length given)
+    struct linger lg = {1, 5};
+    setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    char ob[32] = {0};
+    socklen_t oblen = 12;
+    getsockopt(s, SOL_SOCKET, SO_LINGER, ob, &oblen);
+    struct timeval rcvtimeo = {2, 500};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &rcvtimeo, sizeof rcvtimeo);
+    setsockopt(s, IPPROTO_TCP, TCP_CONGESTION, "cubic", 5);
+    oblen = sizeof ob;
+    getsockopt(s, IPPROTO_TCP, TCP_CONGESTION, ob, &oblen);
+    setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3);
+    oblen = 4;
+    getsockopt(999, SOL_SOCKET, SO_TYPE, ob, &oblen);
     int sp[2];
     socketpair(AF_UNIX, SOCK_DGRAM, 0, sp);
     struct iovec miov[2] = {{"abc", 3}, {"defg", 4}};
@@ -116,6 +158,29 @@ static void structures(const char *dir) {
     struct msghdr rh = {.msg_iov = &riov, .msg_iovlen = 1};
     recvmsg(sp[1], &rh, 0);
     recvmsg(sp[1], &rh, MSG_DONTWAIT); // EAGAIN: the message is a pointer
+    // control messages: a descriptor passed with SCM_RIGHTS, received beside
+    // the sender's credentials (SO_PASSCRED)
+    setsockopt(sp[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+    union {
+        char b[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } cm;
+    memset(&cm, 0, sizeof cm);
+    struct msghdr ch = {.msg_iov = miov, .msg_iovlen = 1, .msg_control = cm.b,
+                        .msg_controllen = sizeof cm.b};
+    struct cmsghdr *cmh = CMSG_FIRSTHDR(&ch);
+    cmh->cmsg_level = SOL_SOCKET;
+    cmh->cmsg_type = SCM_RIGHTS;
+    cmh->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmh), &p[0], sizeof(int));
+    sendmsg(sp[0], &ch, 0);
+    union {
+        char b[128];
+        struct cmsghdr align;
+    } rcm;
+    struct msghdr rch = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = rcm.b,
+                         .msg_controllen = sizeof rcm.b};
+    recvmsg(sp[1], &rch, 0);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(9)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int u = socket(AF_INET, SOCK_DGRAM, 0);

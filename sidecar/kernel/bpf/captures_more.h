@@ -26,6 +26,25 @@
 //   K_DIRENTS  getdents64's (and getdents') entries, counted: 8 bytes, the
 //              count (u32) and 1 (u32) when more entries followed than
 //              DIRENTS_MAX were walked, or one could not be read.
+//   K_FDSETS_IN   select's and pselect6's three fd sets (FDSET_BYTES each at
+//   K_FDSETS_OUT  fixed offsets, of which the first (nfds + 63) / 64 * 8 are
+//                 read; NULL sets are skipped), then the 16-byte timeout
+//                 (a timeval or timespec); at enter, with len_arg 5
+//                 (pselect6), the {sigset pointer, size} pair and the 8-byte
+//                 sigset it points at. FDSETS_IN is read at enter (the call
+//                 overwrites all of these), FDSETS_OUT at exit when the call
+//                 returned > 0 (the ready fds and the time left).
+//   K_TS_SIGSET   ppoll's timespec (16 bytes, argument `arg`) and the 8-byte
+//                 sigset of the argument after it, read at enter; either may
+//                 be NULL (its bytes are then left over: the argument says so).
+//   K_CMSG     (recorder.bpf.c's capture_exit: a second capture) the control
+//              messages of sendmsg's and recvmsg's msghdr, read at exit when
+//              the call did not fail: up to CMSG_CAP bytes, cap_full =
+//              msg_controllen; none when msg_control is NULL.
+//   K_SOCKOPT  getsockopt's value after a successful call: as many bytes as
+//              the length the call wrote at the argument len_arg names (up
+//              to SOCKOPT_CAP), cap_full = that length. Read like a K_ARRAY
+//              of bytes whose count is in the program's memory.
 //
 // All but K_TIMEOUT are read at exit, and only as a call's first capture: sys_enter is
 // near the verifier's limits already, and one copy of the loops below is
@@ -36,6 +55,68 @@
 // recorder.bpf.c with IOV_N, IOV_HDR, MSGHDR and MSG_NAME), at offsets the
 // verifier can bound one by one, and then into the reserved bytes with one
 // copy.
+
+#define SOCKOPT_CAP 32  // bytes of a getsockopt value kept: strace's -s 32 shows no more
+#define FDSET_BYTES 64  // bits kept of each fd set: descriptors 0-511
+#define FDSETS_OUT_SIZE (3 * FDSET_BYTES + 16)
+#define FDSETS_IN_SIZE (FDSETS_OUT_SIZE + 24)
+
+// K_TS_SIGSET: a timespec at a[ai] and a sigset at a[ai + 1], at enter.
+static __always_inline void capture_ts_sigset(u8 *dst, u32 room, struct rec *s, int i,
+                                              const u64 *a, u8 ai) {
+    if (room < 24 || ai > 4)
+        return;
+    if (a[ai] && bpf_probe_read_user(dst, 16, (const void *)a[ai]) != 0)
+        goto fail;
+    if (a[ai + 1] && bpf_probe_read_user(dst + 16, 8, (const void *)a[ai + 1]) != 0)
+        goto fail;
+    s->cap_len[i] = 24;
+    s->cap_full[i] = 24;
+    barrier();
+    s->captured |= 1 << i;
+    return;
+fail:
+    stat_add(ST_CAPTURE_FAIL);
+}
+
+// K_FDSETS_*: `a` the call's arguments (nfds, three sets, the timeout, and
+// pselect6's sigmask pair when `sigmask`). A NULL pointer is not read; what
+// cannot be read leaves the capture out (counted).
+static __always_inline void capture_fdsets(u8 *dst, u32 room, struct rec *s, int i, const u64 *a,
+                                           int in, int sigmask) {
+#if CAP >= FDSETS_IN_SIZE
+    u32 need = in ? FDSETS_IN_SIZE : FDSETS_OUT_SIZE;
+    if (room < need)
+        return;
+    u64 n = ((a[0] & 0xffffffff) + 63) / 64 * 8;
+    opaque(n);
+    if (n > FDSET_BYTES)
+        n = FDSET_BYTES;
+#pragma unroll
+    for (int j = 0; j < 3; j++) {
+        const void *set = (const void *)a[1 + j];
+        if (set && n && bpf_probe_read_user(dst + j * FDSET_BYTES, n, set) != 0)
+            goto fail;
+    }
+    if (a[4] && bpf_probe_read_user(dst + 3 * FDSET_BYTES, 16, (const void *)a[4]) != 0)
+        goto fail;
+    if (in && sigmask && a[5]) {
+        u8 *pair = dst + FDSETS_OUT_SIZE;
+        if (bpf_probe_read_user(pair, 16, (const void *)a[5]) != 0)
+            goto fail;
+        const void *ss = (const void *)*(u64 *)pair;
+        if (ss && bpf_probe_read_user(pair + 16, 8, ss) != 0)
+            goto fail;
+    }
+    s->cap_len[i] = need;
+    s->cap_full[i] = need;
+    barrier();
+    s->captured |= 1 << i;
+    return;
+fail:
+    stat_add(ST_CAPTURE_FAIL);
+#endif
+}
 
 // rt_sigreturn's frame lies at the user stack pointer the handler returned
 // with; the mask it restores is in the kernel's struct ucontext there.
@@ -123,6 +204,16 @@ static __always_inline u32 more_need(u8 kind, u8 la, const u64 *a) {
         n = 8;
     } else if (kind == K_TIMEOUT) {
         n = la < 6 && futex_timed(a[la]) ? 16 : 0;
+    } else if (kind == K_SOCKOPT) {
+        n = SOCKOPT_CAP;
+    } else if (kind == K_TS_SIGSET) {
+        n = 24;
+    } else if (kind == K_CMSG) {
+        n = CMSG_CAP;
+    } else if (kind == K_FDSETS_IN) {
+        n = FDSETS_IN_SIZE;
+    } else if (kind == K_FDSETS_OUT) {
+        n = FDSETS_OUT_SIZE;
     }
     if (n > BUF_CAP && kind == K_ARRAY)
         n = BUF_CAP;
@@ -273,17 +364,31 @@ static __always_inline void more_exit(u8 *base, struct rec *s, struct scinfo *si
     u8 ai = si->arg[i] & 7;
     if (ai > 5)
         return;
+    if (si->kind[i] == K_FDSETS_OUT) {  // the ready fds and the time left
+        u8 *d = more_dst(base, s->cap_off[i]);
+        if (d && ret > 0)
+            capture_fdsets(d, room, s, i, s->args, 0, 0);
+        return;
+    }
     const void *src = (const void *)s->args[ai];
     u8 *dst = more_dst(base, s->cap_off[i]);
     if (!src || !dst)
         return;
     u8 kind = si->kind[i];
     u8 la = si->len_arg[i];
-    if (kind == K_ARRAY) {
+    if (kind == K_ARRAY || kind == K_SOCKOPT) {
         u8 c = la & 7;
         u64 size = la >> 3;
         u64 count;
-        if (c < 6)
+        if (kind == K_SOCKOPT) {
+            // the length the call wrote: bytes of the value (strace shows as many)
+            u32 written = 0;
+            if (ret < 0 || c > 5 ||
+                bpf_probe_read_user(&written, sizeof(written), (const void *)s->args[c]) != 0)
+                return;
+            size = 1;
+            count = written;
+        } else if (c < 6)
             count = s->args[c];
         else if (ret >= 0)
             count = ret;
