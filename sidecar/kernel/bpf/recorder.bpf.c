@@ -1148,7 +1148,10 @@ static __always_inline u32 capture_read(u8 *base, u32 off, u32 room, struct rec 
 #ifdef USE_RAW_TP
     // Several arguments, any of them NULL (captures_more.h). Not with classic
     // tracepoints: their sys_enter then exceeds the verifier's complexity limit.
-    if (kind == K_FDSETS_IN || kind == K_TS_SIGSET) {
+    // A second capture only (as K_SIGWAIT is a first one): i is a constant in
+    // each inlined copy, and each branch left out of one keeps sys_enter
+    // within the limit.
+    if (i == 1 && (kind == K_FDSETS_IN || kind == K_TS_SIGSET)) {
         u8 *d = cap_dst(base, off);
         if (d && !retry && kind == K_FDSETS_IN)
             capture_fdsets(d, room, s, i, a, 1, si->len_arg[i] == 5);
