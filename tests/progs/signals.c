@@ -1,7 +1,8 @@
 // Signals as strace shows them (tests/test_signals_bpf.py), by mode:
 //   thread-segv  a second thread opens a marker and dereferences NULL
 //   wait-term    prints "ready PID", then waits for another process's kill -TERM
-//   sigchld      forks a child that exits 0; a handler takes the SIGCHLD
+//   sigchld      forks a child that exits 0 once the parent waits; a handler takes
+//                the SIGCHLD
 //   kill-segv    raises SIGSEGV with kill(): a SIGSEGV that is not a fault
 //   core-segv    dereferences NULL with RLIMIT_CORE raised: dumps core (in the cwd,
 //                as core_pattern `core` says)
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,8 +49,26 @@ int main(int argc, char **argv) {
         struct sigaction sa = {.sa_handler = on_child};
         sigaction(SIGCHLD, &sa, NULL);
         pid_t pid = fork();
-        if (pid == 0)
+        if (pid == 0) {
+            // Exit once the parent waits, so that its SIGCHLD comes during
+            // the wait in every run (a child that ended first signalled
+            // before wait4, and the test's order check failed now and then).
+            char path[64], b[32];
+            snprintf(path, sizeof path, "/proc/%d/syscall", (int)getppid());
+            for (int k = 0; k < 10000; k++) {
+                int fd = open(path, O_RDONLY);
+                ssize_t n = fd < 0 ? -1 : read(fd, b, sizeof b - 1);
+                if (fd >= 0)
+                    close(fd);
+                if (n > 0) {
+                    b[n] = 0;
+                    if (atol(b) == SYS_wait4)
+                        break;
+                }
+                usleep(1000);
+            }
             _exit(0);
+        }
         int status;
         while (waitpid(pid, &status, 0) < 0)
             ;
