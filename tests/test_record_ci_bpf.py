@@ -152,11 +152,13 @@ def test_an_unknown_syscall_filter_runs_the_command_and_leaves_no_cgroup(tmp_pat
 
 
 def test_the_cgroup_is_removed_when_the_command_leaves_a_process_running(tmp_path: Path) -> None:
-    p = _popen_record(tmp_path / "d", "sh", "-c", "sleep 60 & echo $!")
+    # The sleep lets go of record's pipes: record ends while it still runs.
+    p = _popen_record(tmp_path / "d", "sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!")
     stdout, _ = p.communicate(timeout=120)
     left = int(stdout)
     try:
         assert p.returncode == 0
+        os.kill(left, 0)  # still running, moved out of the cgroup
         assert not record_cgroup(p.pid).exists()
     finally:
         os.kill(left, signal.SIGKILL)
